@@ -1,0 +1,93 @@
+//! Command-line flags. They follow tcpdump's habits: `-r FILE`, a BPF expression as
+//! trailing words (or `-f EXPR`), `-n`-style short flags where tcpdump has them.
+
+use clap::Parser;
+
+/// top for the network: traffic overview and intrusion detection in the terminal.
+#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[command(name = "ntop-rs", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Read packets from a pcap or pcapng file ('-' reads standard input)
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<String>,
+
+    /// BPF filter expression, as in tcpdump (trailing words are added to it)
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Print a summary instead of the interactive view
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless: print the summary as one JSON object
+    #[arg(long)]
+    pub json: bool,
+
+    /// Hosts and flows listed in the summary (0 = all)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Most hosts tracked at once; the least recently seen are evicted beyond it
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_hosts: u64,
+
+    /// Most flows tracked at once; the least recently seen are evicted beyond it
+    #[arg(long, value_name = "N", default_value_t = 250_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_flows: u64,
+
+    /// Seconds of per-second history kept (coarser history: 1 h of 10 s, 24 h of 1 min)
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub window: u64,
+
+    /// Never show the progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// BPF filter expression words, as in tcpdump
+    #[arg(value_name = "EXPRESSION", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub expression: Vec<String>,
+}
+
+const AFTER_HELP: &str = "Examples:
+  ntop-rs -r capture.pcap --headless               readable report
+  ntop-rs -r capture.pcapng --headless --json      one JSON object for scripts
+  tcpdump -w - | ntop-rs -r - --headless tcp port 443";
+
+impl Cli {
+    /// The BPF expression from `-f` and the trailing words, if any.
+    pub fn filter_expr(&self) -> Option<String> {
+        let words = self.expression.join(" ");
+        match (self.filter.as_deref().map(str::trim), words.trim()) {
+            (None | Some(""), "") => None,
+            (Some(f), "") => Some(f.to_string()),
+            (None | Some(""), w) => Some(w.to_string()),
+            (Some(f), w) => Some(format!("({f}) and ({w})")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ntop-rs").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn tcpdump_style_expression() {
+        let cli = parse(&["-r", "x.pcap", "--headless", "tcp", "port", "80"]).unwrap();
+        assert_eq!(cli.filter_expr().as_deref(), Some("tcp port 80"));
+        let cli = parse(&["-r", "x.pcap", "-f", "udp", "host", "10.0.0.1"]).unwrap();
+        assert_eq!(cli.filter_expr().as_deref(), Some("(udp) and (host 10.0.0.1)"));
+        assert_eq!(parse(&["-r", "x"]).unwrap().filter_expr(), None);
+    }
+
+    #[test]
+    fn rejects_bad_numbers() {
+        assert!(parse(&["--top", "-1"]).is_err());
+        assert!(parse(&["--max-hosts", "0"]).is_err());
+        assert!(parse(&["--window", "5"]).is_err());
+        assert_eq!(parse(&["--top", "0"]).unwrap().top, 0);
+    }
+}

@@ -1,0 +1,201 @@
+//! Bidirectional flows: the 5-tuple with both directions folded into one entry, and the
+//! TCP handshake/teardown seen so far.
+
+use std::net::IpAddr;
+
+use super::Counter;
+use super::table::{CappedTable, LastSeen};
+use crate::capture::Nanos;
+use crate::decode::{PacketMeta, TcpFlags};
+
+/// A flow's identity: protocol number and the two endpoints, the lower one first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// IP protocol number.
+    pub proto: u8,
+    /// The lower endpoint (address, port).
+    pub a: (IpAddr, u16),
+    /// The higher endpoint.
+    pub b: (IpAddr, u16),
+}
+
+impl FlowKey {
+    /// The key of a packet's flow and whether the packet goes from `a` to `b`.
+    pub fn of(meta: &PacketMeta) -> Option<(FlowKey, bool)> {
+        let (src, dst, proto) = (meta.src?, meta.dst?, meta.ip_proto?);
+        let (sp, dp) = meta.ports.unwrap_or((0, 0));
+        let (s, d) = ((src, sp), (dst, dp));
+        Some(if s <= d { (FlowKey { proto, a: s, b: d }, true) } else { (FlowKey { proto, a: d, b: s }, false) })
+    }
+}
+
+/// How far a TCP connection got, from the flags seen in both directions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpTrack {
+    bits: u8,
+}
+
+impl TcpTrack {
+    const SYN: u8 = 1;
+    const SYN_ACK: u8 = 2;
+    const ESTABLISHED: u8 = 4;
+    const FIN_A: u8 = 8;
+    const FIN_B: u8 = 16;
+    const RST: u8 = 32;
+
+    fn update(&mut self, flags: TcpFlags, a_to_b: bool) {
+        if flags.is_syn_only() {
+            self.bits |= Self::SYN;
+        } else if flags.is_syn_ack() {
+            self.bits |= Self::SYN_ACK;
+        } else if flags.has(TcpFlags::ACK) && self.bits & Self::SYN_ACK != 0 {
+            self.bits |= Self::ESTABLISHED;
+        }
+        if flags.has(TcpFlags::FIN) {
+            self.bits |= if a_to_b { Self::FIN_A } else { Self::FIN_B };
+        }
+        if flags.has(TcpFlags::RST) {
+            self.bits |= Self::RST;
+        }
+    }
+
+    /// A SYN was seen.
+    pub fn syn(&self) -> bool {
+        self.bits & Self::SYN != 0
+    }
+
+    /// The handshake was answered with SYN-ACK.
+    pub fn answered(&self) -> bool {
+        self.bits & Self::SYN_ACK != 0
+    }
+
+    /// The handshake completed.
+    pub fn established(&self) -> bool {
+        self.bits & Self::ESTABLISHED != 0
+    }
+
+    /// A RST was seen.
+    pub fn reset(&self) -> bool {
+        self.bits & Self::RST != 0
+    }
+
+    /// Both sides sent FIN.
+    pub fn closed(&self) -> bool {
+        self.bits & (Self::FIN_A | Self::FIN_B) == Self::FIN_A | Self::FIN_B
+    }
+
+    /// One word for the state, for reports.
+    pub fn state(&self) -> &'static str {
+        match () {
+            _ if self.reset() && !self.answered() && self.syn() => "rejected",
+            _ if self.reset() => "reset",
+            _ if self.closed() => "closed",
+            _ if self.bits & (Self::FIN_A | Self::FIN_B) != 0 => "closing",
+            _ if self.established() => "established",
+            _ if self.answered() => "syn_received",
+            _ if self.syn() => "syn_sent",
+            _ => "mid_stream",
+        }
+    }
+}
+
+/// Counters of one flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    /// From `a` to `b`.
+    pub a_to_b: Counter,
+    /// From `b` to `a`.
+    pub b_to_a: Counter,
+    /// First packet time.
+    pub first_ts: Nanos,
+    /// Latest packet time.
+    pub last_ts: Nanos,
+    /// TCP state (untouched for other protocols).
+    pub tcp: TcpTrack,
+}
+
+impl FlowStats {
+    /// Bytes both ways.
+    pub fn total_bytes(&self) -> u64 {
+        self.a_to_b.bytes + self.b_to_a.bytes
+    }
+
+    /// Packets both ways.
+    pub fn total_packets(&self) -> u64 {
+        self.a_to_b.packets + self.b_to_a.packets
+    }
+}
+
+impl LastSeen for FlowStats {
+    fn last_seen(&self) -> Nanos {
+        self.last_ts
+    }
+}
+
+/// Every flow seen, capped.
+#[derive(Clone, Debug)]
+pub struct FlowTable {
+    table: CappedTable<FlowKey, FlowStats>,
+}
+
+impl FlowTable {
+    /// A table holding at most `cap` flows.
+    pub fn new(cap: usize) -> Self {
+        FlowTable { table: CappedTable::new(cap) }
+    }
+
+    /// Counts one IP packet into its flow.
+    pub fn record(&mut self, meta: &PacketMeta) {
+        let Some((key, a_to_b)) = FlowKey::of(meta) else { return };
+        let ts = meta.ts;
+        let f = self.table.entry_or_insert_with(key, || FlowStats { first_ts: ts, last_ts: ts, ..Default::default() });
+        f.last_ts = f.last_ts.max(ts);
+        if a_to_b {
+            f.a_to_b.add(meta.wire_len)
+        } else {
+            f.b_to_a.add(meta.wire_len)
+        }
+        if key.proto == 6 {
+            f.tcp.update(meta.tcp_flags, a_to_b);
+        }
+    }
+
+    /// One flow's counters.
+    pub fn get(&self, key: &FlowKey) -> Option<&FlowStats> {
+        self.table.get(key)
+    }
+
+    /// Flows by bytes descending (ties by key); `n = 0` is all.
+    pub fn top(&self, n: usize) -> Vec<(FlowKey, FlowStats)> {
+        let order = |x: &(FlowKey, FlowStats), y: &(FlowKey, FlowStats)| {
+            y.1.total_bytes().cmp(&x.1.total_bytes()).then(x.0.cmp(&y.0))
+        };
+        let mut all: Vec<(FlowKey, FlowStats)> = self.table.iter().map(|(k, v)| (*k, *v)).collect();
+        if n != 0 && n < all.len() {
+            all.select_nth_unstable_by(n - 1, order);
+            all.truncate(n);
+        }
+        all.sort_unstable_by(order);
+        all
+    }
+
+    /// Number of flows held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no flow has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The cap.
+    pub fn cap(&self) -> usize {
+        self.table.cap()
+    }
+
+    /// Flows evicted to stay under the cap.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted()
+    }
+}

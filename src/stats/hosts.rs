@@ -1,0 +1,128 @@
+//! Per-host counters, keyed by the outermost IP address.
+
+use std::cmp::Reverse;
+use std::net::IpAddr;
+
+use super::Counter;
+use super::table::{CappedTable, LastSeen};
+use crate::capture::Nanos;
+
+/// Traffic sent and received by one address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Packets and bytes with this address as source.
+    pub tx: Counter,
+    /// Packets and bytes with this address as destination.
+    pub rx: Counter,
+    /// Time of the first packet seen.
+    pub first_seen: Nanos,
+    /// Time of the latest packet seen.
+    pub last_seen: Nanos,
+}
+
+impl HostStats {
+    /// Bytes in both directions.
+    pub fn total_bytes(&self) -> u64 {
+        self.tx.bytes + self.rx.bytes
+    }
+}
+
+impl LastSeen for HostStats {
+    fn last_seen(&self) -> Nanos {
+        self.last_seen
+    }
+}
+
+/// Every host seen, capped.
+#[derive(Clone, Debug)]
+pub struct HostTable {
+    table: CappedTable<IpAddr, HostStats>,
+}
+
+impl HostTable {
+    /// A table holding at most `cap` hosts.
+    pub fn new(cap: usize) -> Self {
+        HostTable { table: CappedTable::new(cap) }
+    }
+
+    /// Counts one packet from `src` to `dst`.
+    pub fn record(&mut self, src: IpAddr, dst: IpAddr, bytes: u32, ts: Nanos) {
+        self.touch(src, ts).tx.add(bytes);
+        self.touch(dst, ts).rx.add(bytes);
+    }
+
+    fn touch(&mut self, ip: IpAddr, ts: Nanos) -> &mut HostStats {
+        let h =
+            self.table.entry_or_insert_with(ip, || HostStats { first_seen: ts, last_seen: ts, ..Default::default() });
+        h.last_seen = h.last_seen.max(ts);
+        h
+    }
+
+    /// One host's counters.
+    pub fn get(&self, ip: &IpAddr) -> Option<&HostStats> {
+        self.table.get(ip)
+    }
+
+    /// Hosts by total bytes descending, ties by the address's text ascending; `n = 0` is all.
+    pub fn top(&self, n: usize) -> Vec<(IpAddr, HostStats)> {
+        let mut all: Vec<(IpAddr, HostStats)> = self.table.iter().map(|(ip, h)| (*ip, *h)).collect();
+        if n != 0 && n < all.len() {
+            // Keep the n largest and everything tied with the n-th, then order those exactly.
+            all.select_nth_unstable_by_key(n - 1, |(_, h)| Reverse(h.total_bytes()));
+            let cutoff = all[n - 1].1.total_bytes();
+            all.retain(|(_, h)| h.total_bytes() >= cutoff);
+        }
+        let mut keyed: Vec<(Reverse<u64>, String, IpAddr, HostStats)> =
+            all.into_iter().map(|(ip, h)| (Reverse(h.total_bytes()), ip.to_string(), ip, h)).collect();
+        keyed.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let n = if n == 0 { keyed.len() } else { n.min(keyed.len()) };
+        keyed.into_iter().take(n).map(|(_, _, ip, h)| (ip, h)).collect()
+    }
+
+    /// Number of hosts held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no host has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The cap.
+    pub fn cap(&self) -> usize {
+        self.table.cap()
+    }
+
+    /// Hosts evicted to stay under the cap.
+    pub fn evicted(&self) -> u64 {
+        self.table.evicted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn tx_rx_and_ordering() {
+        let mut t = HostTable::new(10);
+        t.record(ip("10.0.0.2"), ip("10.0.0.10"), 100, 1);
+        t.record(ip("10.0.0.10"), ip("10.0.0.2"), 50, 2);
+        t.record(ip("10.0.0.3"), ip("10.0.0.3"), 10, 3);
+        let top = t.top(0);
+        // Equal totals (150) sort by text: "10.0.0.10" < "10.0.0.2".
+        assert_eq!(top[0].0, ip("10.0.0.10"));
+        assert_eq!(top[1].0, ip("10.0.0.2"));
+        let h = top[1].1;
+        assert_eq!((h.tx.packets, h.tx.bytes, h.rx.packets, h.rx.bytes), (1, 100, 1, 50));
+        // A host talking to itself counts both ways.
+        let me = t.get(&ip("10.0.0.3")).unwrap();
+        assert_eq!((me.tx.packets, me.rx.packets), (1, 1));
+        assert_eq!(t.top(1).len(), 1);
+    }
+}

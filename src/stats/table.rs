@@ -1,0 +1,133 @@
+//! A capped hash table shared by the host and flow tables.
+//!
+//! When an insert would exceed the cap, the least recently seen eighth of the entries is
+//! evicted in one sweep (a selection, O(n)), so the amortised cost per insert stays O(1)
+//! and a flood of spoofed keys can never grow memory past the cap.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
+use crate::capture::Nanos;
+
+/// Something that remembers when it was last seen.
+pub trait LastSeen {
+    /// Packet time of the latest packet counted in this entry.
+    fn last_seen(&self) -> Nanos;
+}
+
+/// A hash map with a maximum size and oldest-first eviction.
+#[derive(Clone, Debug)]
+pub struct CappedTable<K, V> {
+    map: FxHashMap<K, V>,
+    cap: usize,
+    evicted: u64,
+}
+
+impl<K: Hash + Eq + Copy, V: LastSeen> CappedTable<K, V> {
+    /// An empty table that holds at most `cap` entries (at least 1).
+    pub fn new(cap: usize) -> Self {
+        CappedTable { map: FxHashMap::default(), cap: cap.max(1), evicted: 0 }
+    }
+
+    /// The entry for `key`, created with `make` if absent (evicting first when full).
+    pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
+            self.evict_oldest();
+        }
+        self.map.entry(key).or_insert_with(make)
+    }
+
+    /// Looks up an entry.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Maximum number of entries.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Entries evicted so far to stay under the cap.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// All entries, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    fn evict_oldest(&mut self) {
+        let target = (self.map.len() / 8).max(1);
+        let mut ages: Vec<Nanos> = self.map.values().map(LastSeen::last_seen).collect();
+        let (_, cutoff, _) = ages.select_nth_unstable(target - 1);
+        let cutoff = *cutoff;
+        // Everything strictly older than the cutoff goes, then ties until the target.
+        let mut ties_left = target - ages.iter().filter(|&&t| t < cutoff).count();
+        self.map.retain(|_, v| {
+            let t = v.last_seen();
+            if t < cutoff {
+                false
+            } else if t == cutoff && ties_left > 0 {
+                ties_left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        self.evicted += target as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl LastSeen for Nanos {
+        fn last_seen(&self) -> Nanos {
+            *self
+        }
+    }
+
+    #[test]
+    fn evicts_oldest_eighth_when_full() {
+        let mut t: CappedTable<u32, Nanos> = CappedTable::new(16);
+        for k in 0..16 {
+            *t.entry_or_insert_with(k, || 0) = Nanos::from(k);
+        }
+        assert_eq!(t.len(), 16);
+        t.entry_or_insert_with(100, || 100);
+        assert_eq!((t.len(), t.evicted()), (15, 2));
+        assert!(t.get(&0).is_none() && t.get(&1).is_none() && t.get(&2).is_some());
+    }
+
+    #[test]
+    fn existing_key_never_evicts() {
+        let mut t: CappedTable<u32, Nanos> = CappedTable::new(2);
+        t.entry_or_insert_with(1, || 1);
+        t.entry_or_insert_with(2, || 2);
+        *t.entry_or_insert_with(1, || 0) += 10;
+        assert_eq!((t.len(), t.evicted(), t.get(&1)), (2, 0, Some(&11)));
+    }
+
+    #[test]
+    fn flood_stays_under_cap() {
+        let mut t: CappedTable<u32, Nanos> = CappedTable::new(1000);
+        for k in 0..100_000u32 {
+            t.entry_or_insert_with(k, || Nanos::from(k));
+            assert!(t.len() <= 1000);
+        }
+        assert!(t.evicted() >= 99_000);
+    }
+}
