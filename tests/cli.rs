@@ -1,0 +1,284 @@
+//! The binary end to end: formats, stdin, filters, the JSON contract, and bad input.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use common::{bin, eth_ipv4_udp, ipv4_udp, ng_epb, ng_idb, ng_shb, pcap_bytes, run, sample, summary};
+use serde_json::Value;
+
+fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(bytes).expect("write temp file");
+    f
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failing run: non-zero exit and exactly one line on stderr containing `needle`.
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err:?}");
+    assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn pcap_byte_orders_and_resolutions() {
+    let frame = eth_ipv4_udp(10);
+    for (big, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
+        let frac = if nanos { 123_456_789 } else { 123_456 };
+        let file = temp_file(&pcap_bytes(big, nanos, 1, &[(1_600_000_000, frac, &frame, 100)]));
+        let s = summary(file.path(), &[]);
+        assert_eq!((s["packets"].as_u64(), s["bytes"].as_u64()), (Some(1), Some(100)), "big={big} nanos={nanos}");
+        assert_eq!(s["protocols"]["udp"]["packets"], 1);
+        let ts = s["first_ts"].as_f64().unwrap();
+        let want = if nanos { 1_600_000_000.123_456_8 } else { 1_600_000_000.123_456 };
+        assert!((ts - want).abs() < 1e-6, "{ts} vs {want}");
+        assert_eq!(s["truncated"], 1, "captured 52 of 100 bytes");
+    }
+}
+
+#[test]
+fn pcapng_mixed_interfaces_and_resolutions() {
+    let mut img = ng_shb();
+    img.extend(ng_idb(1, None)); // Ethernet, microseconds
+    img.extend(ng_idb(101, Some(9))); // raw IP, nanoseconds
+    let eth = eth_ipv4_udp(4);
+    let raw = ipv4_udp(4);
+    img.extend(ng_epb(0, 1_600_000_000_000_001, &eth, eth.len() as u32));
+    img.extend(ng_epb(1, 1_600_000_001_000_000_002, &raw, raw.len() as u32));
+    img.extend(ng_block_unknown());
+    let file = temp_file(&img);
+    let s = summary(file.path(), &[]);
+    assert_eq!(s["packets"], 2);
+    assert_eq!(s["protocols"]["udp"]["packets"], 2);
+    assert_eq!(s["link_types"]["ethernet"], 1);
+    assert_eq!(s["link_types"]["raw"], 1);
+    assert_eq!(s["first_ts"].as_f64(), Some(1_600_000_000.000_001));
+    assert!((s["last_ts"].as_f64().unwrap() - 1_600_000_001.0).abs() < 1e-6);
+    assert_eq!(s["hosts"][0]["tx_packets"], 2);
+}
+
+fn ng_block_unknown() -> Vec<u8> {
+    common::ng_block(0x0bad, &[1, 2, 3, 4])
+}
+
+#[test]
+fn stdin_gives_the_same_summary_as_the_file() {
+    let from_file = summary(&sample(), &[]);
+    let mut child = bin()
+        .args(["-r", "-", "--headless", "--json", "--top", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let bytes = std::fs::read(sample()).expect("sample is readable");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer thread").expect("write stdin");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut from_stdin: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(from_stdin["source"], "stdin");
+    from_stdin["source"] = from_file["source"].clone();
+    assert_eq!(from_stdin, from_file);
+}
+
+#[test]
+fn json_contract_fields_and_types() {
+    let s = summary(&sample(), &[]);
+    for key in ["packets", "bytes", "malformed", "evicted"] {
+        assert!(s[key].is_u64(), "{key} is an unsigned integer: {}", s[key]);
+    }
+    for key in ["first_ts", "last_ts"] {
+        assert!(s[key].is_f64(), "{key} is a float");
+    }
+    assert!(s["alerts"].as_array().is_some_and(|a| a.is_empty()));
+    let protocols = s["protocols"].as_object().unwrap();
+    let mut sum = 0;
+    for (name, c) in protocols {
+        assert!(["tcp", "udp", "icmp", "icmpv6", "arp", "other"].contains(&name.as_str()), "{name}");
+        assert!(c["packets"].as_u64().unwrap() > 0, "empty classes are left out");
+        sum += c["packets"].as_u64().unwrap();
+    }
+    assert_eq!(sum, s["packets"].as_u64().unwrap(), "classes partition the packets");
+    let hosts = s["hosts"].as_array().unwrap();
+    let totals: Vec<u64> =
+        hosts.iter().map(|h| h["tx_bytes"].as_u64().unwrap() + h["rx_bytes"].as_u64().unwrap()).collect();
+    assert!(totals.windows(2).all(|w| w[0] >= w[1]), "sorted by tx+rx bytes descending");
+    for h in hosts {
+        assert!(h["ip"].as_str().unwrap().parse::<std::net::IpAddr>().is_ok());
+        for k in ["tx_packets", "tx_bytes", "rx_packets", "rx_bytes"] {
+            assert!(h[k].is_u64(), "{k}");
+        }
+    }
+    let tx: u64 = hosts.iter().map(|h| h["tx_packets"].as_u64().unwrap()).sum();
+    let ip_packets: u64 =
+        ["tcp", "udp", "icmp", "icmpv6"].iter().map(|p| s["protocols"][p]["packets"].as_u64().unwrap_or(0)).sum();
+    assert!(tx >= ip_packets, "every IP packet has a sending host");
+}
+
+#[test]
+fn top_limits_hosts_and_flows() {
+    let all = summary(&sample(), &[]);
+    let top3 = summary(&sample(), &["--top", "3"]);
+    assert_eq!(top3["hosts"].as_array().unwrap().len(), 3);
+    assert_eq!(top3["flows"].as_array().unwrap().len(), 3);
+    assert_eq!(top3["hosts"].as_array().unwrap()[..], all["hosts"].as_array().unwrap()[..3]);
+    assert_eq!(top3["hosts_total"], all["hosts_total"]);
+}
+
+#[test]
+fn bpf_filter_from_flag_or_trailing_words() {
+    let all = summary(&sample(), &[]);
+    // As in tcpdump, `tcp` alone does not look inside VLAN tags; the sample has some.
+    let tcp = summary(&sample(), &["tcp"]);
+    let all_tcp = summary(&sample(), &["tcp", "or", "(vlan", "and", "tcp)"]);
+    assert_eq!(all_tcp["packets"], all["protocols"]["tcp"]["packets"]);
+    assert!(tcp["packets"].as_u64() < all_tcp["packets"].as_u64());
+    assert_eq!(tcp["protocols"].as_object().unwrap().len(), 1);
+    assert_eq!(tcp["frames_read"], all["packets"]);
+    let via_flag = summary(&sample(), &["-f", "tcp"]);
+    assert_eq!(via_flag["packets"], tcp["packets"]);
+    let none = summary(&sample(), &["ether", "proto", "0x1234"]);
+    assert_eq!(none["packets"], 0);
+    assert_eq!(none["first_ts"], Value::Null);
+}
+
+#[test]
+fn readable_report() {
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--top", "3"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in ["packets", "Protocols", "tcp", "Top talkers (3 of", "Top flows (3 of", "Packet sizes"] {
+        assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
+    }
+}
+
+#[test]
+fn truncated_file_warns_with_offset_and_keeps_what_was_read() {
+    let frame = eth_ipv4_udp(20);
+    let mut img = pcap_bytes(false, false, 1, &[(1, 0, &frame, 62), (2, 0, &frame, 62), (3, 0, &frame, 62)]);
+    img.truncate(img.len() - 10);
+    let file = temp_file(&img);
+    let out = run(&["-r", file.path().to_str().unwrap(), "--headless", "--json"]);
+    assert!(out.status.success(), "a truncated file is not fatal");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["packets"], 2);
+    let err = stderr(&out);
+    let offset = 24 + 2 * (16 + 62);
+    assert!(err.contains("warning") && err.contains(&format!("byte offset {offset}")), "{err}");
+    assert_eq!(s["warnings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn truncated_pcapng_block() {
+    let mut img = ng_shb();
+    img.extend(ng_idb(1, None));
+    let frame = eth_ipv4_udp(8);
+    img.extend(ng_epb(0, 1, &frame, frame.len() as u32));
+    let whole = img.len();
+    img.extend(ng_epb(0, 2, &frame, frame.len() as u32));
+    img.truncate(whole + 20);
+    let file = temp_file(&img);
+    let out = run(&["-r", file.path().to_str().unwrap(), "--headless", "--json"]);
+    assert!(out.status.success());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["packets"], 1);
+    assert!(stderr(&out).contains(&format!("byte offset {whole}")), "{}", stderr(&out));
+}
+
+#[test]
+fn missing_file() {
+    assert_one_line_error(
+        &run(&["-r", "/nonexistent/x.pcap", "--headless"]),
+        "cannot open /nonexistent/x.pcap: no such file",
+    );
+}
+
+#[test]
+fn directory_is_not_a_capture() {
+    assert_one_line_error(&run(&["-r", "/tmp", "--headless"]), "is a directory");
+}
+
+#[test]
+fn unreadable_file() {
+    // Root ignores file modes, so use a file that opens but cannot be read from offset 0.
+    let out = run(&["-r", "/proc/self/mem", "--headless"]);
+    assert_one_line_error(&out, "/proc/self/mem");
+    assert!(stderr(&out).contains("read error"), "{}", stderr(&out));
+}
+
+#[test]
+fn text_file_is_not_a_capture() {
+    let file = temp_file(b"hello, this is not a capture file at all\n");
+    assert_one_line_error(&run(&["-r", file.path().to_str().unwrap(), "--headless"]), "not a pcap or pcapng capture");
+}
+
+#[test]
+fn empty_and_tiny_files() {
+    let empty = temp_file(b"");
+    assert_one_line_error(&run(&["-r", empty.path().to_str().unwrap(), "--headless"]), "empty input");
+    let tiny = temp_file(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]);
+    assert_one_line_error(&run(&["-r", tiny.path().to_str().unwrap(), "--headless"]), "truncated pcap header");
+}
+
+#[test]
+fn bad_filter() {
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "tcp", "port"]);
+    assert_one_line_error(&out, "bad filter expression 'tcp port'");
+}
+
+#[test]
+fn usage_errors() {
+    let out = run(&["--headless"]);
+    assert_one_line_error(&out, "nothing to read");
+    let out = run(&["-r", sample().to_str().unwrap()]);
+    assert_one_line_error(&out, "--headless");
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--top", "x"]);
+    assert!(!out.status.success() && stderr(&out).contains("--top"));
+}
+
+#[test]
+fn old_pcap_with_swapped_lengths() {
+    // Format 2.2: the two length fields are stored the other way round.
+    let frame = eth_ipv4_udp(6);
+    let mut img = pcap_bytes(false, false, 1, &[]);
+    img[6] = 2; // minor version 2
+    img.extend_from_slice(&1u32.to_le_bytes());
+    img.extend_from_slice(&0u32.to_le_bytes());
+    img.extend_from_slice(&1000u32.to_le_bytes()); // original length first
+    img.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    img.extend_from_slice(&frame);
+    let s = summary(temp_file(&img).path(), &[]);
+    assert_eq!((s["packets"].as_u64(), s["bytes"].as_u64()), (Some(1), Some(1000)));
+}
+
+#[test]
+fn corrupt_record_length_stops_cleanly() {
+    let frame = eth_ipv4_udp(6);
+    let mut img = pcap_bytes(false, false, 1, &[(1, 0, &frame, 48)]);
+    let good = img.len();
+    img.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    img.extend_from_slice(&[0; 64]);
+    let out = run(&["-r", temp_file(&img).path().to_str().unwrap(), "--headless", "--json"]);
+    assert!(out.status.success());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["packets"], 1);
+    assert!(stderr(&out).contains("corrupt record") && stderr(&out).contains(&format!("offset {good}")));
+}
+
+#[test]
+fn unknown_link_type_counts_as_other() {
+    let img = pcap_bytes(false, false, 147, &[(1, 0, &[1, 2, 3, 4], 4)]);
+    let s = summary(temp_file(&img).path(), &[]);
+    assert_eq!(s["protocols"]["other"]["packets"], 1);
+    assert_eq!(s["malformed"], 0);
+    assert_eq!(s["link_types"]["linktype 147"], 1);
+}
