@@ -25,7 +25,7 @@ use super::{CaptureError, Frame, LinkType, NANOS_PER_SEC, Nanos, Next, PacketSou
 
 /// The largest record we accept; anything longer is treated as corruption.
 const MAX_RECORD: usize = 16 << 20;
-/// Initial read buffer size.
+/// Read buffer size (unless the input is known to be smaller).
 const BUF_SIZE: usize = 1 << 20;
 /// pcapng Section Header Block type, which is also the file's magic.
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -126,7 +126,9 @@ impl FileSource {
 
     /// Reads a capture from any byte stream; `total` is its length when known.
     pub fn from_reader(name: &str, reader: Box<dyn Read + Send>, total: Option<u64>) -> Result<Self, CaptureError> {
-        let mut buf = StreamBuf::new(reader);
+        // A small file needs no megabyte buffer (it would only be zero-filled for nothing).
+        let size = total.map_or(BUF_SIZE, |t| (t as usize).saturating_add(1).clamp(4096, BUF_SIZE));
+        let mut buf = StreamBuf::new(reader, size);
         let format_err = |reason: String| CaptureError::Format { path: name.to_string(), reason };
         let io_err = |source| CaptureError::Io { path: name.to_string(), source };
         buf.fill_to(24).map_err(io_err)?;
@@ -416,8 +418,8 @@ struct StreamBuf {
 }
 
 impl StreamBuf {
-    fn new(reader: Box<dyn Read + Send>) -> Self {
-        StreamBuf { reader, buf: vec![0; BUF_SIZE], start: 0, end: 0, pending: 0, offset: 0, eof: false }
+    fn new(reader: Box<dyn Read + Send>, size: usize) -> Self {
+        StreamBuf { reader, buf: vec![0; size], start: 0, end: 0, pending: 0, offset: 0, eof: false }
     }
 
     fn data(&self) -> &[u8] {
@@ -435,16 +437,23 @@ impl StreamBuf {
     }
 
     /// Reads until at least `want` unread bytes are buffered or the stream ends.
+    ///
+    /// The buffer grows (doubling) only as bytes actually arrive, so a corrupt length
+    /// field on a short input never allocates what it claims.
     fn fill_to(&mut self, want: usize) -> io::Result<()> {
-        if self.start + want > self.buf.len() {
+        if self.end - self.start >= want {
+            return Ok(());
+        }
+        if self.start + want > self.buf.len() && self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if want > self.buf.len() {
-                self.buf.resize(want.next_power_of_two(), 0);
-            }
         }
         while self.end - self.start < want && !self.eof {
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(self.start + want).max(self.end + 1);
+                self.buf.resize(grown, 0);
+            }
             match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
@@ -472,6 +481,17 @@ mod tests {
         assert_eq!(iface(12, 0).nanos(5_000), 5);
         assert_eq!(iface(0x80 | 10, 0).nanos(1024), NANOS_PER_SEC);
         assert_eq!(iface(6, 100).nanos(0), 100 * NANOS_PER_SEC);
+    }
+
+    #[test]
+    fn buffer_grows_only_with_data() {
+        let mut b = StreamBuf::new(Box::new(io::Cursor::new(vec![7u8; 10_000])), 4096);
+        b.fill_to(MAX_RECORD).unwrap();
+        assert!(b.eof && b.data().len() == 10_000);
+        assert!(b.buf.len() < 20_000, "grew to {} for 10 kB of data", b.buf.len());
+        b.consume(9_000);
+        b.fill_to(500).unwrap();
+        assert_eq!(b.data().len(), 1_000);
     }
 
     #[test]

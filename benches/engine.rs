@@ -1,0 +1,83 @@
+//! Criterion benches of the hot path: decode, the stats engine, and both together.
+//!
+//! `cargo bench --bench engine` (add `-- decode` etc. to pick a group). Inputs are 100k
+//! frames of the deterministic synthetic mix, so runs are comparable.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ntop_rs::capture::ScriptedSource;
+use ntop_rs::capture::scripted::OwnedFrame;
+use ntop_rs::decode::{PacketMeta, decode};
+use ntop_rs::pipeline;
+use ntop_rs::stats::Stats;
+use ntop_rs::synth::{Synth, SynthConfig};
+
+const PACKETS: u64 = 100_000;
+
+fn frames() -> Vec<OwnedFrame> {
+    Synth::new(SynthConfig { packets: PACKETS, ..SynthConfig::default() }).collect()
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let frames = frames();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.bench_function("synthetic_mix", |b| {
+        b.iter(|| {
+            for f in &frames {
+                black_box(decode(black_box(&f.as_frame())));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn bench_stats(c: &mut Criterion) {
+    let metas: Vec<PacketMeta> = frames().iter().map(|f| decode(&f.as_frame())).collect();
+    let mut g = c.benchmark_group("stats");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.bench_function("record", |b| {
+        b.iter(|| {
+            let mut stats = Stats::default();
+            for m in &metas {
+                stats.record(black_box(m));
+            }
+            stats
+        })
+    });
+    g.bench_function("record_into_full_tables", |b| {
+        // Tables far smaller than the traffic: every new host and flow evicts.
+        let config = ntop_rs::stats::StatsConfig { max_hosts: 64, max_flows: 256, window_secs: 600 };
+        b.iter(|| {
+            let mut stats = Stats::new(config);
+            for m in &metas {
+                stats.record(black_box(m));
+            }
+            stats
+        })
+    });
+    g.finish();
+}
+
+fn bench_pipeline(c: &mut Criterion) {
+    let frames = frames();
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.sample_size(20);
+    g.bench_function("scripted_source", |b| {
+        b.iter_batched(
+            || ScriptedSource::new(frames.clone()),
+            |mut source| {
+                let mut stats = Stats::default();
+                pipeline::run(&mut source, None, &mut stats, |_| {}).expect("scripted sources do not fail");
+                stats
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_stats, bench_pipeline);
+criterion_main!(benches);

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Times ntop-rs against libpcap's own read loop and tshark on one generated capture.
+#
+#   scripts/bench.sh                 # 2,000,000 packets in bench-data/mixed-2M.pcap
+#   PACKETS=500000 scripts/bench.sh  # a smaller run
+#
+# ntop-rs and tcpdump: best of RUNS (default 3) wall-clock runs; tshark: one run (slow).
+# Peak RSS from GNU time. Targets (issue 2): ntop-rs >= 0.5x libpcap's read-loop rate,
+# >= 50x tshark's, peak RSS < 200 MB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+if [ ! -x /usr/bin/time ]; then
+    ${SUDO:-$([ "$(id -u)" -ne 0 ] && echo sudo)} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+
+PACKETS=${PACKETS:-2000000}
+RUNS=${RUNS:-3}
+FILE=bench-data/mixed-$((PACKETS / 1000))k.pcap
+mkdir -p bench-data
+cargo build --release --quiet --bin ntop-rs --example synth
+if [ ! -s "$FILE" ]; then
+    ./target/release/examples/synth "$FILE" --packets "$PACKETS" --seed 42
+fi
+SIZE=$(stat -c %s "$FILE")
+# Warm the page cache so every tool reads from memory.
+cat "$FILE" > /dev/null
+
+# best_of N CMD... -> "seconds peak_rss_kb" of the fastest run
+TIMES=$(mktemp)
+trap 'rm -f "$TIMES"' EXIT
+best_of() {
+    local n=$1; shift
+    local best="" line
+    for _ in $(seq "$n"); do
+        /usr/bin/time -o "$TIMES" -f "%e %M" "$@" > /dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+        line=$(tail -1 "$TIMES")
+        if [ -z "$best" ] || awk -v a="${line%% *}" -v b="${best%% *}" 'BEGIN { exit !(a < b) }'; then
+            best=$line
+        fi
+    done
+    echo "$best"
+}
+
+ours=$(best_of "$RUNS" ./target/release/ntop-rs -r "$FILE" --headless --json --no-progress)
+libpcap=$(best_of "$RUNS" tcpdump -r "$FILE" -nn 'ether proto 0x1234')
+tshark=$(best_of 1 tshark -r "$FILE" -q -z conv,ip)
+
+printf '%s: %s packets, %s MB, %s CPUs (%s)\n' "$FILE" "$PACKETS" $((SIZE / 1000000)) "$(nproc)" "$(uname -m)"
+for figure in "$ours" "$libpcap" "$tshark"; do
+    [[ "$figure" =~ ^[0-9.]+\ [0-9]+$ ]] || { echo "bench: could not read a timing ($figure)" >&2; exit 1; }
+done
+awk -v n="$PACKETS" -v ours="$ours" -v lp="$libpcap" -v ts="$tshark" 'BEGIN {
+    split(ours, o, " "); split(lp, l, " "); split(ts, t, " ");
+    printf "%-36s %9s %14s %10s %12s\n", "tool", "seconds", "packets/s", "peak RSS", "vs ntop-rs";
+    printf "%-36s %9.2f %14.0f %7.0f MB %12s\n", "ntop-rs --headless --json", o[1], n / o[1], o[2] / 1024, "1.00x";
+    printf "%-36s %9.2f %14.0f %7.0f MB %11.2fx\n", "tcpdump -nn (filter matches nothing)", l[1], n / l[1], l[2] / 1024, l[1] / o[1];
+    printf "%-36s %9.2f %14.0f %7.0f MB %11.1fx\n", "tshark -q -z conv,ip", t[1], n / t[1], t[2] / 1024, t[1] / o[1];
+    ok1 = (l[1] / o[1] >= 0.5); ok2 = (t[1] / o[1] >= 50); ok3 = (o[2] / 1024 < 200);
+    printf "target: >= 0.5x libpcap read loop ... %s (%.2fx)\n", ok1 ? "met" : "MISSED", l[1] / o[1];
+    printf "target: >= 50x tshark ............... %s (%.1fx)\n", ok2 ? "met" : "MISSED", t[1] / o[1];
+    printf "target: peak RSS < 200 MB ........... %s (%.0f MB)\n", ok3 ? "met" : "MISSED", o[2] / 1024;
+}'
