@@ -138,6 +138,15 @@ pub struct FlowTable {
     table: CappedTable<FlowKey, FlowStats>,
 }
 
+impl std::ops::Deref for FlowTable {
+    type Target = CappedTable<FlowKey, FlowStats>;
+
+    /// Size, cap, evictions and lookups are the underlying table's.
+    fn deref(&self) -> &Self::Target {
+        &self.table
+    }
+}
+
 impl FlowTable {
     /// A table holding at most `cap` flows.
     pub fn new(cap: usize) -> Self {
@@ -160,11 +169,6 @@ impl FlowTable {
         }
     }
 
-    /// One flow's counters.
-    pub fn get(&self, key: &FlowKey) -> Option<&FlowStats> {
-        self.table.get(key)
-    }
-
     /// Flows by bytes descending (ties by key); `n = 0` is all.
     pub fn top(&self, n: usize) -> Vec<(FlowKey, FlowStats)> {
         let order = |x: &(FlowKey, FlowStats), y: &(FlowKey, FlowStats)| {
@@ -177,25 +181,5 @@ impl FlowTable {
         }
         all.sort_unstable_by(order);
         all
-    }
-
-    /// Number of flows held.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Whether no flow has been seen.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
-    /// The cap.
-    pub fn cap(&self) -> usize {
-        self.table.cap()
-    }
-
-    /// Flows evicted to stay under the cap.
-    pub fn evicted(&self) -> u64 {
-        self.table.evicted()
     }
 }

@@ -39,6 +39,15 @@ pub struct HostTable {
     table: CappedTable<IpAddr, HostStats>,
 }
 
+impl std::ops::Deref for HostTable {
+    type Target = CappedTable<IpAddr, HostStats>;
+
+    /// Size, cap, evictions and lookups are the underlying table's.
+    fn deref(&self) -> &Self::Target {
+        &self.table
+    }
+}
+
 impl HostTable {
     /// A table holding at most `cap` hosts.
     pub fn new(cap: usize) -> Self {
@@ -58,11 +67,6 @@ impl HostTable {
         h
     }
 
-    /// One host's counters.
-    pub fn get(&self, ip: &IpAddr) -> Option<&HostStats> {
-        self.table.get(ip)
-    }
-
     /// Hosts by total bytes descending, ties by the address's text ascending; `n = 0` is all.
     pub fn top(&self, n: usize) -> Vec<(IpAddr, HostStats)> {
         let mut all: Vec<(IpAddr, HostStats)> = self.table.iter().map(|(ip, h)| (*ip, *h)).collect();
@@ -77,26 +81,6 @@ impl HostTable {
         keyed.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let n = if n == 0 { keyed.len() } else { n.min(keyed.len()) };
         keyed.into_iter().take(n).map(|(_, _, ip, h)| (ip, h)).collect()
-    }
-
-    /// Number of hosts held.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Whether no host has been seen.
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-
-    /// The cap.
-    pub fn cap(&self) -> usize {
-        self.table.cap()
-    }
-
-    /// Hosts evicted to stay under the cap.
-    pub fn evicted(&self) -> u64 {
-        self.table.evicted()
     }
 }
 
