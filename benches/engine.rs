@@ -70,7 +70,8 @@ fn bench_pipeline(c: &mut Criterion) {
             || ScriptedSource::new(frames.clone()),
             |mut source| {
                 let mut stats = Stats::default();
-                pipeline::run(&mut source, None, &mut stats, |_| {}).expect("scripted sources do not fail");
+                pipeline::run(&mut source, None, &mut stats, Default::default(), |_| {})
+                    .expect("scripted sources do not fail");
                 stats
             },
             criterion::BatchSize::LargeInput,

@@ -3,42 +3,81 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::capture::live::{self, LiveConfig, LiveSource};
 use crate::capture::{FileSource, Filter, LinkType, PacketSource};
 use crate::cli::Cli;
+use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
-use crate::pipeline;
+use crate::pipeline::{self, Handoff, Options};
+use crate::privs;
 use crate::stats::{Stats, StatsConfig};
+
+/// Exit status after a second Ctrl-C (128 + SIGINT).
+const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runs ntop-rs with parsed flags.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let Some(path) = cli.read.as_deref() else {
-        bail!("nothing to read: give a capture file with -r FILE (or -r - for standard input)");
-    };
+    if cli.list_interfaces {
+        return list_interfaces();
+    }
     if !cli.headless {
         bail!("the interactive view is not in this build yet: add --headless for a report (and --json for JSON)");
     }
+    if cli.read.is_some() && cli.duration.is_some() {
+        bail!("--duration applies to live capture (-i), not to files");
+    }
+    let stop = stop_on_signals()?;
+    let mut stats = Stats::new(stats_config(cli));
+    let info = match cli.read.as_deref() {
+        Some(path) => read_file(cli, path, &mut stats, &stop)?,
+        None => capture_live(cli, &mut stats, &stop)?,
+    };
+    print_summary(cli, &stats, &info)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats_config(cli: &Cli) -> StatsConfig {
+    StatsConfig {
+        max_hosts: usize::try_from(cli.max_hosts).unwrap_or(usize::MAX),
+        max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
+        window_secs: cli.window as usize,
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP set the returned flag (a clean stop with the summary);
+/// a second SIGINT exits at once.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(SIGINT, EXIT_INTERRUPTED, Arc::clone(&stop))
+        .context("cannot install the SIGINT handler")?;
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install a signal handler")?;
+    }
+    Ok(stop)
+}
+
+fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> anyhow::Result<RunInfo> {
     let mut source = FileSource::open(path)?;
     let expr = cli.filter_expr();
     let mut filter = match &expr {
         Some(e) => Some(Filter::new(e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
         None => None,
     };
-    let config = StatsConfig {
-        max_hosts: usize::try_from(cli.max_hosts).unwrap_or(usize::MAX),
-        max_flows: usize::try_from(cli.max_flows).unwrap_or(usize::MAX),
-        window_secs: cli.window as usize,
-    };
-    let mut stats = Stats::new(config);
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    let frames = pipeline::run(&mut source, filter.as_mut(), &mut stats, |p| bar.set_position(p.done))?;
+    let options = Options { handoff: Handoff::Block, stop: Some(stop) };
+    let report = pipeline::run(&mut source, filter.as_mut(), stats, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
     let mut info =
-        RunInfo { source: source.name().to_string(), filter: expr, frames_read: frames, warnings: Vec::new() };
+        RunInfo { source: source.name().to_string(), filter: expr, frames_read: report.frames, ..Default::default() };
     if let Some(w) = source.warning() {
         eprintln!(
             "ntop-rs: warning: {}: {w}; the summary covers the {} packets before it",
@@ -47,13 +86,76 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         );
         info.warnings.push(w.to_string());
     }
-    let summary = Summary::new(&stats, &info, cli.top);
+    Ok(info)
+}
+
+fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
+    let expr = cli.filter_expr();
+    let config = LiveConfig {
+        device: cli.interface.clone(),
+        promisc: !cli.no_promisc,
+        snaplen: cli.snaplen,
+        buffer_mib: cli.buffer_mib,
+        filter: expr.clone(),
+    };
+    let mut source = LiveSource::open(config)?;
+    eprintln!(
+        "ntop-rs: listening on {}, link-type {}, snapshot length {}",
+        source.name(),
+        source.linktype(),
+        cli.snaplen
+    );
+    if let Some(user) = privs::drop_privileges(cli.user.as_deref())? {
+        eprintln!("ntop-rs: running as {user}");
+    }
+    if let Some(secs) = cli.duration {
+        let stop = Arc::clone(stop);
+        std::thread::Builder::new()
+            .name("ntop-timer".into())
+            .spawn(move || {
+                std::thread::sleep(Duration::from_secs(secs));
+                stop.store(true, Ordering::Relaxed);
+            })
+            .context("cannot start the duration timer")?;
+    }
+    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop) };
+    let report = pipeline::run(&mut source, None, stats, options, |_| {})?;
+    let kernel = source.kernel_stats().unwrap_or_default();
+    let mut info =
+        RunInfo { source: source.name().to_string(), filter: expr, frames_read: report.frames, ..Default::default() };
+    if let Some(status) = source.status() {
+        info.warnings.push(status.to_string());
+    }
+    info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring));
+    Ok(info)
+}
+
+fn print_summary(cli: &Cli, stats: &Stats, info: &RunInfo) -> anyhow::Result<()> {
+    let summary = Summary::new(stats, info, cli.top);
     let text = if cli.json { summary.to_json() + "\n" } else { report::render(&summary) };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        r => r.context("cannot write the summary to standard output")?,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write the summary to standard output"),
     }
+}
+
+fn list_interfaces() -> anyhow::Result<ExitCode> {
+    let mut out = String::new();
+    for (i, d) in live::list_devices()?.iter().enumerate() {
+        out.push_str(&format!("{}.{}", i + 1, d.name));
+        if let Some(desc) = &d.description {
+            out.push_str(&format!(" ({desc})"));
+        }
+        if !d.flags.is_empty() {
+            out.push_str(&format!(" [{}]", d.flags.join(", ")));
+        }
+        if !d.addresses.is_empty() {
+            out.push_str(&format!(" {}", d.addresses.join(" ")));
+        }
+        out.push('\n');
+    }
+    std::io::stdout().lock().write_all(out.as_bytes()).context("cannot write the interface list")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,8 +8,38 @@ use clap::Parser;
 #[command(name = "ntop-rs", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Read packets from a pcap or pcapng file ('-' reads standard input)
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with = "interface")]
     pub read: Option<String>,
+
+    /// Capture live on this interface ('any' for all; default: the first up, non-loopback one)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// List the interfaces that can be captured on, and exit
+    #[arg(short = 'D', long = "list-interfaces")]
+    pub list_interfaces: bool,
+
+    /// Do not put the interface into promiscuous mode
+    #[arg(short = 'p', long = "no-promiscuous-mode")]
+    pub no_promisc: bool,
+
+    /// Bytes captured per packet
+    #[arg(short = 's', long = "snapshot-length", value_name = "SNAPLEN", default_value_t = 262_144,
+          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    pub snaplen: i32,
+
+    /// Kernel capture buffer, in MiB
+    #[arg(short = 'B', long = "buffer-size", value_name = "MiB", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub buffer_mib: u32,
+
+    /// After opening the device, switch to this user (default: the sudo caller)
+    #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Live capture: stop after this many seconds (and print the summary)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
 
     /// BPF filter expression, as in tcpdump (trailing words are added to it)
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
@@ -49,6 +79,7 @@ pub struct Cli {
 }
 
 const AFTER_HELP: &str = "Examples:
+  sudo ntop-rs -i eth0 --headless --duration 10    live: summary after 10 seconds
   ntop-rs -r capture.pcap --headless               readable report
   ntop-rs -r capture.pcapng --headless --json      one JSON object for scripts
   tcpdump -w - | ntop-rs -r - --headless tcp port 443";
@@ -81,6 +112,18 @@ mod tests {
         let cli = parse(&["-r", "x.pcap", "-f", "udp", "host", "10.0.0.1"]).unwrap();
         assert_eq!(cli.filter_expr().as_deref(), Some("(udp) and (host 10.0.0.1)"));
         assert_eq!(parse(&["-r", "x"]).unwrap().filter_expr(), None);
+    }
+
+    #[test]
+    fn live_flags() {
+        let cli =
+            parse(&["-i", "eth0", "-p", "-s", "96", "-B", "64", "-Z", "nobody", "--duration", "5", "icmp"]).unwrap();
+        assert_eq!(cli.interface.as_deref(), Some("eth0"));
+        assert!(cli.no_promisc);
+        assert_eq!((cli.snaplen, cli.buffer_mib, cli.duration), (96, 64, Some(5)));
+        assert_eq!(cli.filter_expr().as_deref(), Some("icmp"));
+        assert!(parse(&["-i", "eth0", "-r", "x.pcap"]).is_err(), "-i and -r exclude each other");
+        assert!(parse(&["-s", "10"]).is_err());
     }
 
     #[test]

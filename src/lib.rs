@@ -10,5 +10,6 @@ pub mod cli;
 pub mod decode;
 pub mod export;
 pub mod pipeline;
+pub mod privs;
 pub mod stats;
 pub mod synth;

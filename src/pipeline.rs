@@ -4,9 +4,12 @@
 //! named `ntop-stats` thread counts. Decoded [`PacketMeta`]s cross between them in
 //! batches over a bounded channel, and emptied batches come back to be reused, so the
 //! steady state allocates nothing. On a file the channel applies back-pressure (nothing
-//! is dropped); a full channel only ever slows the reader down.
+//! is lost, the reader just waits); on a live capture the capture thread never waits:
+//! a batch that finds the channel full is dropped and counted ([`RunReport`]).
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::{CaptureError, Filter, Next, PacketSource, Progress};
 use crate::decode::{PacketMeta, decode};
@@ -19,16 +22,49 @@ const DEPTH: usize = 16;
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
-/// Reads `source` to its end, counting every frame that passes `filter` into `stats`.
+/// How the capture side hands batches on when the counting side is behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// Wait: right for files, where waiting loses nothing.
+    Block,
+    /// Drop the batch and count it: right for live capture, where waiting loses more.
+    DropWhenFull,
+}
+
+/// What a run did besides counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Frames read from the source, before the filter.
+    pub frames: u64,
+    /// Decoded packets dropped because the stats ring was full.
+    pub dropped_ring: u64,
+}
+
+/// Runs until the source ends or `stop` is set.
+pub struct Options<'a> {
+    /// Back-pressure policy.
+    pub handoff: Handoff,
+    /// Set from elsewhere (a signal, a timer) to end the run cleanly.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options { handoff: Handoff::Block, stop: None }
+    }
+}
+
+/// Reads `source` to its end (or until stopped), counting every frame that passes
+/// `filter` into `stats`.
 ///
-/// Returns the number of frames read before filtering. `on_progress` is called every
-/// few tens of thousands of frames and once at the end.
+/// `on_progress` is called every few tens of thousands of frames and once at the end.
 pub fn run<S: PacketSource + ?Sized>(
     source: &mut S,
     filter: Option<&mut Filter>,
     stats: &mut Stats,
+    options: Options<'_>,
     on_progress: impl FnMut(Progress),
-) -> Result<u64, CaptureError> {
+) -> Result<RunReport, CaptureError> {
     let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(DEPTH);
     let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(DEPTH + 2);
     std::thread::scope(|scope| {
@@ -45,7 +81,7 @@ pub fn run<S: PacketSource + ?Sized>(
                 }
             })
             .expect("spawning the stats thread");
-        let result = read_all(source, filter, &full_tx, &empty_rx, on_progress);
+        let result = read_all(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
         if let Err(panic) = counter.join() {
             std::panic::resume_unwind(panic);
@@ -60,28 +96,33 @@ fn read_all<S: PacketSource + ?Sized>(
     mut filter: Option<&mut Filter>,
     full: &Sender<Vec<PacketMeta>>,
     empty: &Receiver<Vec<PacketMeta>>,
+    options: &Options<'_>,
     mut on_progress: impl FnMut(Progress),
-) -> Result<u64, CaptureError> {
+) -> Result<RunReport, CaptureError> {
     let fresh = || Vec::with_capacity(BATCH);
+    let stopped = || options.stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut batch = fresh();
-    let mut frames = 0u64;
-    loop {
+    let mut report = RunReport::default();
+    while !stopped() {
         let frame = match source.next_frame()? {
             Next::Frame(f) => f,
-            Next::Idle => continue,
+            Next::Idle => {
+                // A quiet live link: pass on what we have so the view stays current.
+                if !batch.is_empty() && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
+                    break;
+                }
+                continue;
+            }
             Next::End => break,
         };
-        frames += 1;
+        report.frames += 1;
         if filter.as_deref_mut().is_none_or(|f| f.matches(&frame)) {
             batch.push(decode(&frame));
-            if batch.len() == BATCH {
-                let next = empty.try_recv().unwrap_or_else(|_| fresh());
-                if full.send(std::mem::replace(&mut batch, next)).is_err() {
-                    break; // the stats thread is gone (it panicked); join() reports it
-                }
+            if batch.len() == BATCH && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
+                break;
             }
         }
-        if frames % PROGRESS_EVERY == 0
+        if report.frames % PROGRESS_EVERY == 0
             && let Some(p) = source.progress()
         {
             on_progress(p);
@@ -93,7 +134,33 @@ fn read_all<S: PacketSource + ?Sized>(
     if let Some(p) = source.progress() {
         on_progress(p);
     }
-    Ok(frames)
+    Ok(report)
+}
+
+/// Sends the batch on (replacing it with an empty one); false when the receiver is gone.
+fn hand_off(
+    full: &Sender<Vec<PacketMeta>>,
+    batch: &mut Vec<PacketMeta>,
+    empty: &Receiver<Vec<PacketMeta>>,
+    handoff: Handoff,
+    report: &mut RunReport,
+) -> bool {
+    let out = std::mem::take(batch);
+    let sent = match handoff {
+        Handoff::Block => full.send(out).is_ok(),
+        Handoff::DropWhenFull => match full.try_send(out) {
+            Ok(()) => true,
+            Err(TrySendError::Full(mut lost)) => {
+                report.dropped_ring += lost.len() as u64;
+                lost.clear();
+                *batch = lost;
+                return true;
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        },
+    };
+    *batch = empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+    sent
 }
 
 #[cfg(test)]
@@ -111,12 +178,23 @@ mod tests {
         }
         let mut threaded = Stats::default();
         let mut calls = 0;
-        let n = run(&mut ScriptedSource::new(frames), None, &mut threaded, |_| calls += 1).unwrap();
-        assert_eq!(n, 5000);
+        let report =
+            run(&mut ScriptedSource::new(frames), None, &mut threaded, Options::default(), |_| calls += 1).unwrap();
+        assert_eq!(report, RunReport { frames: 5000, dropped_ring: 0 });
         assert_eq!(threaded.totals, inline.totals);
         assert_eq!(threaded.protocols, inline.protocols);
         assert_eq!(threaded.hosts.top(0), inline.hosts.top(0));
         assert_eq!(threaded.flows.top(0), inline.flows.top(0));
         assert_eq!(calls, 0, "scripted sources report no progress");
+    }
+
+    #[test]
+    fn stop_flag_ends_the_run() {
+        let frames: Vec<_> = Synth::new(SynthConfig { packets: 100, ..Default::default() }).collect();
+        let stop = AtomicBool::new(true);
+        let mut stats = Stats::default();
+        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop) };
+        let report = run(&mut ScriptedSource::new(frames), None, &mut stats, options, |_| {}).unwrap();
+        assert_eq!((report.frames, stats.totals.packets), (0, 0));
     }
 }

@@ -100,6 +100,7 @@ fn json_contract_fields_and_types() {
         assert!(s[key].is_f64(), "{key} is a float");
     }
     assert!(s["alerts"].as_array().is_some_and(|a| a.is_empty()));
+    assert!(s["capture"].is_null(), "no capture counters for a file");
     let protocols = s["protocols"].as_object().unwrap();
     let mut sum = 0;
     for (name, c) in protocols {
@@ -237,8 +238,10 @@ fn bad_filter() {
 
 #[test]
 fn usage_errors() {
-    let out = run(&["--headless"]);
-    assert_one_line_error(&out, "nothing to read");
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--duration", "3"]);
+    assert_one_line_error(&out, "--duration applies to live capture");
+    let out = run(&["-r", sample().to_str().unwrap(), "-i", "lo", "--headless"]);
+    assert!(!out.status.success() && stderr(&out).contains("cannot be used with"));
     let out = run(&["-r", sample().to_str().unwrap()]);
     assert_one_line_error(&out, "--headless");
     let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--top", "x"]);

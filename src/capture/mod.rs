@@ -7,12 +7,14 @@
 
 pub mod bpf;
 pub mod file;
+pub mod live;
 pub mod scripted;
 
 use std::fmt;
 
 pub use bpf::{BpfError, Filter};
 pub use file::FileSource;
+pub use live::{KernelStats, LiveConfig, LiveSource};
 pub use scripted::ScriptedSource;
 
 /// Packet time: nanoseconds since the Unix epoch (the packet's own timestamp, never the clock).
@@ -182,6 +184,16 @@ pub trait PacketSource {
 
     /// A problem that ended reading early (e.g. a file truncated mid-packet).
     fn warning(&self) -> Option<&Warning> {
+        None
+    }
+
+    /// Kernel-side capture counters, for live sources.
+    fn kernel_stats(&mut self) -> Option<KernelStats> {
+        None
+    }
+
+    /// A current problem the source is working around (e.g. "eth0 is down, retrying").
+    fn status(&self) -> Option<&str> {
         None
     }
 }

@@ -42,6 +42,18 @@ fn write_report(o: &mut String, s: &Summary) -> std::fmt::Result {
         group(s.flows_total as u64),
         group(s.tables["flows"].cap as u64)
     )?;
+    if let Some(c) = &s.capture {
+        let ring: u64 = c.dropped_ring.values().sum();
+        writeln!(
+            o,
+            "  capture on {}: received {}, dropped by kernel {}, by interface {}, by our rings {}",
+            c.device,
+            group(c.received),
+            group(c.dropped_kernel),
+            group(c.dropped_interface),
+            group(ring)
+        )?;
+    }
     for w in &s.warnings {
         writeln!(o, "  warning: {w}")?;
     }

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::{NANOS_PER_SEC, Nanos};
+use crate::capture::{KernelStats, NANOS_PER_SEC, Nanos};
 use crate::decode::Proto;
 use crate::stats::{Counter, FlowKey, FlowStats, HostStats, Stats};
 
@@ -27,6 +27,37 @@ pub struct RunInfo {
     pub frames_read: u64,
     /// Problems that ended reading early.
     pub warnings: Vec<String>,
+    /// Live capture counters (none for files).
+    pub capture: Option<CaptureJson>,
+}
+
+/// Live capture counters: what the kernel saw and what was lost where.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CaptureJson {
+    /// Device captured on.
+    pub device: String,
+    /// Packets the kernel delivered to the capture.
+    pub received: u64,
+    /// Dropped by the kernel: the capture buffer was full.
+    pub dropped_kernel: u64,
+    /// Dropped by the interface or its driver.
+    pub dropped_interface: u64,
+    /// Dropped by our own rings, per stage (`stats`: decoded packets the counting thread
+    /// could not take in time).
+    pub dropped_ring: BTreeMap<&'static str, u64>,
+}
+
+impl CaptureJson {
+    /// Counters of a finished (or running) live capture.
+    pub fn new(device: &str, kernel: KernelStats, dropped_stats: u64) -> Self {
+        CaptureJson {
+            device: device.to_string(),
+            received: kernel.received,
+            dropped_kernel: kernel.dropped_kernel,
+            dropped_interface: kernel.dropped_interface,
+            dropped_ring: BTreeMap::from([("stats", dropped_stats)]),
+        }
+    }
 }
 
 /// The summary object.
@@ -80,6 +111,8 @@ pub struct Summary {
     pub warnings: Vec<String>,
     /// Alerts raised (one entry per incident).
     pub alerts: Vec<serde_json::Value>,
+    /// Live capture counters; `null` for files.
+    pub capture: Option<CaptureJson>,
 }
 
 /// `{packets, bytes}`.
@@ -265,6 +298,7 @@ impl Summary {
             tables,
             warnings: info.warnings.clone(),
             alerts: Vec::new(),
+            capture: info.capture.clone(),
         }
     }
 

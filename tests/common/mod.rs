@@ -127,3 +127,15 @@ pub fn eth_ipv4_udp(payload: usize) -> Vec<u8> {
     f.extend(ipv4_udp(payload));
     f
 }
+
+pub mod lab;
+
+/// The `ntop-lab` traffic helper.
+pub fn lab_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ntop-lab")
+}
+
+/// The `ntop-rs` binary's path.
+pub fn bin_path() -> &'static str {
+    env!("CARGO_BIN_EXE_ntop-rs")
+}

@@ -1,0 +1,313 @@
+//! Live capture with libpcap: the only place that opens network devices.
+//!
+//! The handle runs in immediate, non-blocking mode: when a read finds nothing, the
+//! source waits in `poll(2)` for at most [`READ_TIMEOUT_MS`] (libpcap's own read timeout
+//! is not honoured in immediate mode on Linux), so the capture thread notices a stop
+//! request promptly and costs nothing while the link is idle. libpcap's counters
+//! are 32-bit and wrap; [`LiveSource::stats`] accumulates them into 64-bit totals. When
+//! the device fails (interface down, unplugged), the source reports the error through
+//! [`PacketSource::status`] and reopens it once a second until it works again.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use pcap::{Active, Capture, Device, Precision};
+
+use super::{CaptureError, Frame, LinkType, NANOS_PER_SEC, Nanos, Next, PacketSource};
+
+/// Read timeout: the longest the capture thread sleeps in libpcap.
+pub const READ_TIMEOUT_MS: i32 = 100;
+/// Pause between attempts to reopen a failed device.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// How to open the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Device name; `None` picks libpcap's first up, non-loopback device.
+    pub device: Option<String>,
+    /// Promiscuous mode.
+    pub promisc: bool,
+    /// Bytes captured per packet.
+    pub snaplen: i32,
+    /// Kernel buffer size in MiB.
+    pub buffer_mib: u32,
+    /// BPF expression applied in the kernel.
+    pub filter: Option<String>,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig { device: None, promisc: true, snaplen: 262_144, buffer_mib: 16, filter: None }
+    }
+}
+
+/// Kernel-side counters of a live capture, since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// Packets the kernel handed to the capture (libpcap's `ps_recv`).
+    pub received: u64,
+    /// Dropped because the capture buffer was full (`ps_drop`).
+    pub dropped_kernel: u64,
+    /// Dropped by the interface or its driver (`ps_ifdrop`).
+    pub dropped_interface: u64,
+}
+
+/// One device, as `-D` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Name to pass to `-i`.
+    pub name: String,
+    /// libpcap's description, if any.
+    pub description: Option<String>,
+    /// Addresses, as text.
+    pub addresses: Vec<String>,
+    /// Up, running, loopback, wireless.
+    pub flags: Vec<&'static str>,
+}
+
+/// Lists capture devices in libpcap's order.
+pub fn list_devices() -> Result<Vec<DeviceInfo>, CaptureError> {
+    let devices =
+        Device::list().map_err(|e| CaptureError::Open { path: "device list".into(), reason: e.to_string() })?;
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let f = &d.flags;
+            let flags = [
+                (f.is_up(), "up"),
+                (f.is_running(), "running"),
+                (f.is_loopback(), "loopback"),
+                (f.is_wireless(), "wireless"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            DeviceInfo {
+                name: d.name,
+                description: d.desc,
+                addresses: d.addresses.iter().map(|a| a.addr.to_string()).collect(),
+                flags,
+            }
+        })
+        .collect())
+}
+
+/// The device used when none is named: the first that is up and not a loopback.
+pub fn default_device() -> Result<String, CaptureError> {
+    let none = || CaptureError::Open {
+        path: "a default device".into(),
+        reason: "no interface is up (name one with -i; -D lists them)".into(),
+    };
+    let devices =
+        Device::list().map_err(|e| CaptureError::Open { path: "device list".into(), reason: e.to_string() })?;
+    devices
+        .into_iter()
+        .find(|d| d.flags.is_up() && !d.flags.is_loopback() && d.name != "any")
+        .map(|d| d.name)
+        .ok_or_else(none)
+}
+
+/// A live capture on one device.
+pub struct LiveSource {
+    name: String,
+    config: LiveConfig,
+    cap: Option<Capture<Active>>,
+    linktype: LinkType,
+    /// Whether the handle delivers nanosecond timestamps.
+    nanos: bool,
+    /// The handle failed; close it before the next read.
+    broken: bool,
+    /// The last read found nothing: wait for readability before the next one.
+    drained: bool,
+    /// Last raw 32-bit counters seen, to accumulate across wraps and reopenings.
+    last_raw: (u32, u32, u32),
+    totals: KernelStats,
+    error: Option<String>,
+    last_attempt: Instant,
+}
+
+impl LiveSource {
+    /// Opens the device (or the default one) as configured.
+    pub fn open(mut config: LiveConfig) -> Result<Self, CaptureError> {
+        let name = match config.device.take() {
+            Some(n) => n,
+            None => default_device()?,
+        };
+        config.device = Some(name.clone());
+        let (cap, nanos) = open_device(&name, &config)?;
+        let linktype = LinkType(cap.get_datalink().0 as u16);
+        Ok(LiveSource {
+            name,
+            config,
+            cap: Some(cap),
+            linktype,
+            nanos,
+            broken: false,
+            drained: false,
+            last_raw: (0, 0, 0),
+            totals: KernelStats::default(),
+            error: None,
+            last_attempt: Instant::now(),
+        })
+    }
+
+    /// The device's link type.
+    pub fn linktype(&self) -> LinkType {
+        self.linktype
+    }
+
+    /// Drops a handle that failed; [`Self::retry`] reopens it.
+    fn close(&mut self) {
+        self.poll_stats();
+        self.cap = None;
+        self.broken = false;
+        self.last_raw = (0, 0, 0);
+        self.last_attempt = Instant::now();
+    }
+
+    fn retry(&mut self) {
+        if self.last_attempt.elapsed() < RETRY_EVERY {
+            std::thread::sleep(Duration::from_millis(READ_TIMEOUT_MS as u64));
+            return;
+        }
+        self.last_attempt = Instant::now();
+        match open_device(&self.name, &self.config) {
+            Ok((cap, nanos)) => {
+                self.linktype = LinkType(cap.get_datalink().0 as u16);
+                self.cap = Some(cap);
+                self.nanos = nanos;
+                self.drained = false;
+                self.error = None;
+            }
+            Err(e) => self.error = Some(format!("{e} (retrying every second)")),
+        }
+    }
+
+    /// Reads libpcap's counters into the 64-bit totals.
+    fn poll_stats(&mut self) {
+        let Some(cap) = self.cap.as_mut() else { return };
+        let Ok(s) = cap.stats() else { return };
+        let (r, d, i) = self.last_raw;
+        self.totals.received += u64::from(s.received.wrapping_sub(r));
+        self.totals.dropped_kernel += u64::from(s.dropped.wrapping_sub(d));
+        self.totals.dropped_interface += u64::from(s.if_dropped.wrapping_sub(i));
+        self.last_raw = (s.received, s.dropped, s.if_dropped);
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+        if self.broken {
+            self.close();
+        }
+        if self.cap.is_none() {
+            self.retry();
+            return Ok(Next::Idle);
+        }
+        if self.drained {
+            let Some(cap) = self.cap.as_ref() else { return Ok(Next::Idle) };
+            let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+            let timeout = PollTimeout::try_from(READ_TIMEOUT_MS).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(0) | Err(nix::Error::EINTR) => return Ok(Next::Idle),
+                _ => self.drained = false,
+            }
+        }
+        let Some(cap) = self.cap.as_mut() else { return Ok(Next::Idle) };
+        // Only `self.cap` is borrowed by the packet, so the other fields stay writable.
+        match cap.next_packet() {
+            Ok(p) => {
+                let frac = Nanos::from(p.header.ts.tv_usec) * if self.nanos { 1 } else { 1000 };
+                let ts = Nanos::from(p.header.ts.tv_sec) * NANOS_PER_SEC + frac;
+                Ok(Next::Frame(Frame { ts, linktype: self.linktype, data: p.data, orig_len: p.header.len }))
+            }
+            Err(pcap::Error::TimeoutExpired) => {
+                self.drained = true;
+                Ok(Next::Idle)
+            }
+            Err(e) => {
+                self.error = Some(format!("{}: {e}", self.name));
+                self.broken = true;
+                Ok(Next::Idle)
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kernel_stats(&mut self) -> Option<KernelStats> {
+        self.poll_stats();
+        Some(self.totals)
+    }
+
+    fn status(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+/// Opens and activates the device; also says whether timestamps are in nanoseconds.
+fn open_device(name: &str, config: &LiveConfig) -> Result<(Capture<Active>, bool), CaptureError> {
+    let open_err = |e: pcap::Error| classify_open_error(name, &e.to_string());
+    let build = |precision| {
+        Capture::from_device(name)
+            .map(|c| {
+                c.promisc(config.promisc)
+                    .snaplen(config.snaplen)
+                    .buffer_size(i32::try_from(u64::from(config.buffer_mib) << 20).unwrap_or(i32::MAX))
+                    .immediate_mode(true)
+                    .timeout(READ_TIMEOUT_MS)
+                    .precision(precision)
+            })
+            .and_then(|c| c.open())
+    };
+    // Nanosecond timestamps where the platform offers them, else microseconds.
+    let (cap, nanos) = match build(Precision::Nano) {
+        Ok(c) => (c, true),
+        Err(_) => (build(Precision::Micro).map_err(open_err)?, false),
+    };
+    let mut cap = cap.setnonblock().map_err(open_err)?;
+    if let Some(expr) = &config.filter {
+        cap.filter(expr, true).map_err(|e| CaptureError::Open {
+            path: name.to_string(),
+            reason: format!("bad filter expression '{expr}': {}", e.to_string().trim_start_matches("libpcap error: ")),
+        })?;
+    }
+    Ok((cap, nanos))
+}
+
+/// Turns libpcap's open errors into messages that say what to do.
+pub fn classify_open_error(device: &str, message: &str) -> CaptureError {
+    let lower = message.to_lowercase();
+    let reason = if lower.contains("permission") || lower.contains("not permitted") {
+        "permission denied — run with sudo, or let the binary capture: \
+         sudo setcap cap_net_raw,cap_net_admin+eip \"$(command -v ntop-rs)\""
+            .to_string()
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") || lower.contains("not found") {
+        "no such interface (-D lists them)".to_string()
+    } else {
+        message.trim_start_matches("libpcap error: ").to_string()
+    };
+    CaptureError::Open { path: device.to_string(), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_say_what_to_do() {
+        let e = classify_open_error(
+            "eth0",
+            "eth0: You don't have permission to capture on that device (socket: Operation not permitted)",
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("cannot open eth0: permission denied"), "{text}");
+        assert!(text.contains("setcap cap_net_raw,cap_net_admin+eip"), "{text}");
+        let e = classify_open_error("nope0", "nope0: No such device exists (SIOCGIFHWADDR: No such device)");
+        assert_eq!(e.to_string(), "cannot open nope0: no such interface (-D lists them)");
+    }
+}

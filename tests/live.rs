@@ -1,0 +1,134 @@
+//! Live capture for real: network namespaces, a veth pair, bounded traffic, and tcpdump
+//! capturing beside ntop-rs. Needs root; prints a SKIP line otherwise.
+
+mod common;
+
+use std::time::Duration;
+
+use common::lab::{Lab, interrupt, spawn_until, unavailable};
+use common::{bin_path, lab_bin, run, summary};
+use serde_json::Value;
+
+const READY: Duration = Duration::from_secs(10);
+
+#[test]
+fn live_counts_agree_with_tcpdump() {
+    if let Some(why) = unavailable(&["tcpdump"]) {
+        println!("SKIP: live capture test: {why}");
+        return;
+    }
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pcap = dir.path().join("tcpdump.pcap");
+    let filter = format!("host {}", lab.ip[0]);
+
+    let mut tcpdump = lab.cmd(1, "tcpdump");
+    tcpdump.args([
+        "-i",
+        &lab.dev[1],
+        "-nn",
+        "-U",
+        "--immediate-mode",
+        "-B",
+        "16384",
+        "-w",
+        pcap.to_str().unwrap(),
+        &filter,
+    ]);
+    let (tcpdump, tcpdump_err) = spawn_until(tcpdump, "listening on", READY);
+
+    let mut ntop = lab.cmd(1, bin_path());
+    ntop.args(["-i", &lab.dev[1], "--headless", "--json", "--top", "0", "-Z", "nobody", &filter]);
+    let (ntop, ntop_err) = spawn_until(ntop, "running as nobody", READY);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", ntop.id())).unwrap_or_default();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or_default().to_string();
+
+    // A bounded burst: 3000 UDP datagrams of three sizes, and 20 refused TCP attempts.
+    let target = lab.ip[1].clone();
+    for (count, size) in [("1000", "64"), ("1000", "500"), ("1000", "1400")] {
+        let out =
+            lab.cmd(0, lab_bin()).args(["udp", &format!("{target}:9999"), count, size, "20000"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = lab.cmd(0, lab_bin()).args(["tcp", &target, "2000", "20"]).output().unwrap();
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+
+    interrupt(&ntop);
+    let ntop_out = ntop.wait_with_output().expect("ntop-rs exits on SIGINT");
+    interrupt(&tcpdump);
+    let _ = tcpdump.wait_with_output();
+    let (ntop_err, tcpdump_err) = (ntop_err.join().unwrap(), tcpdump_err.join().unwrap());
+    assert!(ntop_out.status.success(), "ntop-rs: {ntop_err}");
+
+    assert!(
+        tcpdump_err.lines().any(|l| l.trim() == "0 packets dropped by kernel"),
+        "the reference capture dropped packets: {tcpdump_err}"
+    );
+    let live: Value = serde_json::from_slice(&ntop_out.stdout).expect("summary on SIGINT");
+    let reference = summary(&pcap, &[]);
+    assert!(live["packets"].as_u64().unwrap() >= 3040, "3000 datagrams + 40 TCP packets at least: {}", live["packets"]);
+    for key in ["packets", "bytes", "protocols", "hosts"] {
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(hosts) = v.as_array_mut() {
+                for h in hosts {
+                    if let Some(o) = h.as_object_mut() {
+                        o.retain(|k, _| k.ends_with("packets") || k.ends_with("bytes") || k == "ip");
+                    }
+                }
+            }
+            v
+        };
+        assert_eq!(strip(&live[key]), strip(&reference[key]), "{key} differs from tcpdump's capture ({tcpdump_err})");
+    }
+    let capture = &live["capture"];
+    assert_eq!(capture["device"], lab.dev[1].as_str());
+    assert_eq!(capture["dropped_kernel"], 0);
+    assert_eq!(capture["dropped_ring"]["stats"], 0);
+    assert!(capture["received"].as_u64() >= live["packets"].as_u64());
+    assert!(uid_line.split_whitespace().skip(1).all(|u| u == "65534"), "dropped to nobody: {uid_line}");
+}
+
+#[test]
+fn duration_ends_a_quiet_capture() {
+    if let Some(why) = unavailable(&[]) {
+        println!("SKIP: live duration test: {why}");
+        return;
+    }
+    let lab = Lab::new();
+    let start = std::time::Instant::now();
+    let out =
+        lab.cmd(1, bin_path()).args(["-i", &lab.dev[1], "--headless", "--json", "--duration", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["capture"]["device"], lab.dev[1].as_str());
+}
+
+#[test]
+fn live_errors_are_one_clear_line() {
+    if let Some(why) = unavailable(&["runuser"]) {
+        println!("SKIP: live error test: {why}");
+        return;
+    }
+    let out = run(&["-i", "nosuchif0", "--headless", "--duration", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim(), "ntop-rs: error: cannot open nosuchif0: no such interface (-D lists them)");
+
+    let lab = Lab::new();
+    let out = lab
+        .cmd(1, "runuser")
+        .args(["-u", "nobody", "--", bin_path(), "-i", &lab.dev[1], "--headless", "--duration", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("permission denied — run with sudo") && err.contains("setcap"), "{err}");
+
+    let listed = lab.cmd(1, bin_path()).arg("-D").output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.lines().any(|l| l.contains(&lab.dev[1]) && l.contains("up")), "{text}");
+}
