@@ -79,6 +79,43 @@ impl fmt::Display for Proto {
     }
 }
 
+/// A set of protocol classes: the TUI's protocol filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProtoMask(u8);
+
+impl ProtoMask {
+    /// Every class.
+    pub const ALL: ProtoMask = ProtoMask((1 << Proto::COUNT) - 1);
+    /// No class.
+    pub const NONE: ProtoMask = ProtoMask(0);
+
+    /// Whether `p` is in the set.
+    pub const fn contains(self, p: Proto) -> bool {
+        self.0 & (1 << p as u8) != 0
+    }
+
+    /// The set with `p` added if absent, removed if present.
+    pub const fn toggled(self, p: Proto) -> ProtoMask {
+        ProtoMask(self.0 ^ (1 << p as u8))
+    }
+
+    /// Whether every class is in the set.
+    pub const fn is_all(self) -> bool {
+        self.0 == Self::ALL.0
+    }
+
+    /// The classes in the set, in display order.
+    pub fn iter(self) -> impl Iterator<Item = Proto> {
+        Proto::ALL.into_iter().filter(move |p| self.contains(*p))
+    }
+}
+
+impl Default for ProtoMask {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 /// TCP flag bits as they appear in the header's 14th byte.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TcpFlags(pub u8);

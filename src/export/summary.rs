@@ -153,10 +153,10 @@ impl HostJson {
     fn new(ip: IpAddr, h: &HostStats) -> Self {
         HostJson {
             ip: ip.to_string(),
-            tx_packets: h.tx.packets,
-            tx_bytes: h.tx.bytes,
-            rx_packets: h.rx.packets,
-            rx_bytes: h.rx.bytes,
+            tx_packets: h.tx().packets,
+            tx_bytes: h.tx().bytes,
+            rx_packets: h.rx().packets,
+            rx_bytes: h.rx().bytes,
             first_ts: epoch_secs(h.first_seen),
             last_ts: epoch_secs(h.last_seen),
         }

@@ -6,24 +6,52 @@ use std::net::IpAddr;
 use super::Counter;
 use super::table::{CappedTable, LastSeen};
 use crate::capture::Nanos;
+use crate::decode::{Proto, ProtoMask};
 
-/// Traffic sent and received by one address.
+/// Traffic sent and received by one address, per protocol class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {
-    /// Packets and bytes with this address as source.
-    pub tx: Counter,
-    /// Packets and bytes with this address as destination.
-    pub rx: Counter,
+    /// Sent (this address as source), indexed by [`Proto::index`].
+    pub tx_by_proto: [Counter; Proto::COUNT],
+    /// Received (this address as destination), indexed by [`Proto::index`].
+    pub rx_by_proto: [Counter; Proto::COUNT],
     /// Time of the first packet seen.
     pub first_seen: Nanos,
     /// Time of the latest packet seen.
     pub last_seen: Nanos,
 }
 
+fn sum(counters: &[Counter; Proto::COUNT], mask: ProtoMask) -> Counter {
+    mask.iter().fold(Counter::default(), |acc, p| Counter {
+        packets: acc.packets + counters[p.index()].packets,
+        bytes: acc.bytes + counters[p.index()].bytes,
+    })
+}
+
 impl HostStats {
-    /// Bytes in both directions.
+    /// Sent, all classes.
+    pub fn tx(&self) -> Counter {
+        sum(&self.tx_by_proto, ProtoMask::ALL)
+    }
+
+    /// Received, all classes.
+    pub fn rx(&self) -> Counter {
+        sum(&self.rx_by_proto, ProtoMask::ALL)
+    }
+
+    /// Sent, in the classes of `mask`.
+    pub fn tx_in(&self, mask: ProtoMask) -> Counter {
+        sum(&self.tx_by_proto, mask)
+    }
+
+    /// Received, in the classes of `mask`.
+    pub fn rx_in(&self, mask: ProtoMask) -> Counter {
+        sum(&self.rx_by_proto, mask)
+    }
+
+    /// Bytes in both directions, all classes.
     pub fn total_bytes(&self) -> u64 {
-        self.tx.bytes + self.rx.bytes
+        self.tx().bytes + self.rx().bytes
     }
 }
 
@@ -54,10 +82,10 @@ impl HostTable {
         HostTable { table: CappedTable::new(cap) }
     }
 
-    /// Counts one packet from `src` to `dst`.
-    pub fn record(&mut self, src: IpAddr, dst: IpAddr, bytes: u32, ts: Nanos) {
-        self.touch(src, ts).tx.add(bytes);
-        self.touch(dst, ts).rx.add(bytes);
+    /// Counts one packet of class `proto` from `src` to `dst`.
+    pub fn record(&mut self, src: IpAddr, dst: IpAddr, proto: Proto, bytes: u32, ts: Nanos) {
+        self.touch(src, ts).tx_by_proto[proto.index()].add(bytes);
+        self.touch(dst, ts).rx_by_proto[proto.index()].add(bytes);
     }
 
     fn touch(&mut self, ip: IpAddr, ts: Nanos) -> &mut HostStats {
@@ -82,6 +110,25 @@ impl HostTable {
         let n = if n == 0 { keyed.len() } else { n.min(keyed.len()) };
         keyed.into_iter().take(n).map(|(_, _, ip, h)| (ip, h)).collect()
     }
+
+    /// The `n` hosts with the largest `key` among those `keep` accepts (`n = 0`: all),
+    /// ties by address.
+    pub fn top_by<K: Ord>(
+        &self,
+        n: usize,
+        keep: impl Fn(&IpAddr, &HostStats) -> bool,
+        key: impl Fn(&HostStats) -> K,
+    ) -> Vec<(IpAddr, HostStats)> {
+        let mut all: Vec<(IpAddr, HostStats)> =
+            self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (*ip, *h)).collect();
+        let order = |a: &(IpAddr, HostStats), b: &(IpAddr, HostStats)| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0));
+        if n != 0 && n < all.len() {
+            all.select_nth_unstable_by(n - 1, order);
+            all.truncate(n);
+        }
+        all.sort_unstable_by(order);
+        all
+    }
 }
 
 #[cfg(test)]
@@ -95,18 +142,24 @@ mod tests {
     #[test]
     fn tx_rx_and_ordering() {
         let mut t = HostTable::new(10);
-        t.record(ip("10.0.0.2"), ip("10.0.0.10"), 100, 1);
-        t.record(ip("10.0.0.10"), ip("10.0.0.2"), 50, 2);
-        t.record(ip("10.0.0.3"), ip("10.0.0.3"), 10, 3);
+        t.record(ip("10.0.0.2"), ip("10.0.0.10"), Proto::Tcp, 100, 1);
+        t.record(ip("10.0.0.10"), ip("10.0.0.2"), Proto::Udp, 50, 2);
+        t.record(ip("10.0.0.3"), ip("10.0.0.3"), Proto::Icmp, 10, 3);
         let top = t.top(0);
         // Equal totals (150) sort by text: "10.0.0.10" < "10.0.0.2".
         assert_eq!(top[0].0, ip("10.0.0.10"));
         assert_eq!(top[1].0, ip("10.0.0.2"));
         let h = top[1].1;
-        assert_eq!((h.tx.packets, h.tx.bytes, h.rx.packets, h.rx.bytes), (1, 100, 1, 50));
+        assert_eq!((h.tx().packets, h.tx().bytes, h.rx().packets, h.rx().bytes), (1, 100, 1, 50));
+        let udp_only = ProtoMask::NONE.toggled(Proto::Udp);
+        assert_eq!((h.tx_in(udp_only).bytes, h.rx_in(udp_only).bytes), (0, 50));
         // A host talking to itself counts both ways.
         let me = t.get(&ip("10.0.0.3")).unwrap();
-        assert_eq!((me.tx.packets, me.rx.packets), (1, 1));
+        assert_eq!((me.tx().packets, me.rx().packets), (1, 1));
         assert_eq!(t.top(1).len(), 1);
+        // By UDP bytes only, 10.0.0.10 (sent 50) leads; hosts without UDP can be left out.
+        let by_udp =
+            t.top_by(0, |_, h| h.tx_in(udp_only).packets + h.rx_in(udp_only).packets > 0, |h| h.tx_in(udp_only).bytes);
+        assert_eq!(by_udp.iter().map(|(ip, _)| ip.to_string()).collect::<Vec<_>>(), ["10.0.0.10", "10.0.0.2"]);
     }
 }

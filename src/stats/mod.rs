@@ -156,7 +156,7 @@ impl Stats {
             Some((lo, hi)) => (lo.min(m.ts), hi.max(m.ts)),
         });
         if let (Some(src), Some(dst)) = (m.src, m.dst) {
-            self.hosts.record(src, dst, m.wire_len, m.ts);
+            self.hosts.record(src, dst, m.proto, m.wire_len, m.ts);
             self.flows.record(m);
         }
         self.series.add(m.ts, m.proto, m.wire_len);

@@ -92,7 +92,7 @@ fn caps_hold_under_a_spoofed_flood() {
     assert!(s.hosts.len() <= 64 && s.flows.len() <= 64);
     assert!(s.hosts.evicted() > 9_000 && s.flows.evicted() > 9_000);
     // The victim is always recent, so it is never the one evicted.
-    assert_eq!(s.hosts.get(&ip("192.0.2.1")).map(|h| h.rx.packets), Some(10_000));
+    assert_eq!(s.hosts.get(&ip("192.0.2.1")).map(|h| h.rx().packets), Some(10_000));
     assert_eq!(s.totals.packets, 10_000);
 }
 
