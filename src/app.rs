@@ -11,13 +11,14 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::capture::live::{self, LiveConfig, LiveSource};
-use crate::capture::{FileSource, Filter, LinkType, PacketSource};
+use crate::capture::{FileSource, Filter, LinkType, PacedSource, PacketSource, ReplayControl};
 use crate::cli::Cli;
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
 use crate::pipeline::{self, Handoff, Options};
 use crate::privs;
 use crate::stats::{Stats, StatsConfig};
+use crate::ui;
 
 /// Exit status after a second Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: i32 = 130;
@@ -27,13 +28,17 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if cli.list_interfaces {
         return list_interfaces();
     }
-    if !cli.headless {
-        bail!("the interactive view is not in this build yet: add --headless for a report (and --json for JSON)");
-    }
     if cli.read.is_some() && cli.duration.is_some() {
         bail!("--duration applies to live capture (-i), not to files");
     }
-    let stop = stop_on_signals()?;
+    if !cli.headless {
+        if cli.json || cli.duration.is_some() {
+            bail!("--json and --duration go with --headless");
+        }
+        run_interactive(cli)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = stop_on_signals(true)?;
     let mut stats = Stats::new(stats_config(cli));
     let info = match cli.read.as_deref() {
         Some(path) => read_file(cli, path, &mut stats, &stop)?,
@@ -51,17 +56,43 @@ fn stats_config(cli: &Cli) -> StatsConfig {
     }
 }
 
-/// SIGINT, SIGTERM and SIGHUP set the returned flag (a clean stop with the summary);
-/// a second SIGINT exits at once.
-fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+/// SIGINT, SIGTERM and SIGHUP set the returned flag (a clean stop with the summary).
+/// Headless, a second SIGINT exits at once; in the TUI it must not (the terminal has
+/// to be restored first), and Ctrl-C arrives there as a key anyway.
+fn stop_on_signals(second_sigint_exits: bool) -> anyhow::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register_conditional_shutdown(SIGINT, EXIT_INTERRUPTED, Arc::clone(&stop))
-        .context("cannot install the SIGINT handler")?;
+    if second_sigint_exits {
+        signal_hook::flag::register_conditional_shutdown(SIGINT, EXIT_INTERRUPTED, Arc::clone(&stop))
+            .context("cannot install the SIGINT handler")?;
+    }
     for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install a signal handler")?;
     }
     Ok(stop)
+}
+
+/// The TUI: everything that can fail on bad flags or permissions fails here, before the
+/// terminal enters raw mode.
+fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
+    let stop = stop_on_signals(false)?;
+    let stats = Stats::new(stats_config(cli));
+    match cli.read.as_deref() {
+        Some(path) => {
+            let mut source = FileSource::open(path)?;
+            let filter = match cli.filter_expr() {
+                Some(e) => Some(Filter::new(&e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
+                None => None,
+            };
+            let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
+            let source = PacedSource::new(source, Arc::clone(&control));
+            ui::run(ui::Session { source, filter, stats, live: false, replay: Some(control), stop })
+        }
+        None => {
+            let source = open_live(cli)?;
+            ui::run(ui::Session { source, filter: None, stats, live: true, replay: None, stop })
+        }
+    }
 }
 
 fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> anyhow::Result<RunInfo> {
@@ -72,7 +103,7 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
         None => None,
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    let options = Options { handoff: Handoff::Block, stop: Some(stop) };
+    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None };
     let report = pipeline::run(&mut source, filter.as_mut(), stats, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
@@ -89,16 +120,16 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
     Ok(info)
 }
 
-fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
-    let expr = cli.filter_expr();
+/// Opens the live device and gives up root: everything that needs privileges.
+fn open_live(cli: &Cli) -> anyhow::Result<LiveSource> {
     let config = LiveConfig {
         device: cli.interface.clone(),
         promisc: !cli.no_promisc,
         snaplen: cli.snaplen,
         buffer_mib: cli.buffer_mib,
-        filter: expr.clone(),
+        filter: cli.filter_expr(),
     };
-    let mut source = LiveSource::open(config)?;
+    let source = LiveSource::open(config)?;
     eprintln!(
         "ntop-rs: listening on {}, link-type {}, snapshot length {}",
         source.name(),
@@ -108,6 +139,12 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
     if let Some(user) = privs::drop_privileges(cli.user.as_deref())? {
         eprintln!("ntop-rs: running as {user}");
     }
+    Ok(source)
+}
+
+fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
+    let expr = cli.filter_expr();
+    let mut source = open_live(cli)?;
     if let Some(secs) = cli.duration {
         let stop = Arc::clone(stop);
         std::thread::Builder::new()
@@ -118,7 +155,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop) };
+    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: None };
     let report = pipeline::run(&mut source, None, stats, options, |_| {})?;
     let kernel = source.kernel_stats().unwrap_or_default();
     let mut info =

@@ -4,7 +4,7 @@
 use clap::Parser;
 
 /// top for the network: traffic overview and intrusion detection in the terminal.
-#[derive(Parser, Debug, Clone, PartialEq, Eq)]
+#[derive(Parser, Debug, Clone, PartialEq)]
 #[command(name = "ntop-rs", version, about, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Read packets from a pcap or pcapng file ('-' reads standard input)
@@ -37,6 +37,10 @@ pub struct Cli {
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     pub user: Option<String>,
 
+    /// Interactive replay speed: a factor of real time, or 'max'
+    #[arg(long, value_name = "X", default_value = "1", value_parser = parse_speed)]
+    pub speed: f64,
+
     /// Live capture: stop after this many seconds (and print the summary)
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub duration: Option<u64>,
@@ -45,7 +49,7 @@ pub struct Cli {
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
 
-    /// Print a summary instead of the interactive view
+    /// Print a summary instead of the interactive view (the default without it)
     #[arg(long)]
     pub headless: bool,
 
@@ -83,6 +87,17 @@ const AFTER_HELP: &str = "Examples:
   ntop-rs -r capture.pcap --headless               readable report
   ntop-rs -r capture.pcapng --headless --json      one JSON object for scripts
   tcpdump -w - | ntop-rs -r - --headless tcp port 443";
+
+/// `--speed`: a positive factor, or `max` for as fast as possible.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    if text.eq_ignore_ascii_case("max") {
+        return Ok(f64::INFINITY);
+    }
+    match text.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("'{text}' is not a positive number or 'max'")),
+    }
+}
 
 impl Cli {
     /// The BPF expression from `-f` and the trailing words, if any.
@@ -124,6 +139,9 @@ mod tests {
         assert_eq!(cli.filter_expr().as_deref(), Some("icmp"));
         assert!(parse(&["-i", "eth0", "-r", "x.pcap"]).is_err(), "-i and -r exclude each other");
         assert!(parse(&["-s", "10"]).is_err());
+        assert_eq!(parse(&["--speed", "max"]).unwrap().speed, f64::INFINITY);
+        assert_eq!(parse(&["--speed", "2.5"]).unwrap().speed, 2.5);
+        assert!(parse(&["--speed", "0"]).is_err() && parse(&["--speed", "fast"]).is_err());
     }
 
     #[test]

@@ -14,4 +14,5 @@ pub mod pipeline;
 pub mod privs;
 pub mod stats;
 pub mod synth;
+pub mod ui;
 pub mod view;

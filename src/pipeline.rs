@@ -7,18 +7,19 @@
 //! is lost, the reader just waits); on a live capture the capture thread never waits:
 //! a batch that finds the channel full is dropped and counted ([`RunReport`]).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
-use crate::capture::{CaptureError, Filter, Next, PacketSource, Progress};
+use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketSource, Progress};
 use crate::decode::{PacketMeta, decode};
 use crate::stats::Stats;
 
 /// Packets per batch.
 const BATCH: usize = 1024;
 /// Batches in flight between the threads.
-const DEPTH: usize = 16;
+pub const DEPTH: usize = 16;
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -40,19 +41,39 @@ pub struct RunReport {
     pub dropped_ring: u64,
 }
 
+/// What the capture side tells the rest while it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceState {
+    /// Kernel-side counters (live sources).
+    pub kernel: Option<KernelStats>,
+    /// A problem the source is working around.
+    pub status: Option<String>,
+    /// Frames read so far.
+    pub frames: u64,
+    /// Decoded packets dropped because the ring was full.
+    pub dropped_ring: u64,
+    /// The source has ended.
+    pub finished: bool,
+}
+
 /// Runs until the source ends or `stop` is set.
 pub struct Options<'a> {
     /// Back-pressure policy.
     pub handoff: Handoff,
     /// Set from elsewhere (a signal, a timer) to end the run cleanly.
     pub stop: Option<&'a AtomicBool>,
+    /// Refreshed while the source is idle and every few thousand frames.
+    pub shared: Option<&'a Mutex<SourceState>>,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { handoff: Handoff::Block, stop: None }
+        Options { handoff: Handoff::Block, stop: None, shared: None }
     }
 }
+
+/// Frames between refreshes of [`SourceState`].
+const SHARE_EVERY: u64 = 8192;
 
 /// Reads `source` to its end (or until stopped), counting every frame that passes
 /// `filter` into `stats`.
@@ -81,7 +102,7 @@ pub fn run<S: PacketSource + ?Sized>(
                 }
             })
             .expect("spawning the stats thread");
-        let result = read_all(source, filter, &full_tx, &empty_rx, &options, on_progress);
+        let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
         if let Err(panic) = counter.join() {
             std::panic::resume_unwind(panic);
@@ -90,8 +111,10 @@ pub fn run<S: PacketSource + ?Sized>(
     })
 }
 
-/// The capture side: read, filter, decode, batch.
-fn read_all<S: PacketSource + ?Sized>(
+/// The capture side: read, filter, decode, and hand batches to `full` (emptied batches
+/// come back on `empty`). Returns when the source ends, `stop` is set, or the receiver
+/// is gone.
+pub fn capture_loop<S: PacketSource + ?Sized>(
     source: &mut S,
     mut filter: Option<&mut Filter>,
     full: &Sender<Vec<PacketMeta>>,
@@ -111,6 +134,7 @@ fn read_all<S: PacketSource + ?Sized>(
                 if !batch.is_empty() && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
                     break;
                 }
+                share(source, options, &report, false);
                 continue;
             }
             Next::End => break,
@@ -122,6 +146,9 @@ fn read_all<S: PacketSource + ?Sized>(
                 break;
             }
         }
+        if report.frames % SHARE_EVERY == 0 {
+            share(source, options, &report, false);
+        }
         if report.frames % PROGRESS_EVERY == 0
             && let Some(p) = source.progress()
         {
@@ -131,10 +158,21 @@ fn read_all<S: PacketSource + ?Sized>(
     if !batch.is_empty() {
         let _ = full.send(batch);
     }
+    share(source, options, &report, true);
     if let Some(p) = source.progress() {
         on_progress(p);
     }
     Ok(report)
+}
+
+/// Refreshes the shared state, if anyone asked for it.
+fn share<S: PacketSource + ?Sized>(source: &mut S, options: &Options<'_>, report: &RunReport, finished: bool) {
+    let Some(shared) = options.shared else { return };
+    let kernel = source.kernel_stats();
+    let status = source.status().map(str::to_string);
+    if let Ok(mut st) = shared.lock() {
+        *st = SourceState { kernel, status, frames: report.frames, dropped_ring: report.dropped_ring, finished };
+    }
 }
 
 /// Sends the batch on (replacing it with an empty one); false when the receiver is gone.
@@ -193,7 +231,7 @@ mod tests {
         let frames: Vec<_> = Synth::new(SynthConfig { packets: 100, ..Default::default() }).collect();
         let stop = AtomicBool::new(true);
         let mut stats = Stats::default();
-        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop) };
+        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), shared: None };
         let report = run(&mut ScriptedSource::new(frames), None, &mut stats, options, |_| {}).unwrap();
         assert_eq!((report.frames, stats.totals.packets), (0, 0));
     }

@@ -38,6 +38,8 @@ pub struct FileSource {
     total: Option<u64>,
     warning: Option<Warning>,
     done: bool,
+    /// The record handed out last (its bytes stay put until the next read).
+    current: Option<Located>,
 }
 
 /// Which of the two formats, with the state each needs.
@@ -153,7 +155,7 @@ impl FileSource {
         } else {
             Format::Pcap(parse_pcap_header(&mut buf).map_err(format_err)?)
         };
-        Ok(FileSource { name: name.to_string(), buf, format, total, warning: None, done: false })
+        Ok(FileSource { name: name.to_string(), buf, format, total, warning: None, done: false, current: None })
     }
 
     /// Link type of the first interface, once known (pcap: always; pcapng: after its IDB).
@@ -297,6 +299,7 @@ impl FileSource {
 impl PacketSource for FileSource {
     fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
         self.buf.consume_pending();
+        self.current = None;
         if self.done {
             return Ok(Next::End);
         }
@@ -306,16 +309,21 @@ impl PacketSource for FileSource {
         }
         .map_err(|source| CaptureError::Io { path: self.name.clone(), source })?;
         match found {
-            Some(Located { ts, linktype, range, orig_len }) => {
-                let data = &self.buf.buf[range];
-                let orig_len = orig_len.max(data.len() as u32);
-                Ok(Next::Frame(Frame { ts, linktype, data, orig_len }))
+            Some(located) => {
+                self.current = Some(located);
+                Ok(self.current_frame().map_or(Next::End, Next::Frame))
             }
             None => {
                 self.done = true;
                 Ok(Next::End)
             }
         }
+    }
+
+    fn current_frame(&self) -> Option<Frame<'_>> {
+        let Located { ts, linktype, range, orig_len } = self.current.clone()?;
+        let data = &self.buf.buf[range];
+        Some(Frame { ts, linktype, data, orig_len: orig_len.max(data.len() as u32) })
     }
 
     fn name(&self) -> &str {
@@ -332,6 +340,7 @@ impl PacketSource for FileSource {
 }
 
 /// A record found in the buffer: its facts and where its bytes are.
+#[derive(Clone, Debug)]
 struct Located {
     ts: Nanos,
     linktype: LinkType,

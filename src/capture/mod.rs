@@ -8,6 +8,7 @@
 pub mod bpf;
 pub mod file;
 pub mod live;
+pub mod paced;
 pub mod scripted;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use std::fmt;
 pub use bpf::{BpfError, Filter};
 pub use file::FileSource;
 pub use live::{KernelStats, LiveConfig, LiveSource};
+pub use paced::{PacedSource, ReplayControl};
 pub use scripted::ScriptedSource;
 
 /// Packet time: nanoseconds since the Unix epoch (the packet's own timestamp, never the clock).
@@ -173,6 +175,12 @@ pub enum CaptureError {
 pub trait PacketSource {
     /// The next frame, [`Next::Idle`] when none is ready yet, or [`Next::End`].
     fn next_frame(&mut self) -> Result<Next<'_>, CaptureError>;
+
+    /// The frame the last [`Self::next_frame`] returned, again (sources that keep it;
+    /// used to hold a frame while a replay waits for its time).
+    fn current_frame(&self) -> Option<Frame<'_>> {
+        None
+    }
 
     /// A short name of the source for reports and file names (`file.pcap`, `eth0`).
     fn name(&self) -> &str;

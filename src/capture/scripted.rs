@@ -49,6 +49,10 @@ impl PacketSource for ScriptedSource {
         Ok(Next::Frame(f.as_frame()))
     }
 
+    fn current_frame(&self) -> Option<Frame<'_>> {
+        self.next.checked_sub(1).and_then(|i| self.frames.get(i)).map(OwnedFrame::as_frame)
+    }
+
     fn name(&self) -> &str {
         "scripted"
     }

@@ -84,7 +84,9 @@ impl FromStr for DisplayFilter {
 impl fmt::Display for DisplayFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DisplayFilter::Net { addr, prefix } if (addr.is_ipv4() && *prefix == 32) || *prefix == 128 => write!(f, "{addr}"),
+            DisplayFilter::Net { addr, prefix } if (addr.is_ipv4() && *prefix == 32) || *prefix == 128 => {
+                write!(f, "{addr}")
+            }
             DisplayFilter::Net { addr, prefix } => write!(f, "{addr}/{prefix}"),
             DisplayFilter::Port(p) => write!(f, "port {p}"),
         }

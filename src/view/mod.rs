@@ -107,7 +107,15 @@ pub struct ViewSpec {
 
 impl Default for ViewSpec {
     fn default() -> Self {
-        ViewSpec { mask: ProtoMask::ALL, bytes: true, sort: SortKey::Total, filter: None, host: None, zoom: Zoom::Minute, rows: 64 }
+        ViewSpec {
+            mask: ProtoMask::ALL,
+            bytes: true,
+            sort: SortKey::Total,
+            filter: None,
+            host: None,
+            zoom: Zoom::Minute,
+            rows: 64,
+        }
     }
 }
 
@@ -216,9 +224,8 @@ impl View {
         let series = series_for(stats, spec.zoom);
         let rate = last_second_rate(&stats.series.secs, mask);
 
-        let flow_ok = |k: &FlowKey| {
-            mask.contains(flow_class(k)) && spec.filter.is_none_or(|f| f.matches_flow(k.a, k.b))
-        };
+        let flow_ok =
+            |k: &FlowKey| mask.contains(flow_class(k)) && spec.filter.is_none_or(|f| f.matches_flow(k.a, k.b));
         let mut flows: Vec<FlowRow> =
             stats.flows.iter().filter(|(k, _)| flow_ok(k)).map(|(k, f)| FlowRow { key: *k, stats: *f }).collect();
         let flows_total = flows.len();
@@ -229,9 +236,9 @@ impl View {
 
         // A port filter selects the hosts that have a flow on that port.
         let port_hosts: Option<std::collections::HashSet<IpAddr>> = match spec.filter {
-            Some(DisplayFilter::Port(_)) => Some(
-                stats.flows.iter().filter(|(k, _)| flow_ok(k)).flat_map(|(k, _)| [k.a.0, k.b.0]).collect(),
-            ),
+            Some(DisplayFilter::Port(_)) => {
+                Some(stats.flows.iter().filter(|(k, _)| flow_ok(k)).flat_map(|(k, _)| [k.a.0, k.b.0]).collect())
+            }
             _ => None,
         };
         let keep = |ip: &IpAddr, h: &HostStats| {

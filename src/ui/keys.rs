@@ -1,0 +1,179 @@
+//! Key bindings as data: one table, from which the handler, the help screen and the
+//! footer hints are all derived, so they cannot drift apart (trippy's binding table).
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::decode::Proto;
+
+/// Everything a key can ask for. Handlers return actions; one place applies them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Leave ntop-rs.
+    Quit,
+    /// Freeze or thaw the display (capture goes on; a replay pauses).
+    Pause,
+    /// Focus the next pane.
+    FocusNext,
+    /// Focus the previous pane.
+    FocusPrev,
+    /// Move the selection up.
+    Up,
+    /// Move the selection down.
+    Down,
+    /// Open the selected host.
+    Open,
+    /// Close the open view or overlay.
+    Back,
+    /// Show or hide one protocol class.
+    ToggleProto(Proto),
+    /// Show every protocol class.
+    AllProtos,
+    /// Switch between bytes and packets.
+    Units,
+    /// Cycle the talkers' sort order.
+    Sort,
+    /// Type a display filter (address, CIDR or port).
+    Filter,
+    /// Replay faster.
+    Faster,
+    /// Replay slower.
+    Slower,
+    /// Cycle the time-series span.
+    Zoom,
+    /// Show or hide the help.
+    Help,
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    /// Keys that trigger it, as shown in the help.
+    pub keys: &'static str,
+    /// The action.
+    pub action: Action,
+    /// What it does, for the help screen.
+    pub help: &'static str,
+    /// Key label and word for the footer, if it earns a place there.
+    pub hint: Option<(&'static str, &'static str)>,
+}
+
+/// The bindings, in help order.
+pub const BINDINGS: &[Binding] = &[
+    Binding { keys: "q, Ctrl-C", action: Action::Quit, help: "quit", hint: Some(("q", "quit")) },
+    Binding {
+        keys: "Space",
+        action: Action::Pause,
+        help: "pause the display (capture continues; a replay pauses)",
+        hint: Some(("Space", "pause")),
+    },
+    Binding { keys: "Tab", action: Action::FocusNext, help: "focus the next pane", hint: Some(("Tab", "pane")) },
+    Binding { keys: "Shift-Tab", action: Action::FocusPrev, help: "focus the previous pane", hint: None },
+    Binding { keys: "↑, k", action: Action::Up, help: "move up", hint: None },
+    Binding { keys: "↓, j", action: Action::Down, help: "move down", hint: None },
+    Binding {
+        keys: "Enter",
+        action: Action::Open,
+        help: "open the selected host (peers, ports, flows)",
+        hint: Some(("Enter", "host")),
+    },
+    Binding { keys: "Esc", action: Action::Back, help: "close the host view, filter prompt or help", hint: None },
+    Binding { keys: "1", action: Action::ToggleProto(Proto::Tcp), help: "show/hide TCP", hint: None },
+    Binding { keys: "2", action: Action::ToggleProto(Proto::Udp), help: "show/hide UDP", hint: None },
+    Binding { keys: "3", action: Action::ToggleProto(Proto::Icmp), help: "show/hide ICMP", hint: None },
+    Binding { keys: "4", action: Action::ToggleProto(Proto::Icmpv6), help: "show/hide ICMPv6", hint: None },
+    Binding { keys: "5", action: Action::ToggleProto(Proto::Arp), help: "show/hide ARP", hint: None },
+    Binding {
+        keys: "6",
+        action: Action::ToggleProto(Proto::Other),
+        help: "show/hide other protocols",
+        hint: Some(("1-6", "protos")),
+    },
+    Binding { keys: "0", action: Action::AllProtos, help: "show all protocols", hint: None },
+    Binding { keys: "b", action: Action::Units, help: "bytes / packets", hint: Some(("b", "bytes/pkts")) },
+    Binding {
+        keys: "s",
+        action: Action::Sort,
+        help: "sort talkers by total, sent, received",
+        hint: Some(("s", "sort")),
+    },
+    Binding {
+        keys: "/",
+        action: Action::Filter,
+        help: "display filter: address, CIDR or port",
+        hint: Some(("/", "filter")),
+    },
+    Binding { keys: "+", action: Action::Faster, help: "replay faster", hint: None },
+    Binding { keys: "-", action: Action::Slower, help: "replay slower", hint: None },
+    Binding { keys: "z", action: Action::Zoom, help: "time-series span: 1 min, 5 min, 1 h, 24 h", hint: None },
+    Binding { keys: "?", action: Action::Help, help: "this help", hint: Some(("?", "help")) },
+];
+
+/// The action bound to a key press, if any.
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char(' ') => Action::Pause,
+        KeyCode::Tab => Action::FocusNext,
+        KeyCode::BackTab => Action::FocusPrev,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Enter => Action::Open,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char(c @ '1'..='6') => Action::ToggleProto(Proto::ALL[usize::from(c as u8 - b'1')]),
+        KeyCode::Char('0') => Action::AllProtos,
+        KeyCode::Char('b') => Action::Units,
+        KeyCode::Char('s') => Action::Sort,
+        KeyCode::Char('/') => Action::Filter,
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
+        KeyCode::Char('-') => Action::Slower,
+        KeyCode::Char('z') => Action::Zoom,
+        KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
+        _ => return None,
+    })
+}
+
+/// The footer line: `key word` pairs from the table.
+pub fn footer_hints() -> Vec<(&'static str, &'static str)> {
+    BINDINGS.iter().filter_map(|b| b.hint).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode) -> Option<Action> {
+        action_for(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn every_binding_is_reachable_by_its_first_key() {
+        for b in BINDINGS {
+            let first = b.keys.split(',').next().unwrap().trim();
+            let code = match first {
+                "q" | "Ctrl-C" => KeyCode::Char('q'),
+                "Space" => KeyCode::Char(' '),
+                "Tab" => KeyCode::Tab,
+                "Shift-Tab" => KeyCode::BackTab,
+                "↑" => KeyCode::Up,
+                "↓" => KeyCode::Down,
+                "Enter" => KeyCode::Enter,
+                "Esc" => KeyCode::Esc,
+                s if s.chars().count() == 1 => KeyCode::Char(s.chars().next().unwrap()),
+                other => panic!("unknown key name {other}"),
+            };
+            assert_eq!(press(code), Some(b.action), "{}", b.keys);
+        }
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(ctrl_c), Some(Action::Quit));
+        assert_eq!(press(KeyCode::Char('x')), None);
+    }
+
+    #[test]
+    fn footer_comes_from_the_table() {
+        let hints = footer_hints();
+        assert_eq!(hints.first(), Some(&("q", "quit")));
+        assert!(hints.contains(&("1-6", "protos")) && hints.contains(&("?", "help")));
+    }
+}

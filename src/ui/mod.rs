@@ -1,0 +1,237 @@
+//! The terminal UI: one thread owns the terminal and waits on one `select!` over key
+//! input, new views and a tick; it never touches what the capture side holds.
+//!
+//! Threads: `ntop-capture` reads (live, or a file paced by its timestamps), decodes and
+//! hands batches to `ntop-engine`, which counts them and publishes a [`View`] for the
+//! current [`ViewSpec`] a few times a second (at once when the spec changes). The UI
+//! redraws only when something changed, at most ten times a second. The terminal is
+//! restored on every way out: normal quit, errors, panics (ratatui's hook), SIGTERM and
+//! SIGHUP (the stop flag).
+
+pub mod keys;
+pub mod render;
+pub mod state;
+pub mod theme;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+
+use crate::capture::{Filter, PacketSource};
+use crate::decode::PacketMeta;
+use crate::export::summary::CaptureJson;
+use crate::pipeline::{self, Handoff, Options, SourceState};
+use crate::stats::Stats;
+use crate::view::{Context, View, ViewSpec};
+use keys::action_for;
+use state::{Effect, Mode, UiState};
+use theme::Theme;
+
+/// Shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(100);
+/// How often the engine publishes a view while data changes.
+const PUBLISH: Duration = Duration::from_millis(250);
+
+/// What the interactive session runs on.
+pub struct Session<S> {
+    /// The packet source (already paced, for a replay).
+    pub source: S,
+    /// A user-space BPF filter (files; live filters run in the kernel).
+    pub filter: Option<Filter>,
+    /// Empty statistics with the configured limits.
+    pub stats: Stats,
+    /// Live capture (drops when behind) or replay (waits).
+    pub live: bool,
+    /// Replay speed control, for files.
+    pub replay: Option<Arc<crate::capture::ReplayControl>>,
+    /// Set by signals or by quitting: everything winds down.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Runs the TUI until the user quits or a signal arrives.
+pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
+    let Session { mut source, mut filter, stats, live, replay, stop } = session;
+    let name = source.name().to_string();
+    let shared = Mutex::new(SourceState::default());
+    let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH);
+    let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH + 2);
+    let (spec_tx, spec_rx) = bounded::<ViewSpec>(8);
+    let (view_tx, view_rx) = bounded::<Arc<View>>(1);
+
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (shared, stop_ref) = (&shared, &*stop);
+        let capture = std::thread::Builder::new()
+            .name("ntop-capture".into())
+            .spawn_scoped(scope, move || {
+                let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
+                let options = Options { handoff, stop: Some(stop_ref), shared: Some(shared) };
+                pipeline::capture_loop(&mut source, filter.as_mut(), &full_tx, &empty_rx, &options, |_| {})
+            })
+            .context("cannot start the capture thread")?;
+        let engine_name = name.clone();
+        std::thread::Builder::new()
+            .name("ntop-engine".into())
+            .spawn_scoped(scope, move || engine(stats, full_rx, empty_tx, spec_rx, view_tx, shared, engine_name, live))
+            .context("cannot start the engine thread")?;
+
+        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live);
+        stop.store(true, Ordering::Relaxed);
+        if let Some(r) = &replay {
+            r.set_paused(false);
+        }
+        let captured = capture.join();
+        result?;
+        match captured {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The engine thread: count batches, publish views.
+#[allow(clippy::too_many_arguments)]
+fn engine(
+    mut stats: Stats,
+    batches: Receiver<Vec<PacketMeta>>,
+    empties: Sender<Vec<PacketMeta>>,
+    specs: Receiver<ViewSpec>,
+    views: Sender<Arc<View>>,
+    shared: &Mutex<SourceState>,
+    source: String,
+    live: bool,
+) {
+    let mut batches = batches;
+    let mut spec = ViewSpec::default();
+    let ticker = tick(PUBLISH);
+    let mut dirty = true;
+    let mut last_state = SourceState::default();
+    loop {
+        let mut publish = false;
+        select! {
+            recv(batches) -> msg => match msg {
+                Ok(mut batch) => {
+                    for meta in &batch {
+                        stats.record(meta);
+                    }
+                    batch.clear();
+                    let _ = empties.try_send(batch);
+                    dirty = true;
+                }
+                Err(_) => {
+                    batches = never();
+                    dirty = true;
+                }
+            },
+            recv(specs) -> msg => match msg {
+                Ok(s) => {
+                    spec = s;
+                    publish = true;
+                }
+                Err(_) => return, // the UI is gone
+            },
+            recv(ticker) -> _ => {
+                let state = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                dirty |= state != last_state;
+                last_state = state;
+                publish = dirty;
+            }
+        }
+        if publish {
+            let context = Context {
+                source: source.clone(),
+                live,
+                capture: last_state.kernel.map(|k| CaptureJson::new(&source, k, last_state.dropped_ring)),
+                status: last_state.status.clone(),
+                finished: last_state.finished,
+                alerts: Vec::new(),
+            };
+            let view = Arc::new(View::build(&stats, &spec, context));
+            // A full slot means the UI has not taken the last view yet: try next tick.
+            dirty = views.try_send(view).is_err();
+        }
+    }
+}
+
+/// The UI thread's loop. Returns when the user quits or `stop` is set.
+fn ui_loop(
+    specs: Sender<ViewSpec>,
+    views: Receiver<Arc<View>>,
+    replay: Option<&crate::capture::ReplayControl>,
+    stop: &AtomicBool,
+    live: bool,
+) -> anyhow::Result<()> {
+    let theme = Theme::from_env();
+    let (keys_tx, keys_rx) = bounded::<Event>(64);
+    std::thread::Builder::new()
+        .name("ntop-input".into())
+        .spawn(move || {
+            while let Ok(ev) = event::read() {
+                if keys_tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the input thread")?;
+
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let result = (|| -> anyhow::Result<()> {
+        let mut ui = UiState::new(if live { None } else { replay.map(|r| r.speed()) });
+        let mut view = Arc::new(View::default());
+        let heartbeat = tick(FRAME);
+        let mut redraw = true;
+        let mut last_draw = Instant::now() - FRAME;
+        let mut rows = 0;
+        loop {
+            select! {
+                recv(keys_rx) -> ev => match ev {
+                    Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => {
+                        let effect = if matches!(ui.mode, Mode::FilterInput(_)) {
+                            ui.filter_key(key)
+                        } else {
+                            action_for(key).map_or(Effect::Redraw, |a| ui.apply(a, &view))
+                        };
+                        match effect {
+                            Effect::Quit => return Ok(()),
+                            Effect::Spec => { let _ = specs.try_send(ui.spec.clone()); }
+                            Effect::Pause(p) => { if let Some(r) = replay { r.set_paused(p) } }
+                            Effect::Speed(s) => { if let Some(r) = replay { r.set_speed(s) } }
+                            Effect::Redraw => {}
+                        }
+                        redraw = true;
+                    }
+                    Ok(_) => redraw = true, // resize, focus, mouse
+                    Err(_) => return Ok(()), // no more input: the terminal is gone
+                },
+                recv(views) -> v => {
+                    if let Ok(v) = v && !ui.paused {
+                        view = v;
+                        redraw = true;
+                    }
+                },
+                recv(heartbeat) -> _ => {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                }
+            }
+            if redraw && last_draw.elapsed() >= FRAME {
+                let height = usize::from(terminal.size().map(|s| s.height).unwrap_or(24));
+                if height != rows {
+                    rows = height;
+                    ui.spec.rows = height;
+                    let _ = specs.try_send(ui.spec.clone());
+                }
+                terminal.draw(|f| render::draw(f, &view, &ui, &theme)).context("cannot draw")?;
+                last_draw = Instant::now();
+                redraw = false;
+            }
+        }
+    })();
+    ratatui::restore();
+    result
+}

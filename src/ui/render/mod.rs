@@ -1,0 +1,89 @@
+//! Drawing: one small function per screen region, each given the area and the view.
+//!
+//! ```text
+//! ┌ header: source · filter · elapsed · rates · totals · drops · state ────────────┐
+//! ├ protocols (share bars) ─────┬ time series (per protocol, zoomable) ───────────┤
+//! ├ top talkers ────────────────┴──────┬ flows ───────────────────────────────────┤  (≥ 120 columns)
+//! │                                    │                                          │
+//! ├ alerts ────────────────────────────┴──────────────────────────────────────────┤
+//! └ footer: key hints from the binding table, the filter prompt, or a message ────┘
+//! ```
+//! Below 120 columns the flows go under the talkers, and on short screens only the
+//! focused one of the two is shown (Tab switches). Enter on a host swaps talkers and
+//! flows for the host's peers, ports and flows. `?` lays the help over everything.
+
+mod alerts;
+mod header;
+mod overlay;
+mod protocols;
+mod series;
+mod tables;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use super::state::{Mode, Pane, UiState};
+use super::theme::Theme;
+use crate::view::View;
+
+/// Draws one frame.
+pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme) {
+    let area = f.area();
+    let tall = area.height >= 40;
+    let [head, top, middle, bottom, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(if tall { 12 } else { 8 }),
+        Constraint::Min(5),
+        Constraint::Length(if tall { 8 } else { 3 }),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(f, head, view, ui, theme);
+    let left_share = if area.width >= 120 { 35 } else { 45 };
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(left_share), Constraint::Percentage(100 - left_share)]).areas(top);
+    protocols::render(f, left, view, theme);
+    series::render(f, right, view, theme);
+    if ui.mode == Mode::Host {
+        tables::render_host(f, middle, view, ui, theme);
+    } else if middle.width >= 120 {
+        let [l, r] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
+        tables::render_talkers(f, l, view, ui, theme);
+        tables::render_flows(f, r, view, ui, theme);
+    } else if middle.height >= 16 {
+        let [t, b] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
+        tables::render_talkers(f, t, view, ui, theme);
+        tables::render_flows(f, b, view, ui, theme);
+    } else if ui.focus == Pane::Flows {
+        // Too short for both: the focused table gets the room (Tab switches).
+        tables::render_flows(f, middle, view, ui, theme);
+    } else {
+        tables::render_talkers(f, middle, view, ui, theme);
+    }
+    alerts::render(f, bottom, view, ui, theme);
+    overlay::render_footer(f, foot, ui, theme);
+    if ui.mode == Mode::Help {
+        overlay::render_help(f, area, theme);
+    }
+}
+
+/// A pane's frame, highlighted when it has the focus.
+fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+    let block =
+        Block::new().borders(Borders::ALL).border_type(BorderType::Plain).title(title).title_style(theme.title());
+    if focused { block.border_style(theme.focus()) } else { block }
+}
+
+/// Text from the network made safe for a terminal: control characters become `?`.
+pub fn sanitize(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// Rows that fit in `area` inside a bordered block with a header row.
+fn table_rows(area: Rect) -> usize {
+    usize::from(area.height.saturating_sub(3))
+}
+
+#[cfg(test)]
+mod tests;

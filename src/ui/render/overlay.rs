@@ -1,0 +1,51 @@
+//! The footer (key hints, the filter prompt, messages) and the help overlay, both
+//! generated from the binding table.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Row, Table};
+
+use super::pane_block;
+use crate::ui::keys::{BINDINGS, footer_hints};
+use crate::ui::state::{Mode, UiState};
+use crate::ui::theme::Theme;
+
+/// The bottom line.
+pub fn render_footer(f: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
+    let line = if let Mode::FilterInput(text) = &ui.mode {
+        Line::from(vec![
+            Span::styled(" filter (address, CIDR or port; empty clears): ", theme.title()),
+            Span::raw(format!("{text}▏")),
+            Span::styled("  Enter apply · Esc cancel", theme.dim()),
+        ])
+    } else if let Some(msg) = &ui.message {
+        Line::styled(format!(" {msg}"), theme.warn())
+    } else {
+        let mut spans = Vec::new();
+        for (key, word) in footer_hints() {
+            spans.push(Span::styled(format!(" {key}"), theme.title()));
+            spans.push(Span::styled(format!(" {word} "), theme.dim()));
+        }
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+/// Every binding with its keys, centred over the screen.
+pub fn render_help(f: &mut Frame, area: Rect, theme: &Theme) {
+    let height = (BINDINGS.len() as u16 + 4).min(area.height);
+    let width = 72.min(area.width);
+    let [_, mid, _] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(height), Constraint::Fill(1)]).areas(area);
+    let [_, pop, _] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width), Constraint::Fill(1)]).areas(mid);
+    let rows = BINDINGS.iter().map(|b| Row::new([Span::styled(b.keys, theme.title()), Span::raw(b.help)]));
+    let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)]).block(pane_block(
+        " Keys (any key closes) ".into(),
+        true,
+        theme,
+    ));
+    f.render_widget(Clear, pop);
+    f.render_widget(table, pop);
+}

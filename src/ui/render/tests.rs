@@ -1,0 +1,154 @@
+//! Screen snapshots (ratatui TestBackend + insta) of every pane and mode at 80×24 and
+//! 160×48, from deterministic synthetic traffic, with colours off so the text is what
+//! is compared.
+
+use std::net::IpAddr;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::draw;
+use crate::capture::KernelStats;
+use crate::decode::{Proto, decode};
+use crate::detect::{Alert, AlertState, Severity};
+use crate::export::summary::CaptureJson;
+use crate::stats::Stats;
+use crate::synth::{Synth, SynthConfig};
+use crate::ui::keys::{Action, BINDINGS};
+use crate::ui::state::{Mode, Pane, UiState};
+use crate::ui::theme::Theme;
+use crate::view::{Context, View, ViewSpec, Zoom};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn stats() -> Stats {
+    let mut s = Stats::default();
+    let cfg = SynthConfig { packets: 3000, seed: 3, mean_gap: 20_000_000, ..SynthConfig::default() };
+    for f in Synth::new(cfg) {
+        s.record(&decode(&f.as_frame()));
+    }
+    s
+}
+
+fn alert(id: u64, severity: Severity, kind: &'static str, summary: &str) -> Alert {
+    Alert {
+        id,
+        state: AlertState::New,
+        kind,
+        severity,
+        ts: 1_700_000_030_000_000_000,
+        first_ts: 1_700_000_020_000_000_000,
+        last_ts: 1_700_000_030_000_000_000 + id as i64 * 1_000_000_000,
+        src: Some("10.1.0.7".parse().unwrap()),
+        dst: Some("198.51.100.3".parse().unwrap()),
+        proto: "tcp",
+        port: None,
+        packets: 500,
+        summary: summary.into(),
+        evidence: serde_json::json!({}),
+    }
+}
+
+fn context(live: bool, alerts: Vec<Alert>) -> Context {
+    Context {
+        source: if live { "eth0".into() } else { "sample.pcap".into() },
+        live,
+        capture: live.then(|| {
+            let kernel = KernelStats { received: 3010, dropped_kernel: 10, dropped_interface: 0 };
+            CaptureJson::new("eth0", kernel, 0)
+        }),
+        status: None,
+        finished: false,
+        alerts,
+    }
+}
+
+fn screen(view: &View, ui: &UiState, (w, h): (u16, u16)) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    terminal.draw(|f| draw(f, view, ui, &Theme::new(false))).expect("draw");
+    let buffer = terminal.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Renders `ui`/`spec` over the shared stats at both sizes and snapshots each.
+fn check(name: &str, spec: ViewSpec, mut ui: UiState, ctx: Context) {
+    let stats = stats();
+    for size in SIZES {
+        let spec = ViewSpec { rows: usize::from(size.1), ..spec.clone() };
+        ui.spec = spec.clone();
+        let view = View::build(&stats, &spec, ctx.clone());
+        insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), screen(&view, &ui, size));
+    }
+}
+
+#[test]
+fn dashboard_replay() {
+    check("dashboard_replay", ViewSpec::default(), UiState::new(Some(1.0)), context(false, Vec::new()));
+}
+
+#[test]
+fn dashboard_live_with_alerts() {
+    let alerts = vec![
+        alert(2, Severity::Critical, "syn_flood", "SYN flood against 198.51.100.3: 12000 SYN/s, 98% half-open"),
+        alert(1, Severity::Medium, "port_scan", "10.1.0.7 probed 312 ports on 198.51.100.3"),
+    ];
+    let mut ui = UiState::new(None);
+    ui.focus = Pane::Alerts;
+    check("dashboard_live_alerts", ViewSpec::default(), ui, context(true, alerts));
+}
+
+#[test]
+fn protocol_filter_packets_and_flows_focus() {
+    let mask = crate::decode::ProtoMask::ALL.toggled(Proto::Tcp).toggled(Proto::Other);
+    let spec = ViewSpec { mask, bytes: false, zoom: Zoom::FiveMinutes, ..ViewSpec::default() };
+    let mut ui = UiState::new(Some(4.0));
+    ui.focus = Pane::Flows;
+    ui.paused = true;
+    check("udp_icmp_arp_packets_flows", spec, ui, context(false, Vec::new()));
+}
+
+#[test]
+fn display_filter_and_prompt() {
+    let spec = ViewSpec { filter: Some("10.1.0.0/24".parse().unwrap()), ..ViewSpec::default() };
+    let mut ui = UiState::new(Some(1.0));
+    ui.mode = Mode::FilterInput("10.1.0.0/24".into());
+    check("display_filter_prompt", spec, ui, context(false, Vec::new()));
+}
+
+#[test]
+fn host_view() {
+    let host: IpAddr = "10.1.0.4".parse().unwrap();
+    let spec = ViewSpec { host: Some(host), ..ViewSpec::default() };
+    let mut ui = UiState::new(Some(1.0));
+    ui.mode = Mode::Host;
+    check("host_view", spec, ui, context(false, Vec::new()));
+}
+
+#[test]
+fn help_overlay_lists_every_binding() {
+    let mut ui = UiState::new(Some(1.0));
+    ui.mode = Mode::Help;
+    check("help", ViewSpec::default(), ui.clone(), context(false, Vec::new()));
+    // The help is generated from the table: every binding's keys and text are on it.
+    let view = View::build(&stats(), &ViewSpec::default(), context(false, Vec::new()));
+    let text = screen(&view, &ui, (160, 48));
+    for b in BINDINGS {
+        assert!(text.contains(b.keys) && text.contains(b.help), "help lacks {:?}", b.action);
+    }
+    assert!(BINDINGS.iter().any(|b| b.action == Action::Help));
+}
+
+#[test]
+fn empty_view_before_any_packet() {
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let ui = UiState::new(None);
+    terminal.draw(|f| draw(f, &View::default(), &ui, &Theme::new(true))).expect("an empty view draws");
+}
+
+#[test]
+fn sanitize_strips_control_characters() {
+    assert_eq!(super::sanitize("evil\x1b[2Jname\x07"), "evil?[2Jname?");
+}
