@@ -35,6 +35,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         if cli.json || cli.duration.is_some() {
             bail!("--json and --duration go with --headless");
         }
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            bail!("the interactive view needs a terminal; use --headless for a report (and --json for JSON)");
+        }
         run_interactive(cli)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -243,7 +243,9 @@ fn usage_errors() {
     let out = run(&["-r", sample().to_str().unwrap(), "-i", "lo", "--headless"]);
     assert!(!out.status.success() && stderr(&out).contains("cannot be used with"));
     let out = run(&["-r", sample().to_str().unwrap()]);
-    assert_one_line_error(&out, "--headless");
+    assert_one_line_error(&out, "the interactive view needs a terminal; use --headless");
+    let out = run(&["-r", sample().to_str().unwrap(), "--json"]);
+    assert_one_line_error(&out, "--json and --duration go with --headless");
     let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--top", "x"]);
     assert!(!out.status.success() && stderr(&out).contains("--top"));
 }
