@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::capture::live::{self, LiveConfig, LiveSource};
-use crate::capture::{FileSource, Filter, LinkType, PacedSource, PacketSource, ReplayControl};
+use crate::capture::{FileSource, Filter, LinkType, PacedSource, PacketRing, PacketSource, ReplayControl};
 use crate::cli::Cli;
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
@@ -80,6 +80,13 @@ fn stop_on_signals(second_sigint_exits: bool) -> anyhow::Result<Arc<AtomicBool>>
 fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
     let stop = stop_on_signals(false)?;
     let stats = Stats::new(stats_config(cli));
+    let ring_bytes = usize::try_from(cli.ring_mb << 20).unwrap_or(usize::MAX);
+    // The ring keeps as much of the last day as fits in --ring-mb.
+    let ring = std::sync::Mutex::new(PacketRing::new(ring_bytes, 86_400 * crate::capture::NANOS_PER_SEC));
+    let dump_dir = cli.dump_dir.clone();
+    if !dump_dir.is_dir() {
+        bail!("--dump-dir {}: not a directory", dump_dir.display());
+    }
     match cli.read.as_deref() {
         Some(path) => {
             let mut source = FileSource::open(path)?;
@@ -89,11 +96,11 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            ui::run(ui::Session { source, filter, stats, live: false, replay: Some(control), stop })
+            ui::run(ui::Session { source, filter, stats, live: false, replay: Some(control), stop, ring, dump_dir })
         }
         None => {
             let source = open_live(cli)?;
-            ui::run(ui::Session { source, filter: None, stats, live: true, replay: None, stop })
+            ui::run(ui::Session { source, filter: None, stats, live: true, replay: None, stop, ring, dump_dir })
         }
     }
 }
@@ -106,7 +113,7 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
         None => None,
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None };
+    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: None };
     let report = pipeline::run(&mut source, filter.as_mut(), stats, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
@@ -158,7 +165,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: None };
+    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: None, ring: None };
     let report = pipeline::run(&mut source, None, stats, options, |_| {})?;
     let kernel = source.kernel_stats().unwrap_or_default();
     let mut info =

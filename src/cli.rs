@@ -73,6 +73,14 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
     pub window: u64,
 
+    /// Memory for the packet ring that `w` dumps from, in MiB
+    #[arg(long, value_name = "MiB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub ring_mb: u64,
+
+    /// Where `w` writes pcap files
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dump_dir: std::path::PathBuf,
+
     /// Never show the progress bar
     #[arg(long)]
     pub no_progress: bool,

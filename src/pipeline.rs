@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
-use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketSource, Progress};
+use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketRing, PacketSource, Progress};
 use crate::decode::{PacketMeta, decode};
 use crate::stats::Stats;
 
@@ -64,11 +64,13 @@ pub struct Options<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Refreshed while the source is idle and every few thousand frames.
     pub shared: Option<&'a Mutex<SourceState>>,
+    /// Keeps the raw bytes of every packet that passes the filter (for dumps).
+    pub ring: Option<&'a Mutex<PacketRing>>,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { handoff: Handoff::Block, stop: None, shared: None }
+        Options { handoff: Handoff::Block, stop: None, shared: None, ring: None }
     }
 }
 
@@ -141,6 +143,11 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
         };
         report.frames += 1;
         if filter.as_deref_mut().is_none_or(|f| f.matches(&frame)) {
+            if let Some(ring) = options.ring
+                && let Ok(mut ring) = ring.lock()
+            {
+                ring.push(&frame);
+            }
             batch.push(decode(&frame));
             if batch.len() == BATCH && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
                 break;
@@ -231,7 +238,7 @@ mod tests {
         let frames: Vec<_> = Synth::new(SynthConfig { packets: 100, ..Default::default() }).collect();
         let stop = AtomicBool::new(true);
         let mut stats = Stats::default();
-        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), shared: None };
+        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), shared: None, ring: None };
         let report = run(&mut ScriptedSource::new(frames), None, &mut stats, options, |_| {}).unwrap();
         assert_eq!((report.frames, stats.totals.packets), (0, 0));
     }

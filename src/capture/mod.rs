@@ -9,6 +9,7 @@ pub mod bpf;
 pub mod file;
 pub mod live;
 pub mod paced;
+pub mod ring;
 pub mod scripted;
 
 use std::fmt;
@@ -17,6 +18,7 @@ pub use bpf::{BpfError, Filter};
 pub use file::FileSource;
 pub use live::{KernelStats, LiveConfig, LiveSource};
 pub use paced::{PacedSource, ReplayControl};
+pub use ring::PacketRing;
 pub use scripted::ScriptedSource;
 
 /// Packet time: nanoseconds since the Unix epoch (the packet's own timestamp, never the clock).

@@ -34,6 +34,8 @@ pub enum Action {
     Sort,
     /// Type a display filter (address, CIDR or port).
     Filter,
+    /// Write the visible window to a pcap file.
+    Dump,
     /// Replay faster.
     Faster,
     /// Replay slower.
@@ -102,6 +104,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "display filter: address, CIDR or port",
         hint: Some(("/", "filter")),
     },
+    Binding {
+        keys: "w",
+        action: Action::Dump,
+        help: "write the visible window (as filtered) to a pcap file",
+        hint: Some(("w", "dump")),
+    },
     Binding { keys: "+", action: Action::Faster, help: "replay faster", hint: None },
     Binding { keys: "-", action: Action::Slower, help: "replay slower", hint: None },
     Binding { keys: "z", action: Action::Zoom, help: "time-series span: 1 min, 5 min, 1 h, 24 h", hint: None },
@@ -126,6 +134,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('b') => Action::Units,
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::Filter,
+        KeyCode::Char('w') => Action::Dump,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') => Action::Slower,
         KeyCode::Char('z') => Action::Zoom,
@@ -168,6 +177,15 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(action_for(ctrl_c), Some(Action::Quit));
         assert_eq!(press(KeyCode::Char('x')), None);
+    }
+
+    #[test]
+    fn help_texts_fit_the_help_box() {
+        // The help box is 72 columns: borders, a 12-column key column, a space.
+        for b in BINDINGS {
+            assert!(b.help.chars().count() <= 57, "help text too long for the box: {}", b.help);
+            assert!(b.keys.chars().count() <= 12, "key names too long: {}", b.keys);
+        }
     }
 
     #[test]

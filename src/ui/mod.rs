@@ -13,6 +13,7 @@ pub mod render;
 pub mod state;
 pub mod theme;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,8 +22,9 @@ use anyhow::Context as _;
 use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::capture::{Filter, PacketSource};
-use crate::decode::PacketMeta;
+use crate::capture::{Filter, PacketRing, PacketSource};
+use crate::decode::{PacketMeta, decode};
+use crate::export::dump;
 use crate::export::summary::CaptureJson;
 use crate::pipeline::{self, Handoff, Options, SourceState};
 use crate::stats::Stats;
@@ -50,11 +52,15 @@ pub struct Session<S> {
     pub replay: Option<Arc<crate::capture::ReplayControl>>,
     /// Set by signals or by quitting: everything winds down.
     pub stop: Arc<AtomicBool>,
+    /// Recent raw packets, for `w`.
+    pub ring: Mutex<PacketRing>,
+    /// Where `w` writes.
+    pub dump_dir: PathBuf,
 }
 
 /// Runs the TUI until the user quits or a signal arrives.
 pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
-    let Session { mut source, mut filter, stats, live, replay, stop } = session;
+    let Session { mut source, mut filter, stats, live, replay, stop, ring, dump_dir } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
     let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH);
@@ -63,12 +69,12 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
     let (view_tx, view_rx) = bounded::<Arc<View>>(1);
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (shared, stop_ref) = (&shared, &*stop);
+        let (shared, stop_ref, ring) = (&shared, &*stop, &ring);
         let capture = std::thread::Builder::new()
             .name("ntop-capture".into())
             .spawn_scoped(scope, move || {
                 let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
-                let options = Options { handoff, stop: Some(stop_ref), shared: Some(shared) };
+                let options = Options { handoff, stop: Some(stop_ref), shared: Some(shared), ring: Some(ring) };
                 pipeline::capture_loop(&mut source, filter.as_mut(), &full_tx, &empty_rx, &options, |_| {})
             })
             .context("cannot start the capture thread")?;
@@ -78,7 +84,8 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
             .spawn_scoped(scope, move || engine(stats, full_rx, empty_tx, spec_rx, view_tx, shared, engine_name, live))
             .context("cannot start the engine thread")?;
 
-        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live);
+        let dump = Dumper { ring, dir: &dump_dir };
+        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live, &dump);
         stop.store(true, Ordering::Relaxed);
         if let Some(r) = &replay {
             r.set_paused(false);
@@ -157,6 +164,35 @@ fn engine(
     }
 }
 
+/// Writes the visible window from the packet ring.
+struct Dumper<'a> {
+    ring: &'a Mutex<PacketRing>,
+    dir: &'a Path,
+}
+
+impl Dumper<'_> {
+    /// Dumps the packets of the view's time window that pass its filters; says what happened.
+    fn window(&self, view: &View) -> String {
+        let (width, start, buckets) = &view.series;
+        let (from, to) = (*start, start + width * buckets.len() as i64);
+        let spec = &view.spec;
+        let frames = match self.ring.lock() {
+            Ok(ring) => ring.collect(from, to, |f| spec.passes(&decode(f))),
+            Err(_) => return "dump failed: the packet ring is unavailable".into(),
+        };
+        match dump::write(&frames, self.dir, &view.context.source, from, to) {
+            Ok(d) if d.other_linktype > 0 => format!(
+                "wrote {} packets to {} ({} of another link type left out)",
+                d.packets,
+                d.path.display(),
+                d.other_linktype
+            ),
+            Ok(d) => format!("wrote {} packets to {}", d.packets, d.path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
 /// The UI thread's loop. Returns when the user quits or `stop` is set.
 fn ui_loop(
     specs: Sender<ViewSpec>,
@@ -164,6 +200,7 @@ fn ui_loop(
     replay: Option<&crate::capture::ReplayControl>,
     stop: &AtomicBool,
     live: bool,
+    dump: &Dumper<'_>,
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
     let (keys_tx, keys_rx) = bounded::<Event>(64);
@@ -200,6 +237,7 @@ fn ui_loop(
                             Effect::Spec => { let _ = specs.try_send(ui.spec.clone()); }
                             Effect::Pause(p) => { if let Some(r) = replay { r.set_paused(p) } }
                             Effect::Speed(s) => { if let Some(r) = replay { r.set_speed(s) } }
+                            Effect::Dump => ui.message = Some(dump.window(&view)),
                             Effect::Redraw => {}
                         }
                         redraw = true;

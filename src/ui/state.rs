@@ -61,6 +61,8 @@ pub enum Effect {
     Pause(bool),
     /// New replay speed.
     Speed(f64),
+    /// Write the visible window to a pcap file.
+    Dump,
 }
 
 /// Everything the UI remembers between frames.
@@ -190,6 +192,7 @@ impl UiState {
                 self.mode = Mode::FilterInput(current);
                 Effect::Redraw
             }
+            Action::Dump => Effect::Dump,
             Action::Faster | Action::Slower => self.step_speed(action == Action::Faster),
             Action::Help => {
                 self.mode = Mode::Help;

@@ -32,6 +32,14 @@ impl DisplayFilter {
         }
     }
 
+    /// Whether a decoded packet matches (either address in the block, or either port).
+    pub fn matches_packet(&self, meta: &crate::decode::PacketMeta) -> bool {
+        match *self {
+            DisplayFilter::Net { .. } => meta.src.iter().chain(meta.dst.iter()).any(|ip| self.matches_ip(ip)),
+            DisplayFilter::Port(p) => meta.ports.is_some_and(|(a, b)| a == p || b == p),
+        }
+    }
+
     /// Whether a flow between `a` and `b` matches.
     pub fn matches_flow(&self, a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
         match *self {

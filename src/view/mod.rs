@@ -119,6 +119,13 @@ impl Default for ViewSpec {
     }
 }
 
+impl ViewSpec {
+    /// Whether a packet passes the protocol mask and the display filter.
+    pub fn passes(&self, meta: &crate::decode::PacketMeta) -> bool {
+        self.mask.contains(meta.proto) && self.filter.is_none_or(|f| f.matches_packet(meta))
+    }
+}
+
 /// Facts the engine adds that are not in [`Stats`].
 #[derive(Clone, Debug, Default)]
 pub struct Context {

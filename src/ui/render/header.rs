@@ -29,9 +29,15 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Them
         first.push(Span::styled("  PAUSED", theme.warn()));
     }
     if !view.spec.mask.is_all() {
+        // Name whichever list is shorter: the hidden classes or the shown ones.
         let shown: Vec<&str> = view.spec.mask.iter().map(Proto::name).collect();
-        let text = if shown.is_empty() { "none".to_string() } else { shown.join("+") };
-        first.push(Span::styled(format!("  protocols: {text}"), theme.warn()));
+        let hidden: Vec<&str> = Proto::ALL.iter().filter(|p| !view.spec.mask.contains(**p)).map(|p| p.name()).collect();
+        let text = match (shown.len(), hidden.len() <= shown.len()) {
+            (0, _) => "showing: none".to_string(),
+            (_, true) => format!("hidden: {}", hidden.join("+")),
+            (_, false) => format!("showing: {}", shown.join("+")),
+        };
+        first.push(Span::styled(format!("  {text}"), theme.warn()));
     }
     if let Some(filter) = view.spec.filter {
         first.push(Span::styled(format!("  filter: {filter}"), theme.warn()));

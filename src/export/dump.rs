@@ -1,0 +1,118 @@
+//! Dumping a window of the packet ring to a pcap file: never overwriting, mode 0600,
+//! the packets' own link type, nanosecond timestamps.
+
+use std::fs::OpenOptions;
+use std::io::BufWriter;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::pcap::PcapDump;
+use crate::capture::Nanos;
+use crate::capture::scripted::OwnedFrame;
+
+/// What a dump wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dumped {
+    /// The file written.
+    pub path: PathBuf,
+    /// Packets in it.
+    pub packets: u64,
+    /// Packets left out because their link type differs from the first packet's.
+    pub other_linktype: u64,
+}
+
+/// Why a dump failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpFailed {
+    /// Nothing in the window passed the filters.
+    #[error("nothing to dump: no packet of the window passes the filters")]
+    Empty,
+    /// The file could not be created or written.
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// Where.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// `ntop-rs-<source>-<start>-<end>.pcap`, with the source made file-name safe and the
+/// times as compact UTC.
+pub fn file_name(source: &str, from: Nanos, to: Nanos) -> String {
+    let base = Path::new(source).file_name().and_then(|s| s.to_str()).unwrap_or(source);
+    let safe: String =
+        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let stamp = |ts: Nanos| {
+        let text = super::report::utc(super::summary::epoch_secs(ts));
+        // "2023-11-14 22:13:20.000000 UTC" -> "20231114T221320Z"
+        format!("{}{}{}T{}{}{}Z", &text[0..4], &text[5..7], &text[8..10], &text[11..13], &text[14..16], &text[17..19])
+    };
+    format!("ntop-rs-{safe}-{}-{}.pcap", stamp(from), stamp(to.max(from)))
+}
+
+/// Writes `frames` into `dir` under [`file_name`], adding `-2`, `-3`… rather than
+/// overwriting an existing file.
+pub fn write(frames: &[OwnedFrame], dir: &Path, source: &str, from: Nanos, to: Nanos) -> Result<Dumped, DumpFailed> {
+    let first = frames.first().ok_or(DumpFailed::Empty)?;
+    let name = file_name(source, from, to);
+    let stem = name.trim_end_matches(".pcap").to_string();
+    let fail = |path: &Path, e: &dyn std::fmt::Display| DumpFailed::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let (path, file) = (1..1000)
+        .map(|n| if n == 1 { dir.join(&name) } else { dir.join(format!("{stem}-{n}.pcap")) })
+        .find_map(|path| match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
+            Ok(f) => Some(Ok((path, f))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            Err(e) => Some(Err(fail(&path, &e))),
+        })
+        .unwrap_or_else(|| Err(fail(&dir.join(&name), &"a thousand files of that name exist")))?;
+    let mut dump = PcapDump::new(BufWriter::new(file), first.linktype).map_err(|e| fail(&path, &e))?;
+    let mut other = 0;
+    for f in frames {
+        if f.linktype == first.linktype {
+            dump.write(&f.as_frame()).map_err(|e| fail(&path, &e))?;
+        } else {
+            other += 1;
+        }
+    }
+    let packets = dump.packets();
+    dump.finish().map_err(|e| fail(&path, &e))?;
+    Ok(Dumped { path, packets, other_linktype: other })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::capture::{FileSource, LinkType, NANOS_PER_SEC, Next, PacketSource};
+
+    #[test]
+    fn names_are_safe_and_never_reused() {
+        let from = 1_700_000_000 * NANOS_PER_SEC;
+        assert_eq!(file_name("/tmp/x y.pcap", from, from), "ntop-rs-x_y.pcap-20231114T221320Z-20231114T221320Z.pcap");
+        let dir = tempfile::tempdir().unwrap();
+        let frames = vec![
+            OwnedFrame::new(from, LinkType::RAW, vec![0x45; 20]),
+            OwnedFrame::new(from + 5, LinkType::ETHERNET, vec![0; 14]),
+            OwnedFrame::new(from + 9, LinkType::RAW, vec![0x45; 24]),
+        ];
+        let a = write(&frames, dir.path(), "eth0", from, from).unwrap();
+        let b = write(&frames, dir.path(), "eth0", from, from).unwrap();
+        assert_ne!(a.path, b.path);
+        assert!(b.path.to_str().unwrap().ends_with("Z-2.pcap"));
+        assert_eq!((a.packets, a.other_linktype), (2, 1));
+        let mode = std::fs::metadata(&a.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // It reads back with nanosecond timestamps and the right link type.
+        let mut src = FileSource::open(a.path.to_str().unwrap()).unwrap();
+        match src.next_frame().unwrap() {
+            Next::Frame(f) => assert_eq!((f.ts, f.linktype, f.data.len()), (from, LinkType::RAW, 20)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(write(&[], dir.path(), "eth0", from, from), Err(DumpFailed::Empty)));
+    }
+}

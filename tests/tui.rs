@@ -1,0 +1,154 @@
+//! The TUI end to end, driven in tmux (send-keys, capture-pane) over the sample capture.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{bin_path, sample};
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let socket = format!("ntop-test-{}-{}", std::process::id(), width);
+        let tmux = Tmux { socket };
+        let status = tmux
+            .cmd()
+            .args(["new-session", "-d", "-s", "t", "-x", &width.to_string(), "-y", &height.to_string(), command])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success());
+        tmux
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn keys(&self, keys: &str) {
+        self.cmd().args(["send-keys", "-t", "t", keys]).status().expect("send-keys");
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-t", "t", "-p"]).output().expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen satisfies `ok`, then returns it.
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "timed out waiting for {what}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn tool(name: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {name}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Flows-pane rows whose protocol column says `proto`.
+fn rows_of(screen: &str, proto: &str) -> usize {
+    screen.lines().filter(|l| l.starts_with(&format!("│{proto} "))).count()
+}
+
+/// Epoch seconds of a compact UTC stamp `YYYYmmddTHHMMSSZ`, via date(1).
+fn epoch(stamp: &str) -> i64 {
+    let text = format!("{} {}:{}:{}", &stamp[0..8], &stamp[9..11], &stamp[11..13], &stamp[13..15]);
+    let out = Command::new("date").args(["-u", "-d", &text, "+%s"]).output().expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("epoch seconds")
+}
+
+fn tshark_count(file: &str, filter: &str) -> usize {
+    let out = Command::new("tshark")
+        .args(["-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .expect("tshark");
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).count()
+}
+
+#[test]
+fn toggles_reslice_the_panes_and_w_dumps_the_window() {
+    if !tool("tmux") || !tool("tshark") {
+        println!("SKIP: TUI end-to-end test: tmux or tshark is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let command = format!(
+        "{} -r {} --speed max --dump-dir {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        sample().display(),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 100, 30);
+    let before = tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Top talkers"));
+    assert!(rows_of(&before, "udp") > 0, "the biggest flows are UDP at first:\n{before}");
+    assert!(before.contains("2 udp") && before.contains("Flows ("));
+
+    tmux.keys("2");
+    let after = tmux.wait_for("UDP hidden", |s| s.contains("hidden: udp"));
+    let after =
+        if rows_of(&after, "udp") > 0 { tmux.wait_for("flows without UDP", |s| rows_of(s, "udp") == 0) } else { after };
+    assert!(rows_of(&after, "tcp") > 0, "TCP flows take their place:\n{after}");
+    assert_ne!(before.lines().nth(1), after.lines().nth(1), "the totals line changes with the mask");
+
+    tmux.keys("w");
+    let screen = tmux.wait_for("the dump message", |s| s.contains("wrote "));
+    let line = screen.lines().find(|l| l.contains("wrote ")).expect("message line").trim().to_string();
+    let mut words = line.split_whitespace().skip(1);
+    let packets: usize = words.next().and_then(|w| w.parse().ok()).expect("a packet count");
+    let path = words.nth(2).expect("a path").to_string();
+    assert!(path.starts_with(&dir.path().display().to_string()), "{line}");
+    assert_eq!(tshark_count(&path, "frame"), packets, "tshark reads what we say we wrote");
+
+    // Independently: tshark's count of non-UDP packets of the sample in that window.
+    let name = std::path::Path::new(&path).file_name().unwrap().to_str().unwrap().to_string();
+    let stamps: Vec<&str> = name.trim_end_matches(".pcap").rsplitn(3, '-').take(2).collect();
+    let (from, to) = (epoch(stamps[1]), epoch(stamps[0]));
+    let expected = tshark_count(
+        sample().to_str().unwrap(),
+        &format!("!udp && frame.time_epoch >= {from} && frame.time_epoch < {to}"),
+    );
+    assert_eq!(packets, expected, "the dump holds exactly the window's non-UDP packets");
+
+    tmux.keys("0");
+    tmux.wait_for("all protocols again", |s| !s.contains("hidden:") && rows_of(s, "udp") > 0);
+    tmux.keys("q");
+    let end = tmux.wait_for("exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(!end.contains("Top talkers"), "the terminal is back to the shell:\n{end}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tool("tmux") {
+        println!("SKIP: TUI SIGTERM test: tmux is not installed");
+        return;
+    }
+    let command = format!("{} -r {} --speed 1; echo EXIT=$?; sleep 60", bin_path(), sample().display());
+    let tmux = Tmux::start(&command, 80, 24);
+    tmux.wait_for("the dashboard", |s| s.contains("Top talkers"));
+    let status = Command::new("pkill")
+        .args(["-TERM", "-f", &format!("{} -r {} --speed 1$", bin_path(), sample().display())])
+        .status();
+    assert!(status.is_ok());
+    let end = tmux.wait_for("exit after SIGTERM", |s| s.contains("EXIT="));
+    assert!(!end.contains("Top talkers"), "the terminal is restored:\n{end}");
+}
