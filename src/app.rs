@@ -96,11 +96,31 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            ui::run(ui::Session { source, filter, stats, live: false, replay: Some(control), stop, ring, dump_dir })
+            ui::run(ui::Session {
+                source,
+                filter,
+                stats,
+                live: false,
+                replay: Some(control),
+                stop,
+                ring,
+                dump_dir,
+                resolve: !cli.no_resolve,
+            })
         }
         None => {
             let source = open_live(cli)?;
-            ui::run(ui::Session { source, filter: None, stats, live: true, replay: None, stop, ring, dump_dir })
+            ui::run(ui::Session {
+                source,
+                filter: None,
+                stats,
+                live: true,
+                replay: None,
+                stop,
+                ring,
+                dump_dir,
+                resolve: !cli.no_resolve,
+            })
         }
     }
 }

@@ -81,6 +81,10 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dump_dir: std::path::PathBuf,
 
+    /// Do not resolve host names (reverse DNS)
+    #[arg(short = 'n')]
+    pub no_resolve: bool,
+
     /// Never show the progress bar
     #[arg(long)]
     pub no_progress: bool,

@@ -36,6 +36,8 @@ pub enum Action {
     Filter,
     /// Write the visible window to a pcap file.
     Dump,
+    /// Show or hide host and service names.
+    Names,
     /// Replay faster.
     Faster,
     /// Replay slower.
@@ -110,6 +112,7 @@ pub const BINDINGS: &[Binding] = &[
         help: "write the visible window (as filtered) to a pcap file",
         hint: Some(("w", "dump")),
     },
+    Binding { keys: "n", action: Action::Names, help: "host and service names on/off", hint: None },
     Binding { keys: "+", action: Action::Faster, help: "replay faster", hint: None },
     Binding { keys: "-", action: Action::Slower, help: "replay slower", hint: None },
     Binding { keys: "z", action: Action::Zoom, help: "time-series span: 1 min, 5 min, 1 h, 24 h", hint: None },
@@ -135,6 +138,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('w') => Action::Dump,
+        KeyCode::Char('n') => Action::Names,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') => Action::Slower,
         KeyCode::Char('z') => Action::Zoom,

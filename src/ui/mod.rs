@@ -9,6 +9,7 @@
 //! SIGHUP (the stop flag).
 
 pub mod keys;
+pub mod names;
 pub mod render;
 pub mod state;
 pub mod theme;
@@ -56,11 +57,13 @@ pub struct Session<S> {
     pub ring: Mutex<PacketRing>,
     /// Where `w` writes.
     pub dump_dir: PathBuf,
+    /// Resolve host names (off with `-n`).
+    pub resolve: bool,
 }
 
 /// Runs the TUI until the user quits or a signal arrives.
 pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
-    let Session { mut source, mut filter, stats, live, replay, stop, ring, dump_dir } = session;
+    let Session { mut source, mut filter, stats, live, replay, stop, ring, dump_dir, resolve } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
     let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH);
@@ -85,7 +88,8 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
             .context("cannot start the engine thread")?;
 
         let dump = Dumper { ring, dir: &dump_dir };
-        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live, &dump);
+        let mut names = names::Names::new(resolve);
+        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live, &dump, &mut names);
         stop.store(true, Ordering::Relaxed);
         if let Some(r) = &replay {
             r.set_paused(false);
@@ -201,6 +205,7 @@ fn ui_loop(
     stop: &AtomicBool,
     live: bool,
     dump: &Dumper<'_>,
+    names: &mut names::Names,
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
     let (keys_tx, keys_rx) = bounded::<Event>(64);
@@ -238,6 +243,10 @@ fn ui_loop(
                             Effect::Pause(p) => { if let Some(r) = replay { r.set_paused(p) } }
                             Effect::Speed(s) => { if let Some(r) = replay { r.set_speed(s) } }
                             Effect::Dump => ui.message = Some(dump.window(&view)),
+                            Effect::Names => {
+                                let on = names.toggle();
+                                ui.message = Some(format!("names {}", if on { "on" } else { "off" }));
+                            }
                             Effect::Redraw => {}
                         }
                         redraw = true;
@@ -264,7 +273,7 @@ fn ui_loop(
                     ui.spec.rows = height;
                     let _ = specs.try_send(ui.spec.clone());
                 }
-                terminal.draw(|f| render::draw(f, &view, &ui, &theme)).context("cannot draw")?;
+                terminal.draw(|f| render::draw(f, &view, &ui, &theme, names)).context("cannot draw")?;
                 last_draw = Instant::now();
                 redraw = false;
             }

@@ -63,6 +63,8 @@ pub enum Effect {
     Speed(f64),
     /// Write the visible window to a pcap file.
     Dump,
+    /// Show or hide host and service names.
+    Names,
 }
 
 /// Everything the UI remembers between frames.
@@ -193,6 +195,7 @@ impl UiState {
                 Effect::Redraw
             }
             Action::Dump => Effect::Dump,
+            Action::Names => Effect::Names,
             Action::Faster | Action::Slower => self.step_speed(action == Action::Faster),
             Action::Help => {
                 self.mode = Mode::Help;

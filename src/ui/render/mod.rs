@@ -23,12 +23,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Block, BorderType, Borders};
 
+use super::names::Names;
 use super::state::{Mode, Pane, UiState};
 use super::theme::Theme;
 use crate::view::View;
 
 /// Draws one frame.
-pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme) {
+pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let area = f.area();
     let tall = area.height >= 40;
     let [head, top, middle, bottom, foot] = Layout::vertical([
@@ -46,20 +47,20 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme) {
     protocols::render(f, left, view, theme);
     series::render(f, right, view, theme);
     if ui.mode == Mode::Host {
-        tables::render_host(f, middle, view, ui, theme);
+        tables::render_host(f, middle, view, ui, theme, names);
     } else if middle.width >= 120 {
         let [l, r] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
-        tables::render_talkers(f, l, view, ui, theme);
-        tables::render_flows(f, r, view, ui, theme);
+        tables::render_talkers(f, l, view, ui, theme, names);
+        tables::render_flows(f, r, view, ui, theme, names);
     } else if middle.height >= 16 {
         let [t, b] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
-        tables::render_talkers(f, t, view, ui, theme);
-        tables::render_flows(f, b, view, ui, theme);
+        tables::render_talkers(f, t, view, ui, theme, names);
+        tables::render_flows(f, b, view, ui, theme, names);
     } else if ui.focus == Pane::Flows {
         // Too short for both: the focused table gets the room (Tab switches).
-        tables::render_flows(f, middle, view, ui, theme);
+        tables::render_flows(f, middle, view, ui, theme, names);
     } else {
-        tables::render_talkers(f, middle, view, ui, theme);
+        tables::render_talkers(f, middle, view, ui, theme, names);
     }
     alerts::render(f, bottom, view, ui, theme);
     overlay::render_footer(f, foot, ui, theme);

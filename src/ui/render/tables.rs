@@ -8,6 +8,7 @@ use super::{pane_block, table_rows};
 use crate::decode::Proto;
 use crate::export::report::{group, human_bytes};
 use crate::stats::Counter;
+use crate::ui::names::Names;
 use crate::ui::state::{Pane, UiState};
 use crate::ui::theme::Theme;
 use crate::view::{FlowRow, View};
@@ -16,25 +17,17 @@ fn amount(c: Counter, bytes: bool) -> String {
     if bytes { human_bytes(c.bytes as f64) } else { group(c.packets) }
 }
 
-fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
-    match (ip.is_ipv6(), port) {
-        (_, 0) => ip.to_string(),
-        (true, p) => format!("[{ip}]:{p}"),
-        (false, p) => format!("{ip}:{p}"),
-    }
-}
-
 fn selected_style(pane: Pane, row: usize, ui: &UiState, theme: &Theme) -> ratatui::style::Style {
     if ui.focus == pane && ui.selection(pane) == row { theme.selected() } else { Default::default() }
 }
 
 /// Top talkers: host, sent, received, total.
-pub fn render_talkers(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
+pub fn render_talkers(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let bytes = view.spec.bytes;
     let rows = view.talkers.iter().take(table_rows(area)).enumerate().map(|(i, t)| {
         let total = Counter { packets: t.tx.packets + t.rx.packets, bytes: t.tx.bytes + t.rx.bytes };
         Row::new([
-            Cell::from(t.ip.to_string()),
+            Cell::from(names.host(t.ip)),
             Cell::from(amount(t.tx, bytes)),
             Cell::from(amount(t.rx, bytes)),
             Cell::from(amount(total, bytes)),
@@ -59,6 +52,7 @@ fn flow_rows<'a>(
     pane: Option<Pane>,
     ui: &'a UiState,
     theme: &'a Theme,
+    names: &'a Names,
 ) -> impl Iterator<Item = Row<'a>> + 'a {
     flows.iter().take(limit).enumerate().map(move |(i, r)| {
         let class = Proto::from_ip_number(r.key.proto);
@@ -68,7 +62,11 @@ fn flow_rows<'a>(
         let style = pane.map_or(Default::default(), |p| selected_style(p, i, ui, theme));
         Row::new([
             Cell::from(name).style(theme.proto(class)),
-            Cell::from(format!("{} ⇄ {}", endpoint(r.key.a.0, r.key.a.1), endpoint(r.key.b.0, r.key.b.1))),
+            Cell::from(format!(
+                "{} ⇄ {}",
+                names.endpoint(r.key.a.0, r.key.proto, r.key.a.1),
+                names.endpoint(r.key.b.0, r.key.proto, r.key.b.1)
+            )),
             Cell::from(amount(total, bytes)),
             Cell::from(state),
         ])
@@ -80,9 +78,9 @@ const FLOW_WIDTHS: [Constraint; 4] =
     [Constraint::Length(7), Constraint::Min(20), Constraint::Length(10), Constraint::Length(12)];
 
 /// Flows: protocol, endpoints, amount, TCP state.
-pub fn render_flows(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
+pub fn render_flows(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let unit = if view.spec.bytes { "bytes" } else { "packets" };
-    let rows = flow_rows(&view.flows, table_rows(area), view.spec.bytes, Some(Pane::Flows), ui, theme);
+    let rows = flow_rows(&view.flows, table_rows(area), view.spec.bytes, Some(Pane::Flows), ui, theme, names);
     let title = format!(" Flows ({} of {}) ", view.flows.len().min(table_rows(area)), group(view.flows_total as u64));
     let table = Table::new(rows, FLOW_WIDTHS)
         .header(Row::new(["proto", "endpoints", unit, "state"]).style(theme.title()))
@@ -91,7 +89,7 @@ pub fn render_flows(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme:
 }
 
 /// One host: peers and ports side by side, its flows below.
-pub fn render_host(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
+pub fn render_host(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let Some(h) = &view.host else {
         f.render_widget(Paragraph::new("host not tracked").block(pane_block(" Host ".into(), false, theme)), area);
         return;
@@ -119,8 +117,8 @@ pub fn render_host(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: 
         .header(Row::new(["port", "traffic"]).style(theme.title()))
         .block(pane_block(" Ports ".into(), false, theme));
     f.render_widget(ports, ports_area);
-    let flows = Table::new(flow_rows(&h.flows, table_rows(bottom), bytes, None, ui, theme), FLOW_WIDTHS)
+    let flows = Table::new(flow_rows(&h.flows, table_rows(bottom), bytes, None, ui, theme, names), FLOW_WIDTHS)
         .header(Row::new(["proto", "endpoints", if bytes { "bytes" } else { "packets" }, "state"]).style(theme.title()))
-        .block(pane_block(format!(" Flows of {} ", h.ip), false, theme));
+        .block(pane_block(format!(" Flows of {} ", names.host(h.ip)), false, theme));
     f.render_widget(flows, bottom);
 }

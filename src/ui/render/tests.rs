@@ -15,6 +15,7 @@ use crate::export::summary::CaptureJson;
 use crate::stats::Stats;
 use crate::synth::{Synth, SynthConfig};
 use crate::ui::keys::{Action, BINDINGS};
+use crate::ui::names::Names;
 use crate::ui::state::{Mode, Pane, UiState};
 use crate::ui::theme::Theme;
 use crate::view::{Context, View, ViewSpec, Zoom};
@@ -65,7 +66,7 @@ fn context(live: bool, alerts: Vec<Alert>) -> Context {
 
 fn screen(view: &View, ui: &UiState, (w, h): (u16, u16)) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| draw(f, view, ui, &Theme::new(false))).expect("draw");
+    terminal.draw(|f| draw(f, view, ui, &Theme::new(false), &Names::builtin())).expect("draw");
     let buffer = terminal.backend().buffer();
     (0..h)
         .map(|y| (0..w).map(|x| buffer[(x, y)].symbol()).collect::<String>().trim_end().to_string())
@@ -145,7 +146,9 @@ fn help_overlay_lists_every_binding() {
 fn empty_view_before_any_packet() {
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let ui = UiState::new(None);
-    terminal.draw(|f| draw(f, &View::default(), &ui, &Theme::new(true))).expect("an empty view draws");
+    terminal
+        .draw(|f| draw(f, &View::default(), &ui, &Theme::new(true), &Names::builtin()))
+        .expect("an empty view draws");
 }
 
 #[test]
