@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the demo: a report of the bundled sample capture.
+# Sets up, builds and runs the demo: assets/demo.pcap (a 2.3-minute lab recording with
+# scans and floods among normal traffic) replayed in the terminal UI.
+# Extra arguments go to ntop-rs (e.g. --speed 4). Keys: ? help, +/- speed, q quit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release --quiet
-./target/release/ntop-rs -r assets/sample.pcap --headless "$@"
+exec ./target/release/ntop-rs -r assets/demo.pcap "$@"

@@ -185,8 +185,16 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: None, ring: None };
-    let report = pipeline::run(&mut source, None, stats, options, |_| {})?;
+    // Source problems (a device that went down, and its return) go to stderr as they happen.
+    let shared = std::sync::Mutex::new(pipeline::SourceState::default());
+    let report = std::thread::scope(|scope| {
+        let (shared, name) = (&shared, source.name().to_string());
+        scope.spawn(move || report_status_changes(&name, shared, stop));
+        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: Some(shared), ring: None };
+        let report = pipeline::run(&mut source, None, stats, options, |_| {});
+        stop.store(true, Ordering::Relaxed);
+        report
+    })?;
     let kernel = source.kernel_stats().unwrap_or_default();
     let mut info =
         RunInfo { source: source.name().to_string(), filter: expr, frames_read: report.frames, ..Default::default() };
@@ -195,6 +203,22 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
     }
     info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring));
     Ok(info)
+}
+
+/// Prints the source's status whenever it changes, until `stop` (headless live runs).
+fn report_status_changes(device: &str, shared: &std::sync::Mutex<pipeline::SourceState>, stop: &AtomicBool) {
+    let mut last: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = shared.lock().ok().and_then(|s| s.status.clone());
+        if now != last {
+            match &now {
+                Some(problem) => eprintln!("ntop-rs: warning: {problem}"),
+                None => eprintln!("ntop-rs: {device}: capturing again"),
+            }
+            last = now;
+        }
+    }
 }
 
 fn print_summary(cli: &Cli, stats: &Stats, info: &RunInfo) -> anyhow::Result<()> {

@@ -19,7 +19,7 @@ use crate::stats::Stats;
 /// Packets per batch.
 const BATCH: usize = 1024;
 /// Batches in flight between the threads.
-pub const DEPTH: usize = 16;
+pub const DEPTH: usize = 64;
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -76,6 +76,9 @@ impl Default for Options<'_> {
 
 /// Frames between refreshes of [`SourceState`].
 const SHARE_EVERY: u64 = 8192;
+/// On a quiet link, a partial batch is passed on at most this often, so the view stays
+/// current without flooding the channel with one-packet batches.
+const IDLE_HANDOFF: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Reads `source` to its end (or until stopped), counting every frame that passes
 /// `filter` into `stats`.
@@ -128,13 +131,20 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
     let stopped = || options.stop.is_some_and(|s| s.load(Ordering::Relaxed));
     let mut batch = fresh();
     let mut report = RunReport::default();
+    let mut last_handoff = std::time::Instant::now();
     while !stopped() {
         let frame = match source.next_frame()? {
             Next::Frame(f) => f,
             Next::Idle => {
-                // A quiet live link: pass on what we have so the view stays current.
-                if !batch.is_empty() && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
-                    break;
+                // A quiet link: pass on what we have now and then so the view stays
+                // current. Nothing is dropped here: if the channel is full, keep it.
+                if !batch.is_empty() && last_handoff.elapsed() >= IDLE_HANDOFF {
+                    match full.try_send(std::mem::take(&mut batch)) {
+                        Ok(()) => batch = empty.try_recv().unwrap_or_else(|_| fresh()),
+                        Err(TrySendError::Full(kept)) => batch = kept,
+                        Err(TrySendError::Disconnected(_)) => break,
+                    }
+                    last_handoff = std::time::Instant::now();
                 }
                 share(source, options, &report, false);
                 continue;
@@ -149,8 +159,11 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
                 ring.push(&frame);
             }
             batch.push(decode(&frame));
-            if batch.len() == BATCH && !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
-                break;
+            if batch.len() == BATCH {
+                if !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
+                    break;
+                }
+                last_handoff = std::time::Instant::now();
             }
         }
         if report.frames % SHARE_EVERY == 0 {
@@ -231,6 +244,39 @@ mod tests {
         assert_eq!(threaded.hosts.top(0), inline.hosts.top(0));
         assert_eq!(threaded.flows.top(0), inline.flows.top(0));
         assert_eq!(calls, 0, "scripted sources report no progress");
+    }
+
+    /// A source that is idle between every two frames, like a live link at low rates.
+    struct Trickle {
+        frames: Vec<crate::capture::scripted::OwnedFrame>,
+        next: usize,
+        idle: bool,
+    }
+
+    impl PacketSource for Trickle {
+        fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+            self.idle = !self.idle;
+            if self.idle {
+                return Ok(Next::Idle);
+            }
+            let Some(f) = self.frames.get(self.next) else { return Ok(Next::End) };
+            self.next += 1;
+            Ok(Next::Frame(f.as_frame()))
+        }
+
+        fn name(&self) -> &str {
+            "trickle"
+        }
+    }
+
+    #[test]
+    fn a_trickle_is_never_dropped() {
+        let frames: Vec<_> = Synth::new(SynthConfig { packets: 20_000, ..Default::default() }).collect();
+        let mut source = Trickle { frames, next: 0, idle: false };
+        let mut stats = Stats::default();
+        let options = Options { handoff: Handoff::DropWhenFull, ..Options::default() };
+        let report = run(&mut source, None, &mut stats, options, |_| {}).unwrap();
+        assert_eq!((report.dropped_ring, stats.totals.packets), (0, 20_000));
     }
 
     #[test]

@@ -67,7 +67,9 @@ fn live_counts_agree_with_tcpdump() {
     );
     let live: Value = serde_json::from_slice(&ntop_out.stdout).expect("summary on SIGINT");
     let reference = summary(&pcap, &[]);
-    assert!(live["packets"].as_u64().unwrap() >= 3040, "3000 datagrams + 40 TCP packets at least: {}", live["packets"]);
+    // The kernel may shed a few datagrams before any capture sees them (a loaded machine
+    // overflows the veth backlog); what matters is that both captures saw the same.
+    assert!(live["packets"].as_u64().unwrap() >= 2900, "most of the burst arrived: {}", live["packets"]);
     for key in ["packets", "bytes", "protocols", "hosts"] {
         let strip = |v: &Value| {
             let mut v = v.clone();
@@ -131,4 +133,68 @@ fn live_errors_are_one_clear_line() {
     let listed = lab.cmd(1, bin_path()).arg("-D").output().unwrap();
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(text.lines().any(|l| l.contains(&lab.dev[1]) && l.contains("up")), "{text}");
+}
+
+#[test]
+fn a_device_that_goes_down_or_disappears_is_reported_and_recovered() {
+    if let Some(why) = unavailable(&[]) {
+        println!("SKIP: live recovery test: {why}");
+        return;
+    }
+    let lab = Lab::new();
+    let send = |n: &str| {
+        let out =
+            lab.cmd(0, lab_bin()).args(["udp", &format!("{}:9999", lab.ip[1]), n, "100", "5000"]).output().unwrap();
+        assert!(out.status.success());
+    };
+    let link = |args: &[&str]| {
+        let out = std::process::Command::new("ip").args(args).output().unwrap();
+        assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mut ntop = lab.cmd(1, bin_path());
+    ntop.args(["-i", &lab.dev[1], "--headless", "--json", "udp", "port", "9999"]);
+    let (ntop, err) = spawn_until(ntop, "listening on", READY);
+    send("50");
+
+    // Down for a while, then up again.
+    link(&["-n", &lab.ns[1], "link", "set", &lab.dev[1], "down"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    link(&["-n", &lab.ns[1], "link", "set", &lab.dev[1], "up"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    send("50");
+
+    // Gone altogether, then recreated under the same name.
+    link(&["-n", &lab.ns[0], "link", "del", &lab.dev[0]]);
+    std::thread::sleep(Duration::from_millis(2500));
+    link(&[
+        "link",
+        "add",
+        &lab.dev[0],
+        "netns",
+        &lab.ns[0],
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &lab.dev[1],
+        "netns",
+        &lab.ns[1],
+    ]);
+    for i in 0..2 {
+        link(&["-n", &lab.ns[i], "addr", "add", &format!("{}/24", lab.ip[i]), "dev", &lab.dev[i]]);
+        link(&["-n", &lab.ns[i], "link", "set", &lab.dev[i], "up"]);
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    send("50");
+    std::thread::sleep(Duration::from_millis(500));
+
+    interrupt(&ntop);
+    let out = ntop.wait_with_output().expect("exits on SIGINT");
+    let err = err.join().unwrap();
+    assert!(out.status.success(), "{err}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["packets"], 150, "every burst counted, before and after each outage: {err}");
+    assert!(err.contains("is down (waiting for it to come back)"), "{err}");
+    assert!(err.contains("interface disappeared") || err.contains("no such interface"), "{err}");
+    assert!(err.matches("capturing again").count() >= 2, "{err}");
 }

@@ -19,8 +19,10 @@ use super::{CaptureError, Frame, LinkType, NANOS_PER_SEC, Nanos, Next, PacketSou
 
 /// Read timeout: the longest the capture thread sleeps in libpcap.
 pub const READ_TIMEOUT_MS: i32 = 100;
-/// Pause between attempts to reopen a failed device.
+/// Pause between attempts to reopen a failed device, and between link-state checks.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// `IFF_UP` in `/sys/class/net/<dev>/flags`.
+const IFF_UP: u32 = 0x1;
 
 /// How to open the device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +128,9 @@ pub struct LiveSource {
     totals: KernelStats,
     error: Option<String>,
     last_attempt: Instant,
+    /// Set while the interface is administratively down (it captures nothing then).
+    down: Option<String>,
+    last_link_check: Instant,
 }
 
 impl LiveSource {
@@ -150,6 +155,8 @@ impl LiveSource {
             totals: KernelStats::default(),
             error: None,
             last_attempt: Instant::now(),
+            down: None,
+            last_link_check: Instant::now(),
         })
     }
 
@@ -185,6 +192,19 @@ impl LiveSource {
         }
     }
 
+    /// Once a second, notes whether the interface is down: an AF_PACKET socket simply goes
+    /// quiet then, so libpcap reports nothing.
+    fn check_link(&mut self) {
+        if self.last_link_check.elapsed() < RETRY_EVERY {
+            return;
+        }
+        self.last_link_check = Instant::now();
+        self.down = match link_is_up(&self.name) {
+            Some(false) => Some(format!("{} is down (waiting for it to come back)", self.name)),
+            _ => None,
+        };
+    }
+
     /// Reads libpcap's counters into the 64-bit totals.
     fn poll_stats(&mut self) {
         let Some(cap) = self.cap.as_mut() else { return };
@@ -202,6 +222,7 @@ impl PacketSource for LiveSource {
         if self.broken {
             self.close();
         }
+        self.check_link();
         if self.cap.is_none() {
             self.retry();
             return Ok(Next::Idle);
@@ -245,11 +266,21 @@ impl PacketSource for LiveSource {
     }
 
     fn status(&self) -> Option<&str> {
-        self.error.as_deref()
+        self.error.as_deref().or(self.down.as_deref())
     }
 }
 
 /// Opens and activates the device; also says whether timestamps are in nanoseconds.
+/// Whether a (Linux) interface is up, from sysfs; `None` when that cannot be told.
+fn link_is_up(device: &str) -> Option<bool> {
+    if device == "any" || device.contains('/') {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{device}/flags")).ok()?;
+    let flags = u32::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok()?;
+    Some(flags & IFF_UP != 0)
+}
+
 fn open_device(name: &str, config: &LiveConfig) -> Result<(Capture<Active>, bool), CaptureError> {
     let open_err = |e: pcap::Error| classify_open_error(name, &e.to_string());
     let build = |precision| {
@@ -297,6 +328,13 @@ pub fn classify_open_error(device: &str, message: &str) -> CaptureError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_link_state() {
+        assert_eq!(link_is_up("lo"), Some(true));
+        assert_eq!(link_is_up("no-such-if0"), None);
+        assert_eq!(link_is_up("any"), None);
+    }
 
     #[test]
     fn open_errors_say_what_to_do() {
