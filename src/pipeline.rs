@@ -76,6 +76,8 @@ impl Default for Options<'_> {
 
 /// Frames between refreshes of [`SourceState`].
 const SHARE_EVERY: u64 = 8192;
+/// Most frames read after a stop request (what the kernel already held).
+const DRAIN_MAX: usize = 1 << 20;
 /// On a quiet link, a partial batch is passed on at most this often, so the view stays
 /// current without flooding the channel with one-packet batches.
 const IDLE_HANDOFF: std::time::Duration = std::time::Duration::from_millis(20);
@@ -173,6 +175,20 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
             && let Some(p) = source.progress()
         {
             on_progress(p);
+        }
+    }
+    // A live capture told to stop first takes in what the kernel already holds, so the
+    // summary covers every packet that arrived (a file just stops where it is).
+    if options.handoff == Handoff::DropWhenFull && stopped() {
+        for _ in 0..DRAIN_MAX {
+            let Next::Frame(frame) = source.next_frame()? else { break };
+            report.frames += 1;
+            if filter.as_deref_mut().is_none_or(|f| f.matches(&frame)) {
+                batch.push(decode(&frame));
+                if batch.len() == BATCH && !hand_off(full, &mut batch, empty, Handoff::Block, &mut report) {
+                    break;
+                }
+            }
         }
     }
     if !batch.is_empty() {
@@ -280,12 +296,17 @@ mod tests {
     }
 
     #[test]
-    fn stop_flag_ends_the_run() {
+    fn stop_ends_a_file_at_once_and_drains_a_live_source() {
         let frames: Vec<_> = Synth::new(SynthConfig { packets: 100, ..Default::default() }).collect();
         let stop = AtomicBool::new(true);
         let mut stats = Stats::default();
-        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), shared: None, ring: None };
-        let report = run(&mut ScriptedSource::new(frames), None, &mut stats, options, |_| {}).unwrap();
+        let file = Options { handoff: Handoff::Block, stop: Some(&stop), ..Options::default() };
+        let report = run(&mut ScriptedSource::new(frames.clone()), None, &mut stats, file, |_| {}).unwrap();
         assert_eq!((report.frames, stats.totals.packets), (0, 0));
+        // Live: what is already readable (all of a script) is taken in before stopping.
+        let mut stats = Stats::default();
+        let live = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), ..Options::default() };
+        let report = run(&mut ScriptedSource::new(frames), None, &mut stats, live, |_| {}).unwrap();
+        assert_eq!((report.frames, stats.totals.packets), (100, 100));
     }
 }

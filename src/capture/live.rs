@@ -1,8 +1,11 @@
 //! Live capture with libpcap: the only place that opens network devices.
 //!
-//! The handle runs in immediate, non-blocking mode: when a read finds nothing, the
-//! source waits in `poll(2)` for at most [`READ_TIMEOUT_MS`] (libpcap's own read timeout
-//! is not honoured in immediate mode on Linux), so the capture thread notices a stop
+//! The handle is non-blocking and *not* in immediate mode: on Linux that keeps libpcap on
+//! TPACKET_V3, whose ring packs variable-length packets into blocks (immediate mode
+//! falls back to TPACKET_V2, whose fixed frames are sized for the snap length, so a
+//! 16 MiB buffer holds only ~64 full-size packets and drops under load). Blocks are
+//! handed over when full or after [`BLOCK_TIMEOUT_MS`]; when a read finds nothing, the
+//! source waits in `poll(2)` for at most that long, so the capture thread notices a stop
 //! request promptly and costs nothing while the link is idle. libpcap's counters
 //! are 32-bit and wrap; [`LiveSource::stats`] accumulates them into 64-bit totals. When
 //! the device fails (interface down, unplugged), the source reports the error through
@@ -17,10 +20,17 @@ use pcap::{Active, Capture, Device, Precision};
 
 use super::{CaptureError, Frame, LinkType, NANOS_PER_SEC, Nanos, Next, PacketSource};
 
-/// Read timeout: the longest the capture thread sleeps in libpcap.
+/// The longest the capture thread waits in `poll(2)` before looking at its stop flag.
 pub const READ_TIMEOUT_MS: i32 = 100;
-/// Pause between attempts to reopen a failed device, and between link-state checks.
+/// libpcap's timeout: on Linux, how long a partly filled TPACKET_V3 block waits before
+/// the kernel hands it over, i.e. the delivery latency on a quiet link. Not shorter:
+/// the ring has a few dozen blocks and each closes after this long, so a short timeout
+/// leaves little slack for a reader that is briefly descheduled (tcpdump uses 1000 ms).
+const BLOCK_TIMEOUT_MS: i32 = 100;
+/// Pause between attempts to reopen a failed device.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
+/// Pause between link-state checks (one small sysfs read).
+const LINK_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// `IFF_UP` in `/sys/class/net/<dev>/flags`.
 const IFF_UP: u32 = 0x1;
 
@@ -128,7 +138,7 @@ pub struct LiveSource {
     totals: KernelStats,
     error: Option<String>,
     last_attempt: Instant,
-    /// Set while the interface is administratively down (it captures nothing then).
+    /// Set while the interface is administratively down.
     down: Option<String>,
     last_link_check: Instant,
 }
@@ -175,8 +185,15 @@ impl LiveSource {
     }
 
     fn retry(&mut self) {
-        if self.last_attempt.elapsed() < RETRY_EVERY {
-            std::thread::sleep(Duration::from_millis(READ_TIMEOUT_MS as u64));
+        // A device that is down: wait for it to come up, then reopen at once.
+        if link_is_up(&self.name) == Some(false) {
+            self.down = Some(format!("{} is down (waiting for it to come back)", self.name));
+            std::thread::sleep(LINK_CHECK_EVERY);
+            return;
+        }
+        let was_down = self.down.take().is_some();
+        if !was_down && self.last_attempt.elapsed() < RETRY_EVERY {
+            std::thread::sleep(LINK_CHECK_EVERY);
             return;
         }
         self.last_attempt = Instant::now();
@@ -192,17 +209,16 @@ impl LiveSource {
         }
     }
 
-    /// Once a second, notes whether the interface is down: an AF_PACKET socket simply goes
-    /// quiet then, so libpcap reports nothing.
+    /// Every 100 ms, looks whether the interface was taken down. The capture socket
+    /// survives that (it just goes quiet, and libpcap reports nothing), so the handle is
+    /// kept, which also matters after privileges were dropped: it could not be reopened.
     fn check_link(&mut self) {
-        if self.last_link_check.elapsed() < RETRY_EVERY {
+        if self.cap.is_none() || self.last_link_check.elapsed() < LINK_CHECK_EVERY {
             return;
         }
         self.last_link_check = Instant::now();
-        self.down = match link_is_up(&self.name) {
-            Some(false) => Some(format!("{} is down (waiting for it to come back)", self.name)),
-            _ => None,
-        };
+        self.down = (link_is_up(&self.name) == Some(false))
+            .then(|| format!("{} is down (waiting for it to come back)", self.name));
     }
 
     /// Reads libpcap's counters into the 64-bit totals.
@@ -266,12 +282,13 @@ impl PacketSource for LiveSource {
     }
 
     fn status(&self) -> Option<&str> {
-        self.error.as_deref().or(self.down.as_deref())
+        self.down.as_deref().or(self.error.as_deref())
     }
 }
 
 /// Opens and activates the device; also says whether timestamps are in nanoseconds.
-/// Whether a (Linux) interface is up, from sysfs; `None` when that cannot be told.
+/// Whether a (Linux) interface is administratively up, from sysfs; `None` when that
+/// cannot be told. (Not `operstate`: it lags link changes by up to a second.)
 fn link_is_up(device: &str) -> Option<bool> {
     if device == "any" || device.contains('/') {
         return None;
@@ -289,8 +306,8 @@ fn open_device(name: &str, config: &LiveConfig) -> Result<(Capture<Active>, bool
                 c.promisc(config.promisc)
                     .snaplen(config.snaplen)
                     .buffer_size(i32::try_from(u64::from(config.buffer_mib) << 20).unwrap_or(i32::MAX))
-                    .immediate_mode(true)
-                    .timeout(READ_TIMEOUT_MS)
+                    .immediate_mode(false)
+                    .timeout(BLOCK_TIMEOUT_MS)
                     .precision(precision)
             })
             .and_then(|c| c.open())
