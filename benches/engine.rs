@@ -9,6 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ntop_rs::capture::ScriptedSource;
 use ntop_rs::capture::scripted::OwnedFrame;
 use ntop_rs::decode::{PacketMeta, decode};
+use ntop_rs::detect::Detectors;
 use ntop_rs::pipeline;
 use ntop_rs::stats::Stats;
 use ntop_rs::synth::{Synth, SynthConfig};
@@ -70,8 +71,15 @@ fn bench_pipeline(c: &mut Criterion) {
             || ScriptedSource::new(frames.clone()),
             |mut source| {
                 let mut stats = Stats::default();
-                pipeline::run(&mut source, None, &mut stats, Default::default(), |_| {})
-                    .expect("scripted sources do not fail");
+                pipeline::run(
+                    &mut source,
+                    None,
+                    &mut stats,
+                    &mut Detectors::new(Vec::new()),
+                    Default::default(),
+                    |_| {},
+                )
+                .expect("scripted sources do not fail");
                 stats
             },
             criterion::BatchSize::LargeInput,

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::capture::live::{self, LiveConfig, LiveSource};
 use crate::capture::{FileSource, Filter, LinkType, PacedSource, PacketRing, PacketSource, ReplayControl};
 use crate::cli::Cli;
+use crate::detect::Detectors;
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
 use crate::pipeline::{self, Handoff, Options};
@@ -49,6 +50,11 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     print_summary(cli, &stats, &info)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The detectors that run (the scan, sweep, flood and outlier detectors join here).
+pub(crate) fn detectors() -> Detectors {
+    Detectors::new(Vec::new())
 }
 
 fn stats_config(cli: &Cli) -> StatsConfig {
@@ -134,11 +140,18 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
     let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: None };
-    let report = pipeline::run(&mut source, filter.as_mut(), stats, options, |p| bar.set_position(p.done))?;
+    let mut detectors = detectors();
+    let report =
+        pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
-    let mut info =
-        RunInfo { source: source.name().to_string(), filter: expr, frames_read: report.frames, ..Default::default() };
+    let mut info = RunInfo {
+        source: source.name().to_string(),
+        filter: expr,
+        frames_read: report.frames,
+        alerts: detectors.incidents(),
+        ..Default::default()
+    };
     if let Some(w) = source.warning() {
         eprintln!(
             "ntop-rs: warning: {}: {w}; the summary covers the {} packets before it",
@@ -185,23 +198,29 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
+    let mut detectors = detectors();
     // Source problems (a device that went down, and its return) go to stderr as they happen.
     let shared = std::sync::Mutex::new(pipeline::SourceState::default());
     let report = std::thread::scope(|scope| {
         let (shared, name) = (&shared, source.name().to_string());
         scope.spawn(move || report_status_changes(&name, shared, stop));
         let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: Some(shared), ring: None };
-        let report = pipeline::run(&mut source, None, stats, options, |_| {});
+        let report = pipeline::run(&mut source, None, stats, &mut detectors, options, |_| {});
         stop.store(true, Ordering::Relaxed);
         report
     })?;
     let kernel = source.kernel_stats().unwrap_or_default();
-    let mut info =
-        RunInfo { source: source.name().to_string(), filter: expr, frames_read: report.frames, ..Default::default() };
+    let mut info = RunInfo {
+        source: source.name().to_string(),
+        filter: expr,
+        frames_read: report.frames,
+        alerts: detectors.incidents(),
+        ..Default::default()
+    };
     if let Some(status) = source.status() {
         info.warnings.push(status.to_string());
     }
-    info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring));
+    info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring, report.dropped_detector));
     Ok(info)
 }
 

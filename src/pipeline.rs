@@ -1,9 +1,10 @@
 //! The packet path shared by every mode: source → filter → decode → stats.
 //!
-//! Two threads: the calling thread reads, filters and decodes (the capture side), and a
-//! named `ntop-stats` thread counts. Decoded [`PacketMeta`]s cross between them in
-//! batches over a bounded channel, and emptied batches come back to be reused, so the
-//! steady state allocates nothing. On a file the channel applies back-pressure (nothing
+//! Three threads: the calling thread reads, filters and decodes (the capture side), a
+//! named `ntop-stats` thread counts, and `ntop-detect` runs the detectors. Decoded
+//! [`PacketMeta`]s travel in batches over bounded channels, capture → stats → detect,
+//! and emptied batches come back to the capture side to be reused, so the steady state
+//! allocates nothing and each packet is copied once. On a file the channel applies back-pressure (nothing
 //! is lost, the reader just waits); on a live capture the capture thread never waits:
 //! a batch that finds the channel full is dropped and counted ([`RunReport`]).
 
@@ -14,12 +15,19 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketRing, PacketSource, Progress};
 use crate::decode::{PacketMeta, decode};
+use crate::detect::Detectors;
 use crate::stats::Stats;
 
 /// Packets per batch.
 const BATCH: usize = 1024;
-/// Batches in flight between the threads.
-pub const DEPTH: usize = 64;
+/// Batches in flight between two threads: few for files, which wait rather than drop
+/// (fewer in flight stay in cache), more for live capture, to absorb bursts.
+pub const fn depth(handoff: Handoff) -> usize {
+    match handoff {
+        Handoff::Block => 16,
+        Handoff::DropWhenFull => 64,
+    }
+}
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -39,6 +47,8 @@ pub struct RunReport {
     pub frames: u64,
     /// Decoded packets dropped because the stats ring was full.
     pub dropped_ring: u64,
+    /// Packets the detectors missed because they fell behind (live only).
+    pub dropped_detector: u64,
 }
 
 /// What the capture side tells the rest while it runs.
@@ -52,6 +62,8 @@ pub struct SourceState {
     pub frames: u64,
     /// Decoded packets dropped because the ring was full.
     pub dropped_ring: u64,
+    /// Packets the detectors missed by lagging.
+    pub dropped_detector: u64,
     /// The source has ended.
     pub finished: bool,
 }
@@ -90,32 +102,90 @@ pub fn run<S: PacketSource + ?Sized>(
     source: &mut S,
     filter: Option<&mut Filter>,
     stats: &mut Stats,
+    detectors: &mut Detectors,
     options: Options<'_>,
     on_progress: impl FnMut(Progress),
 ) -> Result<RunReport, CaptureError> {
-    let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(DEPTH);
-    let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(DEPTH + 2);
+    let handoff = options.handoff;
+    let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
+    let (detect_tx, detect_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
+    let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(2 * depth(handoff) + 2);
+    // With no detectors registered, batches skip the detector hop altogether.
+    let detecting = !detectors.is_empty();
     std::thread::scope(|scope| {
+        let recycle = empty_tx.clone();
         let counter = std::thread::Builder::new()
             .name("ntop-stats".into())
             .spawn_scoped(scope, move || {
+                let mut lagged = 0u64;
                 for mut batch in full_rx {
                     for meta in &batch {
                         stats.record(meta);
                     }
+                    if detecting {
+                        lagged += forward(batch, &detect_tx, &recycle, handoff);
+                    } else {
+                        batch.clear();
+                        let _ = recycle.try_send(batch);
+                    }
+                }
+                lagged
+            })
+            .expect("spawning the stats thread");
+        let detector = std::thread::Builder::new()
+            .name("ntop-detect".into())
+            .spawn_scoped(scope, move || {
+                for mut batch in detect_rx {
+                    detectors.observe(&batch);
                     batch.clear();
-                    // The reader may have finished and gone; a lost batch is just freed.
                     let _ = empty_tx.try_send(batch);
                 }
             })
-            .expect("spawning the stats thread");
+            .expect("spawning the detector thread");
         let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
-        if let Err(panic) = counter.join() {
+        let lagged = match counter.join() {
+            Ok(n) => n,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        if let Err(panic) = detector.join() {
             std::panic::resume_unwind(panic);
         }
-        result
+        result.map(|r| RunReport { dropped_detector: lagged, ..r })
     })
+}
+
+/// Passes a counted batch on to the detectors (waiting, or dropping it when they are
+/// behind on a live capture); returns how many packets they missed.
+pub fn forward(
+    mut batch: Vec<PacketMeta>,
+    detect: &Sender<Vec<PacketMeta>>,
+    recycle: &Sender<Vec<PacketMeta>>,
+    handoff: Handoff,
+) -> u64 {
+    let missed = match handoff {
+        Handoff::Block => match detect.send(batch) {
+            Ok(()) => return 0,
+            Err(e) => {
+                batch = e.into_inner();
+                0
+            }
+        },
+        Handoff::DropWhenFull => match detect.try_send(batch) {
+            Ok(()) => return 0,
+            Err(TrySendError::Full(b)) => {
+                batch = b;
+                batch.len() as u64
+            }
+            Err(TrySendError::Disconnected(b)) => {
+                batch = b;
+                0
+            }
+        },
+    };
+    batch.clear();
+    let _ = recycle.try_send(batch);
+    missed
 }
 
 /// The capture side: read, filter, decode, and hand batches to `full` (emptied batches
@@ -207,7 +277,15 @@ fn share<S: PacketSource + ?Sized>(source: &mut S, options: &Options<'_>, report
     let kernel = source.kernel_stats();
     let status = source.status().map(str::to_string);
     if let Ok(mut st) = shared.lock() {
-        *st = SourceState { kernel, status, frames: report.frames, dropped_ring: report.dropped_ring, finished };
+        let dropped_detector = st.dropped_detector;
+        *st = SourceState {
+            kernel,
+            status,
+            frames: report.frames,
+            dropped_ring: report.dropped_ring,
+            dropped_detector,
+            finished,
+        };
     }
 }
 
@@ -252,14 +330,30 @@ mod tests {
         }
         let mut threaded = Stats::default();
         let mut calls = 0;
+        let mut none = Detectors::new(Vec::new());
         let report =
-            run(&mut ScriptedSource::new(frames), None, &mut threaded, Options::default(), |_| calls += 1).unwrap();
-        assert_eq!(report, RunReport { frames: 5000, dropped_ring: 0 });
+            run(&mut ScriptedSource::new(frames), None, &mut threaded, &mut none, Options::default(), |_| calls += 1)
+                .unwrap();
+        assert_eq!(report, RunReport { frames: 5000, dropped_ring: 0, dropped_detector: 0 });
         assert_eq!(threaded.totals, inline.totals);
         assert_eq!(threaded.protocols, inline.protocols);
         assert_eq!(threaded.hosts.top(0), inline.hosts.top(0));
         assert_eq!(threaded.flows.top(0), inline.flows.top(0));
         assert_eq!(calls, 0, "scripted sources report no progress");
+    }
+
+    #[test]
+    fn detectors_see_every_packet_of_a_file() {
+        let frames: Vec<_> = Synth::new(SynthConfig { packets: 5000, ..Default::default() }).collect();
+        let big = frames.iter().filter(|f| f.orig_len > 1000).count() as u64;
+        let mut detectors = Detectors::new(vec![Box::new(crate::detect::tests::BigPackets::new())]);
+        let mut stats = Stats::default();
+        run(&mut ScriptedSource::new(frames), None, &mut stats, &mut detectors, Options::default(), |_| {}).unwrap();
+        let incidents = detectors.incidents();
+        assert!(!incidents.is_empty());
+        // The test detector counts big packets per incident; across incidents it saw them all.
+        let seen: u64 = incidents.iter().map(|a| a.packets).max().unwrap_or(0);
+        assert_eq!(seen, big);
     }
 
     /// A source that is idle between every two frames, like a live link at low rates.
@@ -291,7 +385,7 @@ mod tests {
         let mut source = Trickle { frames, next: 0, idle: false };
         let mut stats = Stats::default();
         let options = Options { handoff: Handoff::DropWhenFull, ..Options::default() };
-        let report = run(&mut source, None, &mut stats, options, |_| {}).unwrap();
+        let report = run(&mut source, None, &mut stats, &mut Detectors::new(Vec::new()), options, |_| {}).unwrap();
         assert_eq!((report.dropped_ring, stats.totals.packets), (0, 20_000));
     }
 
@@ -301,12 +395,13 @@ mod tests {
         let stop = AtomicBool::new(true);
         let mut stats = Stats::default();
         let file = Options { handoff: Handoff::Block, stop: Some(&stop), ..Options::default() };
-        let report = run(&mut ScriptedSource::new(frames.clone()), None, &mut stats, file, |_| {}).unwrap();
+        let mut none = Detectors::new(Vec::new());
+        let report = run(&mut ScriptedSource::new(frames.clone()), None, &mut stats, &mut none, file, |_| {}).unwrap();
         assert_eq!((report.frames, stats.totals.packets), (0, 0));
         // Live: what is already readable (all of a script) is taken in before stopping.
         let mut stats = Stats::default();
         let live = Options { handoff: Handoff::DropWhenFull, stop: Some(&stop), ..Options::default() };
-        let report = run(&mut ScriptedSource::new(frames), None, &mut stats, live, |_| {}).unwrap();
+        let report = run(&mut ScriptedSource::new(frames), None, &mut stats, &mut none, live, |_| {}).unwrap();
         assert_eq!((report.frames, stats.totals.packets), (100, 100));
     }
 }

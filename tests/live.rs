@@ -172,26 +172,9 @@ fn a_device_that_goes_down_or_disappears_is_reported_and_recovered() {
     send("50");
 
     // Gone altogether, then recreated under the same name.
-    link(&["-n", &lab.ns[0], "link", "del", &lab.dev[0]]);
+    lab.disconnect();
     std::thread::sleep(Duration::from_millis(2500));
-    link(&[
-        "link",
-        "add",
-        &lab.dev[0],
-        "netns",
-        &lab.ns[0],
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &lab.dev[1],
-        "netns",
-        &lab.ns[1],
-    ]);
-    for i in 0..2 {
-        link(&["-n", &lab.ns[i], "addr", "add", &format!("{}/24", lab.ip[i]), "dev", &lab.dev[i]]);
-        link(&["-n", &lab.ns[i], "link", "set", &lab.dev[i], "up"]);
-    }
+    lab.connect();
     std::thread::sleep(Duration::from_millis(2500));
     send("50");
     std::thread::sleep(Duration::from_millis(500));

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::capture::{KernelStats, NANOS_PER_SEC, Nanos};
 use crate::decode::Proto;
+use crate::detect::Alert;
 use crate::stats::{Counter, FlowKey, FlowStats, HostStats, Stats};
 
 /// Facts about the run that are not packet counters.
@@ -29,6 +30,8 @@ pub struct RunInfo {
     pub warnings: Vec<String>,
     /// Live capture counters (none for files).
     pub capture: Option<CaptureJson>,
+    /// Incidents the detectors reported (latest report of each, newest first).
+    pub alerts: Vec<Alert>,
 }
 
 /// Live capture counters: what the kernel saw and what was lost where.
@@ -42,20 +45,20 @@ pub struct CaptureJson {
     pub dropped_kernel: u64,
     /// Dropped by the interface or its driver.
     pub dropped_interface: u64,
-    /// Dropped by our own rings, per stage (`stats`: decoded packets the counting thread
-    /// could not take in time).
+    /// Dropped by our own rings, per stage: `stats`, decoded packets the counting thread
+    /// could not take in time; `detector`, packets the detectors missed by lagging.
     pub dropped_ring: BTreeMap<&'static str, u64>,
 }
 
 impl CaptureJson {
     /// Counters of a finished (or running) live capture.
-    pub fn new(device: &str, kernel: KernelStats, dropped_stats: u64) -> Self {
+    pub fn new(device: &str, kernel: KernelStats, dropped_stats: u64, dropped_detector: u64) -> Self {
         CaptureJson {
             device: device.to_string(),
             received: kernel.received,
             dropped_kernel: kernel.dropped_kernel,
             dropped_interface: kernel.dropped_interface,
-            dropped_ring: BTreeMap::from([("stats", dropped_stats)]),
+            dropped_ring: BTreeMap::from([("stats", dropped_stats), ("detector", dropped_detector)]),
         }
     }
 }
@@ -109,8 +112,8 @@ pub struct Summary {
     pub tables: BTreeMap<&'static str, TableJson>,
     /// Problems that ended reading early.
     pub warnings: Vec<String>,
-    /// Alerts raised (one entry per incident).
-    pub alerts: Vec<serde_json::Value>,
+    /// Alerts raised (one entry per incident: its latest report).
+    pub alerts: Vec<Alert>,
     /// Live capture counters; `null` for files.
     pub capture: Option<CaptureJson>,
 }
@@ -297,7 +300,7 @@ impl Summary {
             evicted: stats.hosts.evicted() + stats.flows.evicted(),
             tables,
             warnings: info.warnings.clone(),
-            alerts: Vec::new(),
+            alerts: info.alerts.clone(),
             capture: info.capture.clone(),
         }
     }

@@ -25,6 +25,7 @@ use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use crate::capture::{Filter, PacketRing, PacketSource};
 use crate::decode::{PacketMeta, decode};
+use crate::detect::Alert;
 use crate::export::dump;
 use crate::export::summary::CaptureJson;
 use crate::pipeline::{self, Handoff, Options, SourceState};
@@ -66,10 +67,13 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
     let Session { mut source, mut filter, stats, live, replay, stop, ring, dump_dir, resolve } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
-    let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH);
-    let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(pipeline::DEPTH + 2);
+    let depth = pipeline::depth(if live { Handoff::DropWhenFull } else { Handoff::Block });
+    let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(depth);
+    let (detect_tx, detect_rx) = bounded::<Vec<PacketMeta>>(depth);
+    let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(2 * depth + 2);
     let (spec_tx, spec_rx) = bounded::<ViewSpec>(8);
     let (view_tx, view_rx) = bounded::<Arc<View>>(1);
+    let (alert_tx, alert_rx) = bounded::<Vec<Alert>>(16);
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let (shared, stop_ref, ring) = (&shared, &*stop, &ring);
@@ -81,10 +85,26 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
                 pipeline::capture_loop(&mut source, filter.as_mut(), &full_tx, &empty_rx, &options, |_| {})
             })
             .context("cannot start the capture thread")?;
+        let recycle = empty_tx.clone();
+        std::thread::Builder::new()
+            .name("ntop-detect".into())
+            .spawn_scoped(scope, move || {
+                let mut detectors = crate::app::detectors();
+                for mut batch in detect_rx {
+                    if !detectors.observe(&batch).is_empty() && alert_tx.send(detectors.incidents()).is_err() {
+                        break;
+                    }
+                    batch.clear();
+                    let _ = empty_tx.try_send(batch);
+                }
+            })
+            .context("cannot start the detector thread")?;
+        let io =
+            EngineIo { batches: full_rx, detect: detect_tx, recycle, specs: spec_rx, views: view_tx, alerts: alert_rx };
         let engine_name = name.clone();
         std::thread::Builder::new()
             .name("ntop-engine".into())
-            .spawn_scoped(scope, move || engine(stats, full_rx, empty_tx, spec_rx, view_tx, shared, engine_name, live))
+            .spawn_scoped(scope, move || engine(stats, io, shared, engine_name, live))
             .context("cannot start the engine thread")?;
 
         let dump = Dumper { ring, dir: &dump_dir };
@@ -104,39 +124,54 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
     })
 }
 
-/// The engine thread: count batches, publish views.
-#[allow(clippy::too_many_arguments)]
-fn engine(
-    mut stats: Stats,
+/// The engine thread's channels.
+struct EngineIo {
+    /// Decoded batches from the capture thread.
     batches: Receiver<Vec<PacketMeta>>,
-    empties: Sender<Vec<PacketMeta>>,
+    /// Counted batches on to the detector thread.
+    detect: Sender<Vec<PacketMeta>>,
+    /// Batches the detectors could not take, back to the capture thread.
+    recycle: Sender<Vec<PacketMeta>>,
+    /// View specs from the UI.
     specs: Receiver<ViewSpec>,
+    /// Views to the UI.
     views: Sender<Arc<View>>,
-    shared: &Mutex<SourceState>,
-    source: String,
-    live: bool,
-) {
-    let mut batches = batches;
+    /// Incident lists from the detector thread.
+    alerts: Receiver<Vec<Alert>>,
+}
+
+/// The engine thread: count batches, pass them to the detectors, publish views.
+fn engine(mut stats: Stats, io: EngineIo, shared: &Mutex<SourceState>, source: String, live: bool) {
+    let EngineIo { mut batches, detect, recycle, specs, views, mut alerts } = io;
+    let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
     let mut spec = ViewSpec::default();
     let ticker = tick(PUBLISH);
     let mut dirty = true;
     let mut last_state = SourceState::default();
+    let mut incidents: Vec<Alert> = Vec::new();
+    let mut lagged = 0u64;
     loop {
         let mut publish = false;
         select! {
             recv(batches) -> msg => match msg {
-                Ok(mut batch) => {
+                Ok(batch) => {
                     for meta in &batch {
                         stats.record(meta);
                     }
-                    batch.clear();
-                    let _ = empties.try_send(batch);
+                    lagged += pipeline::forward(batch, &detect, &recycle, handoff);
                     dirty = true;
                 }
                 Err(_) => {
                     batches = never();
                     dirty = true;
                 }
+            },
+            recv(alerts) -> msg => match msg {
+                Ok(list) => {
+                    incidents = list;
+                    dirty = true;
+                }
+                Err(_) => alerts = never(),
             },
             recv(specs) -> msg => match msg {
                 Ok(s) => {
@@ -146,7 +181,8 @@ fn engine(
                 Err(_) => return, // the UI is gone
             },
             recv(ticker) -> _ => {
-                let state = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                let mut state = shared.lock().map(|s| s.clone()).unwrap_or_default();
+                state.dropped_detector = lagged;
                 dirty |= state != last_state;
                 last_state = state;
                 publish = dirty;
@@ -156,10 +192,12 @@ fn engine(
             let context = Context {
                 source: source.clone(),
                 live,
-                capture: last_state.kernel.map(|k| CaptureJson::new(&source, k, last_state.dropped_ring)),
+                capture: last_state
+                    .kernel
+                    .map(|k| CaptureJson::new(&source, k, last_state.dropped_ring, last_state.dropped_detector)),
                 status: last_state.status.clone(),
                 finished: last_state.finished,
-                alerts: Vec::new(),
+                alerts: incidents.clone(),
             };
             let view = Arc::new(View::build(&stats, &spec, context));
             // A full slot means the UI has not taken the last view yet: try next tick.

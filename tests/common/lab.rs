@@ -57,29 +57,39 @@ impl Lab {
         for ns in &lab.ns {
             sh(&["ip", "netns", "add", ns]);
         }
+        lab.connect();
+        lab
+    }
+
+    /// Creates the veth pair between the namespaces, with addresses, up; IPv6 off.
+    pub fn connect(&self) {
         sh(&[
             "ip",
             "link",
             "add",
-            &lab.dev[0],
+            &self.dev[0],
             "netns",
-            &lab.ns[0],
+            &self.ns[0],
             "type",
             "veth",
             "peer",
             "name",
-            &lab.dev[1],
+            &self.dev[1],
             "netns",
-            &lab.ns[1],
+            &self.ns[1],
         ]);
         for i in 0..2 {
-            let (ns, dev) = (&lab.ns[i], &lab.dev[i]);
+            let (ns, dev) = (&self.ns[i], &self.dev[i]);
             sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-            sh(&["ip", "-n", ns, "addr", "add", &format!("{}/24", lab.ip[i]), "dev", dev]);
+            sh(&["ip", "-n", ns, "addr", "add", &format!("{}/24", self.ip[i]), "dev", dev]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
         }
-        lab
+    }
+
+    /// Deletes the veth pair (both ends vanish).
+    pub fn disconnect(&self) {
+        sh(&["ip", "-n", &self.ns[0], "link", "del", &self.dev[0]]);
     }
 
     /// A command run inside namespace `i`.

@@ -56,7 +56,7 @@ fn context(live: bool, alerts: Vec<Alert>) -> Context {
         live,
         capture: live.then(|| {
             let kernel = KernelStats { received: 3010, dropped_kernel: 10, dropped_interface: 0 };
-            CaptureJson::new("eth0", kernel, 0)
+            CaptureJson::new("eth0", kernel, 0, 0)
         }),
         status: None,
         finished: false,
