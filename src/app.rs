@@ -145,13 +145,7 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
         pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
-    let mut info = RunInfo {
-        source: source.name().to_string(),
-        filter: expr,
-        frames_read: report.frames,
-        alerts: detectors.incidents(),
-        ..Default::default()
-    };
+    let mut info = run_info(source.name(), expr, &report, &detectors);
     if let Some(w) = source.warning() {
         eprintln!(
             "ntop-rs: warning: {}: {w}; the summary covers the {} packets before it",
@@ -161,6 +155,17 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
         info.warnings.push(w.to_string());
     }
     Ok(info)
+}
+
+/// What a run reports besides the counters.
+fn run_info(source: &str, filter: Option<String>, report: &pipeline::RunReport, detectors: &Detectors) -> RunInfo {
+    RunInfo {
+        source: source.to_string(),
+        filter,
+        frames_read: report.frames,
+        alerts: detectors.incidents(),
+        ..Default::default()
+    }
 }
 
 /// Opens the live device and gives up root: everything that needs privileges.
@@ -210,13 +215,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
         report
     })?;
     let kernel = source.kernel_stats().unwrap_or_default();
-    let mut info = RunInfo {
-        source: source.name().to_string(),
-        filter: expr,
-        frames_read: report.frames,
-        alerts: detectors.incidents(),
-        ..Default::default()
-    };
+    let mut info = run_info(source.name(), expr, &report, &detectors);
     if let Some(status) = source.status() {
         info.warnings.push(status.to_string());
     }
