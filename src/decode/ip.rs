@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use etherparse::LaxIpSlice;
 
 use super::link::L3Kind;
-use super::{Fragment, PacketMeta, Proto, TcpFlags};
+use super::{Fragment, PacketMeta, Proto, Quoted, TcpFlags};
 
 const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
@@ -19,6 +19,21 @@ const DEST_OPTS: u8 = 60;
 
 /// Decodes an IP packet of the kind the link layer announced into `meta`.
 pub(super) fn decode(kind: L3Kind, data: &[u8], meta: &mut PacketMeta) {
+    decode_at(kind, data, meta, true);
+}
+
+/// ICMPv4 types that quote the offending packet.
+fn icmpv4_quotes(t: u8) -> bool {
+    matches!(t, 3 | 4 | 5 | 11 | 12)
+}
+
+/// ICMPv6 types that quote the offending packet.
+fn icmpv6_quotes(t: u8) -> bool {
+    matches!(t, 1..=4)
+}
+
+/// Decodes `data`; `quotes` allows reading the packet an ICMP error quotes (one level).
+fn decode_at(kind: L3Kind, data: &[u8], meta: &mut PacketMeta, quotes: bool) {
     let version = data.first().map(|b| b >> 4);
     let ok = match (kind, version) {
         (L3Kind::Ipv4 | L3Kind::Ip, Some(4)) => v4(data, meta),
@@ -30,7 +45,7 @@ pub(super) fn decode(kind: L3Kind, data: &[u8], meta: &mut PacketMeta) {
         return;
     }
     if meta.fragment != Fragment::Later {
-        transport(data, meta);
+        transport(data, meta, quotes);
     }
 }
 
@@ -126,7 +141,7 @@ fn set_proto(meta: &mut PacketMeta, number: u8) {
 /// Ethernet padding) and skips IPv6 extension headers; the few transport fields we keep
 /// sit at fixed offsets, so they are read straight from that payload, which also works
 /// when the transport header is cut short.
-fn transport(data: &[u8], meta: &mut PacketMeta) {
+fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
     let Ok((ip, _)) = LaxIpSlice::from_slice(data) else { return };
     let payload = ip.payload();
     let p = payload.payload;
@@ -137,7 +152,22 @@ fn transport(data: &[u8], meta: &mut PacketMeta) {
                 meta.tcp_flags = TcpFlags(p[13]);
             }
         }
-        1 | 58 if p.len() >= 2 => meta.icmp = Some((p[0], p[1])),
+        n @ (1 | 58) if p.len() >= 2 => {
+            meta.icmp = Some((p[0], p[1]));
+            let is_error = if n == 1 { icmpv4_quotes(p[0]) } else { icmpv6_quotes(p[0]) };
+            if quotes && is_error && p.len() > 8 {
+                meta.quoted = quoted(&p[8..], meta);
+            }
+        }
         _ => {}
     }
+}
+
+/// The packet an ICMP error quotes (its IP header and first transport bytes).
+fn quoted(inner: &[u8], outer: &PacketMeta) -> Option<Quoted> {
+    let frame =
+        crate::capture::Frame { ts: outer.ts, linktype: outer.linktype, data: inner, orig_len: inner.len() as u32 };
+    let mut q = PacketMeta::blank(&frame);
+    decode_at(L3Kind::Ip, inner, &mut q, false);
+    Some(Quoted { dst: q.dst?, ip_proto: q.ip_proto?, dport: q.dport() })
 }

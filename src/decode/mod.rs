@@ -173,6 +173,17 @@ pub struct ArpMeta {
     pub target: Ipv4Addr,
 }
 
+/// The probe an ICMP error quotes: what was sent, to where, that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    /// Destination of the quoted packet (the host that was probed).
+    pub dst: IpAddr,
+    /// Its IP protocol number (after IPv6 extension headers).
+    pub ip_proto: u8,
+    /// Its destination port, when the quote reaches it.
+    pub dport: Option<u16>,
+}
+
 /// Everything the engine keeps of one packet. Small and `Copy`, so it travels through
 /// rings and channels by value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +216,8 @@ pub struct PacketMeta {
     pub fragment: Fragment,
     /// ARP details.
     pub arp: Option<ArpMeta>,
+    /// For ICMP/ICMPv6 errors (unreachable, time exceeded, ...): the packet they quote.
+    pub quoted: Option<Quoted>,
     /// Headers that make no sense, or a frame that ends inside one.
     pub malformed: bool,
 }
@@ -227,6 +240,7 @@ impl PacketMeta {
             vlan: None,
             fragment: Fragment::No,
             arp: None,
+            quoted: None,
             malformed: false,
         }
     }

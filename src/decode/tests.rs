@@ -261,3 +261,37 @@ fn ip_over_sll_with_builder() {
     let m = meta(LinkType::LINUX_SLL, &f);
     assert_eq!((m.proto, m.icmp), (Proto::Icmp, Some((8, 0))));
 }
+
+#[test]
+fn icmp_errors_quote_the_probe() {
+    // Port unreachable from 10.0.0.2, quoting a UDP probe 10.0.0.1 -> 10.0.0.2:161.
+    let probe = ipv4(17, 0, &udp(40000, 161));
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&probe[..28]);
+    let mut outer = ipv4(1, 0, &icmp);
+    outer[12..16].copy_from_slice(&V4_B);
+    outer[16..20].copy_from_slice(&V4_A);
+    let m = meta(LinkType::IPV4, &outer);
+    assert_eq!(m.icmp, Some((3, 3)));
+    let q = m.quoted.expect("quoted probe");
+    assert_eq!((q.dst, q.ip_proto, q.dport), (ip("10.0.0.2").unwrap(), 17, Some(161)));
+    // An IP-protocol probe (protocol 99) quoted in a protocol unreachable.
+    let mut icmp = vec![3, 2, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&ipv4(99, 0, &[])[..20]);
+    let m = meta(LinkType::IPV4, &ipv4(1, 0, &icmp));
+    assert_eq!(m.quoted.map(|q| (q.ip_proto, q.dport)), Some((99, None)));
+    // An echo reply quotes nothing.
+    let m = meta(LinkType::IPV4, &ipv4(1, 0, &[0, 0, 0, 0, 0, 1, 0, 1, 0x45, 0, 0, 28]));
+    assert_eq!(m.quoted, None);
+}
+
+#[test]
+fn icmpv6_unreachable_quotes_the_probe() {
+    let mut probe = ipv6(6, &[0x9c, 0x40, 0x00, 0x16, 0, 0, 0, 1]);
+    probe.truncate(48);
+    let mut icmp = vec![1, 4, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&probe);
+    let m = meta(LinkType::RAW, &ipv6(58, &icmp));
+    let q = m.quoted.expect("quoted probe");
+    assert_eq!((q.dst, q.ip_proto, q.dport), (ip("2001:db8::2").unwrap(), 6, Some(22)));
+}
