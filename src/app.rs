@@ -52,9 +52,28 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The detectors that run (the scan, sweep, flood and outlier detectors join here).
-pub(crate) fn detectors() -> Detectors {
-    Detectors::new(Vec::new())
+/// The detectors that run (the scan, sweep, flood and outlier detectors join here),
+/// writing their reports to `--alerts` if asked.
+fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
+    let set = Detectors::new(Vec::new());
+    Ok(match cli.alerts.as_deref() {
+        None => set,
+        Some("-") => set.with_sink(Box::new(std::io::stdout())),
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("cannot write alerts to {path}: {}", crate::capture::file::io_reason(&e))
+            })?;
+            set.with_sink(Box::new(std::io::BufWriter::new(file)))
+        }
+    })
+}
+
+/// Adds a failure of the `--alerts` stream to the run's warnings (and stderr).
+fn note_sink_error(detectors: &Detectors, info: &mut RunInfo) {
+    if let Some(e) = detectors.sink_error() {
+        eprintln!("ntop-rs: warning: writing alerts failed: {e}");
+        info.warnings.push(format!("writing alerts failed: {e}"));
+    }
 }
 
 fn stats_config(cli: &Cli) -> StatsConfig {
@@ -102,10 +121,12 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
+            let detectors = detectors(cli)?;
             ui::run(ui::Session {
                 source,
                 filter,
                 stats,
+                detectors,
                 live: false,
                 replay: Some(control),
                 stop,
@@ -116,10 +137,12 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
         }
         None => {
             let source = open_live(cli)?;
+            let detectors = detectors(cli)?;
             ui::run(ui::Session {
                 source,
                 filter: None,
                 stats,
+                detectors,
                 live: true,
                 replay: None,
                 stop,
@@ -140,12 +163,13 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
     let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: None };
-    let mut detectors = detectors();
+    let mut detectors = detectors(cli)?;
     let report =
         pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
     let mut info = run_info(source.name(), expr, &report, &detectors);
+    note_sink_error(&detectors, &mut info);
     if let Some(w) = source.warning() {
         eprintln!(
             "ntop-rs: warning: {}: {w}; the summary covers the {} packets before it",
@@ -203,7 +227,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let mut detectors = detectors();
+    let mut detectors = detectors(cli)?;
     // Source problems (a device that went down, and its return) go to stderr as they happen.
     let shared = std::sync::Mutex::new(pipeline::SourceState::default());
     let report = std::thread::scope(|scope| {
@@ -216,6 +240,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
     })?;
     let kernel = source.kernel_stats().unwrap_or_default();
     let mut info = run_info(source.name(), expr, &report, &detectors);
+    note_sink_error(&detectors, &mut info);
     if let Some(status) = source.status() {
         info.warnings.push(status.to_string());
     }

@@ -73,6 +73,10 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
     pub window: u64,
 
+    /// Write every alert report (new, update, end) to FILE as NDJSON ('-': standard output)
+    #[arg(long, value_name = "FILE")]
+    pub alerts: Option<String>,
+
     /// Memory for the packet ring that `w` dumps from, in MiB
     #[arg(long, value_name = "MiB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub ring_mb: u64,

@@ -287,3 +287,15 @@ fn unknown_link_type_counts_as_other() {
     assert_eq!(s["malformed"], 0);
     assert_eq!(s["link_types"]["linktype 147"], 1);
 }
+
+#[test]
+fn alerts_stream_file_and_bad_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.ndjson");
+    let s = summary(&sample(), &["--alerts", path.to_str().unwrap()]);
+    assert!(s["alerts"].as_array().is_some_and(|a| a.is_empty()));
+    // No detector reported anything on the sample: the stream exists and is empty.
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--alerts", "/nonexistent/dir/a.ndjson"]);
+    assert_one_line_error(&out, "cannot write alerts to /nonexistent/dir/a.ndjson: no such file");
+}

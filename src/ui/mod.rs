@@ -48,6 +48,8 @@ pub struct Session<S> {
     pub filter: Option<Filter>,
     /// Empty statistics with the configured limits.
     pub stats: Stats,
+    /// The detectors to run (on their own thread).
+    pub detectors: crate::detect::Detectors,
     /// Live capture (drops when behind) or replay (waits).
     pub live: bool,
     /// Replay speed control, for files.
@@ -64,7 +66,7 @@ pub struct Session<S> {
 
 /// Runs the TUI until the user quits or a signal arrives.
 pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
-    let Session { mut source, mut filter, stats, live, replay, stop, ring, dump_dir, resolve } = session;
+    let Session { mut source, mut filter, stats, mut detectors, live, replay, stop, ring, dump_dir, resolve } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
     let depth = pipeline::depth(if live { Handoff::DropWhenFull } else { Handoff::Block });
@@ -89,7 +91,6 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
         std::thread::Builder::new()
             .name("ntop-detect".into())
             .spawn_scoped(scope, move || {
-                let mut detectors = crate::app::detectors();
                 for mut batch in detect_rx {
                     if !detectors.observe(&batch).is_empty() && alert_tx.send(detectors.incidents()).is_err() {
                         break;
