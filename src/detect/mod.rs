@@ -6,12 +6,14 @@
 //! and outlier detectors plug in here.
 
 pub mod alert;
+pub mod book;
 
 use std::io::Write;
 
 use crate::capture::Nanos;
 use crate::decode::PacketMeta;
 pub use alert::{Alert, AlertState, Severity};
+pub use book::{Book, IncidentKey};
 
 /// One detector: fed every packet, and a clock tick in packet time.
 pub trait Detector: Send {
