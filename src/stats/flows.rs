@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::Counter;
-use super::table::{CappedTable, LastSeen};
+use super::table::{CappedTable, LastSeen, top_n};
 use crate::capture::Nanos;
 use crate::decode::{PacketMeta, TcpFlags};
 
@@ -171,15 +171,8 @@ impl FlowTable {
 
     /// Flows by bytes descending (ties by key); `n = 0` is all.
     pub fn top(&self, n: usize) -> Vec<(FlowKey, FlowStats)> {
-        let order = |x: &(FlowKey, FlowStats), y: &(FlowKey, FlowStats)| {
-            y.1.total_bytes().cmp(&x.1.total_bytes()).then(x.0.cmp(&y.0))
-        };
         let mut all: Vec<(FlowKey, FlowStats)> = self.table.iter().map(|(k, v)| (*k, *v)).collect();
-        if n != 0 && n < all.len() {
-            all.select_nth_unstable_by(n - 1, order);
-            all.truncate(n);
-        }
-        all.sort_unstable_by(order);
+        top_n(&mut all, n, |x, y| y.1.total_bytes().cmp(&x.1.total_bytes()).then(x.0.cmp(&y.0)));
         all
     }
 }

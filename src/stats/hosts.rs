@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::net::IpAddr;
 
 use super::Counter;
-use super::table::{CappedTable, LastSeen};
+use super::table::{CappedTable, LastSeen, top_n};
 use crate::capture::Nanos;
 use crate::decode::{Proto, ProtoMask};
 
@@ -22,10 +22,7 @@ pub struct HostStats {
 }
 
 fn sum(counters: &[Counter; Proto::COUNT], mask: ProtoMask) -> Counter {
-    mask.iter().fold(Counter::default(), |acc, p| Counter {
-        packets: acc.packets + counters[p.index()].packets,
-        bytes: acc.bytes + counters[p.index()].bytes,
-    })
+    mask.iter().map(|p| counters[p.index()]).sum()
 }
 
 impl HostStats {
@@ -121,12 +118,7 @@ impl HostTable {
     ) -> Vec<(IpAddr, HostStats)> {
         let mut all: Vec<(IpAddr, HostStats)> =
             self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (*ip, *h)).collect();
-        let order = |a: &(IpAddr, HostStats), b: &(IpAddr, HostStats)| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0));
-        if n != 0 && n < all.len() {
-            all.select_nth_unstable_by(n - 1, order);
-            all.truncate(n);
-        }
-        all.sort_unstable_by(order);
+        top_n(&mut all, n, |a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
         all
     }
 }

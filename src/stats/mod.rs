@@ -26,6 +26,20 @@ pub struct Counter {
     pub bytes: u64,
 }
 
+impl std::ops::Add for Counter {
+    type Output = Counter;
+
+    fn add(self, other: Counter) -> Counter {
+        Counter { packets: self.packets + other.packets, bytes: self.bytes + other.bytes }
+    }
+}
+
+impl std::iter::Sum for Counter {
+    fn sum<I: Iterator<Item = Counter>>(iter: I) -> Counter {
+        iter.fold(Counter::default(), |a, b| a + b)
+    }
+}
+
 impl Counter {
     /// Counts one packet of `bytes`.
     #[inline]

@@ -10,6 +10,16 @@ use rustc_hash::FxHashMap;
 
 use crate::capture::Nanos;
 
+/// Keeps the `n` first rows in `order` (all when `n` is 0), sorted: a selection and a
+/// sort of the survivors, not a sort of everything.
+pub fn top_n<T>(rows: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if n != 0 && n < rows.len() {
+        rows.select_nth_unstable_by(n - 1, &order);
+        rows.truncate(n);
+    }
+    rows.sort_unstable_by(order);
+}
+
 /// Something that remembers when it was last seen.
 pub trait LastSeen {
     /// Packet time of the latest packet counted in this entry.

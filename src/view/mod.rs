@@ -15,6 +15,7 @@ use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{Proto, ProtoMask};
 use crate::detect::Alert;
 use crate::export::summary::CaptureJson;
+use crate::stats::table::top_n;
 use crate::stats::{Counter, FlowKey, FlowStats, HostStats, Series, Stats};
 pub use filter::DisplayFilter;
 
@@ -219,6 +220,11 @@ fn flow_class(key: &FlowKey) -> Proto {
     Proto::from_ip_number(key.proto)
 }
 
+/// A flow's traffic both ways, in the chosen unit.
+fn flow_amount(r: &FlowRow, bytes: bool) -> u64 {
+    amount(r.stats.a_to_b + r.stats.b_to_a, bytes)
+}
+
 fn amount(c: Counter, bytes: bool) -> u64 {
     if bytes { c.bytes } else { c.packets }
 }
@@ -227,7 +233,7 @@ impl View {
     /// Builds the view of `stats` for `spec`.
     pub fn build(stats: &Stats, spec: &ViewSpec, context: Context) -> View {
         let mask = spec.mask;
-        let shown = mask.iter().fold(Counter::default(), |a, p| add(a, stats.protocol(p)));
+        let shown: Counter = mask.iter().map(|p| stats.protocol(p)).sum();
         let series = series_for(stats, spec.zoom);
         let rate = last_second_rate(&stats.series.secs, mask);
 
@@ -236,10 +242,7 @@ impl View {
         let mut flows: Vec<FlowRow> =
             stats.flows.iter().filter(|(k, _)| flow_ok(k)).map(|(k, f)| FlowRow { key: *k, stats: *f }).collect();
         let flows_total = flows.len();
-        let flow_amount = |r: &FlowRow| {
-            if spec.bytes { r.stats.total_bytes() } else { r.stats.total_packets() }
-        };
-        top_rows(&mut flows, spec.rows, |r| flow_amount(r), |a, b| a.key.cmp(&b.key));
+        top_rows(&mut flows, spec.rows, |r| flow_amount(r, spec.bytes), |a, b| a.key.cmp(&b.key));
 
         // A port filter selects the hosts that have a flow on that port.
         let port_hosts: Option<std::collections::HashSet<IpAddr>> = match spec.filter {
@@ -294,18 +297,9 @@ impl View {
     }
 }
 
-fn add(a: Counter, b: Counter) -> Counter {
-    Counter { packets: a.packets + b.packets, bytes: a.bytes + b.bytes }
-}
-
 /// Keeps the `n` rows with the largest `amount` (ties by `tie`), sorted, in place.
 fn top_rows<T>(rows: &mut Vec<T>, n: usize, amount: impl Fn(&T) -> u64, tie: impl Fn(&T, &T) -> std::cmp::Ordering) {
-    let order = |a: &T, b: &T| amount(b).cmp(&amount(a)).then_with(|| tie(a, b));
-    if n > 0 && n < rows.len() {
-        rows.select_nth_unstable_by(n - 1, order);
-        rows.truncate(n);
-    }
-    rows.sort_unstable_by(order);
+    top_n(rows, n, |a, b| amount(b).cmp(&amount(a)).then_with(|| tie(a, b)));
 }
 
 fn series_for(stats: &Stats, zoom: Zoom) -> (Nanos, Nanos, Vec<[Counter; Proto::COUNT]>) {
@@ -325,7 +319,7 @@ fn series_for(stats: &Stats, zoom: Zoom) -> (Nanos, Nanos, Vec<[Counter; Proto::
 fn last_second_rate(secs: &Series, mask: ProtoMask) -> (f64, f64) {
     let buckets: Vec<_> = secs.iter().collect();
     let Some((_, b)) = buckets.len().checked_sub(2).map(|i| buckets[i]) else { return (0.0, 0.0) };
-    let c = mask.iter().fold(Counter::default(), |a, p| add(a, b[p.index()]));
+    let c: Counter = mask.iter().map(|p| b[p.index()]).sum();
     let secs = secs.width() as f64 / NANOS_PER_SEC as f64;
     (c.packets as f64 / secs, c.bytes as f64 * 8.0 / secs)
 }
@@ -343,9 +337,9 @@ fn host_detail(stats: &Stats, ip: IpAddr, spec: &ViewSpec, flow_ok: &impl Fn(&Fl
         } else {
             continue;
         };
-        let c = add(f.a_to_b, f.b_to_a);
+        let c = f.a_to_b + f.b_to_a;
         let e = peers.entry(peer).or_default();
-        *e = add(*e, c);
+        *e = *e + c;
         // The service side of a flow is usually its lower port.
         let service = match (a.1, b.1) {
             (0, p) | (p, 0) => p,
@@ -353,7 +347,7 @@ fn host_detail(stats: &Stats, ip: IpAddr, spec: &ViewSpec, flow_ok: &impl Fn(&Fl
         };
         if service != 0 {
             let e = ports.entry((k.proto, service)).or_default();
-            *e = add(*e, c);
+            *e = *e + c;
         }
         flows.push(FlowRow { key: *k, stats: *f });
     }
@@ -362,8 +356,7 @@ fn host_detail(stats: &Stats, ip: IpAddr, spec: &ViewSpec, flow_ok: &impl Fn(&Fl
     top_rows(&mut peers, spec.rows, |(_, c)| amount_of(c), |a, b| a.0.cmp(&b.0));
     let mut ports: Vec<(u8, u16, Counter)> = ports.into_iter().map(|((p, port), c)| (p, port, c)).collect();
     top_rows(&mut ports, spec.rows, |(_, _, c)| amount_of(c), |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    let flow_amount = |r: &FlowRow| if spec.bytes { r.stats.total_bytes() } else { r.stats.total_packets() };
-    top_rows(&mut flows, spec.rows, flow_amount, |a, b| a.key.cmp(&b.key));
+    top_rows(&mut flows, spec.rows, |r| flow_amount(r, spec.bytes), |a, b| a.key.cmp(&b.key));
     HostDetail { ip, stats: stats.hosts.get(&ip).copied(), peers, ports, flows }
 }
 

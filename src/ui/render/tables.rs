@@ -25,7 +25,7 @@ fn selected_style(pane: Pane, row: usize, ui: &UiState, theme: &Theme) -> ratatu
 pub fn render_talkers(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let bytes = view.spec.bytes;
     let rows = view.talkers.iter().take(table_rows(area)).enumerate().map(|(i, t)| {
-        let total = Counter { packets: t.tx.packets + t.rx.packets, bytes: t.tx.bytes + t.rx.bytes };
+        let total = t.tx + t.rx;
         Row::new([
             Cell::from(names.host(t.ip)),
             Cell::from(amount(t.tx, bytes)),
@@ -57,7 +57,7 @@ fn flow_rows<'a>(
     flows.iter().take(limit).enumerate().map(move |(i, r)| {
         let class = Proto::from_ip_number(r.key.proto);
         let name = if class == Proto::Other { format!("ip/{}", r.key.proto) } else { class.name().to_string() };
-        let total = Counter { packets: r.stats.total_packets(), bytes: r.stats.total_bytes() };
+        let total = r.stats.a_to_b + r.stats.b_to_a;
         let state = if r.key.proto == 6 { r.stats.tcp.state() } else { "" };
         let style = pane.map_or(Default::default(), |p| selected_style(p, i, ui, theme));
         Row::new([
