@@ -184,10 +184,14 @@ impl LiveSource {
         self.last_attempt = Instant::now();
     }
 
+    fn down_message(&self) -> String {
+        format!("{} is down (waiting for it to come back)", self.name)
+    }
+
     fn retry(&mut self) {
         // A device that is down: wait for it to come up, then reopen at once.
         if link_is_up(&self.name) == Some(false) {
-            self.down = Some(format!("{} is down (waiting for it to come back)", self.name));
+            self.down = Some(self.down_message());
             std::thread::sleep(LINK_CHECK_EVERY);
             return;
         }
@@ -217,8 +221,7 @@ impl LiveSource {
             return;
         }
         self.last_link_check = Instant::now();
-        self.down = (link_is_up(&self.name) == Some(false))
-            .then(|| format!("{} is down (waiting for it to come back)", self.name));
+        self.down = (link_is_up(&self.name) == Some(false)).then(|| self.down_message());
     }
 
     /// Reads libpcap's counters into the 64-bit totals.
