@@ -55,7 +55,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 /// The detectors that run (the scan, sweep, flood and outlier detectors join here),
 /// writing their reports to `--alerts` if asked.
 fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
-    let set = Detectors::new(Vec::new());
+    let set = Detectors::new(vec![Box::new(crate::detect::scan::ScanDetector::new(Default::default()))]);
     Ok(match cli.alerts.as_deref() {
         None => set,
         Some("-") => set.with_sink(Box::new(std::io::stdout())),

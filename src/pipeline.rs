@@ -140,6 +140,7 @@ pub fn run<S: PacketSource + ?Sized>(
                     batch.clear();
                     let _ = empty_tx.try_send(batch);
                 }
+                detectors.finish();
             })
             .expect("spawning the detector thread");
         let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);

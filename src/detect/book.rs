@@ -119,6 +119,16 @@ impl Book {
             self.ids.remove(&key);
         }
     }
+
+    /// The capture is over at `now`: ends every open incident, in id order.
+    pub fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        for (_, (_, mut open)) in std::mem::take(&mut self.open) {
+            open.alert.state = AlertState::End;
+            open.alert.ts = now;
+            out.push(open.alert);
+        }
+        self.ids.clear();
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 pub mod alert;
 pub mod book;
+pub mod memory;
+pub mod scan;
 
 use std::io::Write;
 
@@ -26,6 +28,9 @@ pub trait Detector: Send {
     /// Packet time moved on to `now` (about once a second of packet time): close quiet
     /// incidents, emit rate-limited updates.
     fn tick(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
+
+    /// The capture is over at `now`: end every open incident with its final figures.
+    fn finish(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
 }
 
 /// Packet time between two ticks.
@@ -37,6 +42,8 @@ pub struct Detectors {
     /// Latest report per incident, in order of first report.
     incidents: Vec<Alert>,
     next_tick: Option<Nanos>,
+    /// Packet time of the latest packet seen.
+    last_ts: Option<Nanos>,
     /// Where every report goes as one JSON line (`--alerts`), if anywhere.
     sink: Option<Box<dyn Write + Send>>,
     sink_error: Option<String>,
@@ -45,7 +52,7 @@ pub struct Detectors {
 impl Detectors {
     /// Runs `list`.
     pub fn new(list: Vec<Box<dyn Detector>>) -> Self {
-        Detectors { list, incidents: Vec::new(), next_tick: None, sink: None, sink_error: None }
+        Detectors { list, incidents: Vec::new(), next_tick: None, last_ts: None, sink: None, sink_error: None }
     }
 
     /// Also writes every alert report to `sink` as NDJSON (one object a line, flushed
@@ -99,16 +106,34 @@ impl Detectors {
                 d.observe(meta, &mut out);
             }
         }
-        for alert in &out {
+        self.last_ts = batch.last().map(|m| m.ts).or(self.last_ts);
+        self.record(&out);
+        out
+    }
+
+    /// The capture is over: ends every open incident (at the last packet's time) and
+    /// returns those final reports.
+    pub fn finish(&mut self) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if let Some(now) = self.last_ts {
+            for d in &mut self.list {
+                d.finish(now, &mut out);
+            }
+        }
+        self.record(&out);
+        out
+    }
+
+    fn record(&mut self, out: &[Alert]) {
+        for alert in out {
             match self.incidents.iter_mut().find(|a| a.id == alert.id) {
                 Some(known) => *known = alert.clone(),
                 None => self.incidents.push(alert.clone()),
             }
         }
         if !out.is_empty() {
-            self.write_reports(&out);
+            self.write_reports(out);
         }
-        out
     }
 
     /// The latest report of every incident, newest incident first.

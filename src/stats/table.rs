@@ -53,6 +53,16 @@ impl<K: Hash + Eq + Copy, V: LastSeen> CappedTable<K, V> {
         self.map.get(key)
     }
 
+    /// Looks up an entry to change it.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    /// Keeps only the entries for which `keep` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.map.retain(|k, v| keep(k, v));
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.map.len()

@@ -1,0 +1,157 @@
+//! Fixed-size memories the detectors share: what has been seen recently, and how many
+//! distinct things there were. Both cost the same whatever the traffic, so a spoofed
+//! flood cannot grow them.
+
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use rustc_hash::FxHasher;
+
+/// A key hash, for [`Recent`] and [`Distinct`].
+pub fn hash_of(parts: impl Hash) -> u64 {
+    let mut h = FxHasher::default();
+    parts.hash(&mut h);
+    // Fx is fast but leaves structure (sequential ports stay evenly spaced): finish with
+    // murmur3's mixer so that every bit depends on every input bit.
+    let mut x = h.finish();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    x | 1
+}
+
+/// The hash of a directed transport tuple: `proto` from `src:sport` to `dst:dport`.
+pub fn tuple(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u64 {
+    hash_of((proto, src, sport, dst, dport))
+}
+
+/// A fixed-size set of recently seen key hashes, two ways per bucket: a new key pushes
+/// the older of its bucket out, so membership means "seen lately", never unbounded.
+pub struct Recent {
+    slots: Vec<u64>,
+    shift: u32,
+}
+
+impl Recent {
+    /// A memory of `1 << bits` keys (8 bytes each).
+    pub fn new(bits: u32) -> Self {
+        Recent { slots: vec![0; 1 << bits], shift: 64 - bits }
+    }
+
+    fn bucket(&self, h: u64) -> usize {
+        (h >> self.shift) as usize & !1
+    }
+
+    /// Remembers `h`.
+    pub fn insert(&mut self, h: u64) {
+        let i = self.bucket(h);
+        if self.slots[i] != h && self.slots[i + 1] != h {
+            self.slots[i + 1] = self.slots[i];
+            self.slots[i] = h;
+        }
+    }
+
+    /// Whether `h` was seen and not yet pushed out.
+    pub fn contains(&self, h: u64) -> bool {
+        let i = self.bucket(h);
+        self.slots[i] == h || self.slots[i + 1] == h
+    }
+
+    /// Forgets `h`.
+    pub fn remove(&mut self, h: u64) {
+        let i = self.bucket(h);
+        for slot in &mut self.slots[i..i + 2] {
+            if *slot == h {
+                *slot = 0;
+            }
+        }
+    }
+}
+
+/// Counts distinct keys approximately in 64 bytes (linear counting over 512 bits):
+/// exact for 1, within a few percent up to ~1000, saturating beyond.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Distinct {
+    bits: [u64; 8],
+}
+
+impl Distinct {
+    const M: f64 = 512.0;
+
+    /// Adds a key hash.
+    pub fn insert(&mut self, h: u64) {
+        let b = (h >> 55) as usize; // top 9 bits
+        self.bits[b / 64] |= 1 << (b % 64);
+    }
+
+    /// Estimated number of distinct keys added.
+    pub fn estimate(&self) -> u32 {
+        let set: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
+        if set == 0 {
+            return 0;
+        }
+        let zeros = Self::M - f64::from(set);
+        if zeros < 1.0 {
+            return 3200; // saturated: "thousands"
+        }
+        (-Self::M * (zeros / Self::M).ln()).round().max(1.0) as u32
+    }
+
+    /// The union of two counts (keys added to either).
+    pub fn union(self, other: Distinct) -> Distinct {
+        let mut bits = self.bits;
+        for (b, o) in bits.iter_mut().zip(other.bits) {
+            *b |= o;
+        }
+        Distinct { bits }
+    }
+}
+
+/// Whether `ip` can be the target of a probe: one host, not a group or "nobody".
+pub fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() || v4.octets()[3] == 255),
+        IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_remembers_and_forgets() {
+        let mut r = Recent::new(8);
+        let a = hash_of(1u32);
+        assert!(!r.contains(a));
+        r.insert(a);
+        assert!(r.contains(a));
+        r.remove(a);
+        assert!(!r.contains(a));
+    }
+
+    #[test]
+    fn distinct_estimates_are_close() {
+        for n in [1u32, 2, 10, 100, 500] {
+            let mut d = Distinct::default();
+            for k in 0..n {
+                d.insert(hash_of(k));
+                d.insert(hash_of(k)); // duplicates do not count
+            }
+            let e = d.estimate();
+            let err = (f64::from(e) - f64::from(n)).abs() / f64::from(n);
+            assert!(err < 0.15, "{n} keys estimated as {e}");
+        }
+        assert_eq!(Distinct::default().estimate(), 0);
+    }
+
+    #[test]
+    fn groups_are_not_targets() {
+        for ip in ["224.0.0.251", "255.255.255.255", "0.0.0.0", "192.168.1.255", "ff02::1"] {
+            assert!(!is_unicast(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(is_unicast("192.168.1.25".parse().unwrap()));
+    }
+}

@@ -1,0 +1,514 @@
+//! Port scans and host sweeps: one source, many attempts that fail.
+//!
+//! Only failed or unanswered attempts count, so a busy client or server is not a scanner:
+//!
+//! - TCP: a SYN that gets no SYN-ACK within the probe timeout; a RST from a tuple that
+//!   never sent anything else (the answer to a SYN, FIN, NULL, Xmas or ACK probe); a
+//!   segment with none of SYN, ACK and RST (FIN/NULL/Xmas probes have no other use).
+//! - UDP: a datagram that opens a conversation and gets nothing back on it within the
+//!   probe timeout (a reply, even one sent before, answers it), or an ICMP unreachable.
+//!   Traceroute's ports (33434-33534) are left out, and an ICMP time-exceeded answers.
+//! - IP protocols: an ICMP protocol-unreachable.
+//! - ICMP echo: every echo request (sweeps only): a host that pings many others in a
+//!   few seconds is sweeping whether or not they answer.
+//! - ARP: a who-has that gets no reply within the probe timeout.
+//!
+//! Failed attempts are tallied per (source, target, protocol) in ports — a port scan —
+//! and per (source, protocol, port) in hosts — a host sweep. A tally fires when it gains
+//! `*_fast` new ports/hosts within the fast window (fast scans, caught in well under a
+//! second), or reaches `*_slow` in all while it stays active (slow scans: a tally lives
+//! until the source has been idle for `idle`, so a few probes a minute add up).
+
+use std::collections::VecDeque;
+use std::hash::Hash;
+use std::net::IpAddr;
+
+use rustc_hash::FxHashSet;
+use serde_json::json;
+
+use super::book::{Book, IncidentKey};
+use super::memory::{Recent, hash_of, is_unicast, tuple};
+use super::{Alert, Detector, Severity};
+use crate::capture::{NANOS_PER_SEC, Nanos};
+use crate::decode::{PacketMeta, Proto, TcpFlags};
+use crate::stats::table::{CappedTable, LastSeen};
+
+/// Thresholds and windows of the scan and sweep detector.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// How long a probe may wait for its answer before it counts as unanswered.
+    pub probe_timeout: Nanos,
+    /// The short window for fast scans.
+    pub fast_window: Nanos,
+    /// A tally ends after the source has been this long without a failed attempt.
+    pub idle: Nanos,
+    /// New failed ports on one host within the fast window that make a scan.
+    pub ports_fast: u32,
+    /// Failed ports on one host in all (while active) that make a scan.
+    pub ports_slow: u32,
+    /// New failed hosts on one service within the fast window that make a sweep.
+    pub hosts_fast: u32,
+    /// Failed hosts on one service in all (while active) that make a sweep.
+    pub hosts_slow: u32,
+    /// Most tallies kept at once (each kind); the least recently active are evicted.
+    pub max_tallies: usize,
+    /// Reports of one incident at most this often.
+    pub update_every: Nanos,
+    /// An incident ends after this long without a failed attempt.
+    pub quiet: Nanos,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            probe_timeout: NANOS_PER_SEC,
+            fast_window: 3 * NANOS_PER_SEC,
+            idle: 300 * NANOS_PER_SEC,
+            ports_fast: 10,
+            ports_slow: 15,
+            hosts_fast: 10,
+            hosts_slow: 25,
+            max_tallies: 4096,
+            update_every: 5 * NANOS_PER_SEC,
+            quiet: 60 * NANOS_PER_SEC,
+        }
+    }
+}
+
+/// Ports or hosts stored per tally; beyond it only the probes are counted.
+const ITEM_CAP: usize = 4096;
+/// Probes waiting for an answer at most; beyond it new ones are not tracked (counted).
+const PENDING_CAP: usize = 1 << 18;
+/// Traceroute's default UDP ports.
+const TRACEROUTE: std::ops::RangeInclusive<u16> = 33434..=33534;
+
+/// What was probed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Class {
+    Tcp,
+    Udp,
+    Ip,
+    Icmp,
+    Icmpv6,
+    Arp,
+}
+
+impl Class {
+    fn proto(self) -> &'static str {
+        match self {
+            Class::Tcp => "tcp",
+            Class::Udp => "udp",
+            Class::Ip => "ip",
+            Class::Icmp => "icmp",
+            Class::Icmpv6 => "icmpv6",
+            Class::Arp => "arp",
+        }
+    }
+
+    fn service(self, port: u16) -> String {
+        match self {
+            Class::Tcp => format!("TCP port {port}"),
+            Class::Udp => format!("UDP port {port}"),
+            Class::Ip => format!("IP protocol {port}"),
+            Class::Icmp => "ICMP echo".into(),
+            Class::Icmpv6 => "ICMPv6 echo".into(),
+            Class::Arp => "ARP who-has".into(),
+        }
+    }
+}
+
+/// A probe waiting for its answer.
+struct Probe {
+    ts: Nanos,
+    scanner: IpAddr,
+    target: IpAddr,
+    class: Class,
+    port: u16,
+    /// Its own hash in the pending set.
+    id: u64,
+    /// Seeing either of these means it was answered (or already counted).
+    answers: [u64; 2],
+}
+
+/// Failed attempts of one source against one host (ports) or one service (hosts).
+struct Tally<T> {
+    items: FxHashSet<T>,
+    /// The first few items, for the evidence.
+    sample: Vec<T>,
+    /// When each new item of the fast window appeared.
+    recent: VecDeque<Nanos>,
+    fast_peak: u32,
+    first: Nanos,
+    last: Nanos,
+    probes: u64,
+    capped: bool,
+    crossed: Option<&'static str>,
+}
+
+impl<T> LastSeen for Tally<T> {
+    fn last_seen(&self) -> Nanos {
+        self.last
+    }
+}
+
+impl<T: Hash + Eq + Copy> Tally<T> {
+    fn new(ts: Nanos) -> Self {
+        Tally {
+            items: FxHashSet::default(),
+            sample: Vec::new(),
+            recent: VecDeque::new(),
+            fast_peak: 0,
+            first: ts,
+            last: ts,
+            probes: 0,
+            capped: false,
+            crossed: None,
+        }
+    }
+
+    fn add(&mut self, item: T, ts: Nanos, window: Nanos) {
+        self.probes += 1;
+        self.last = self.last.max(ts);
+        while self.recent.front().is_some_and(|&t| t + window <= ts) {
+            self.recent.pop_front();
+        }
+        if self.items.len() >= ITEM_CAP {
+            self.capped |= !self.items.contains(&item);
+            return;
+        }
+        if self.items.insert(item) {
+            if self.sample.len() < 10 {
+                self.sample.push(item);
+            }
+            self.recent.push_back(ts);
+            self.fast_peak = self.fast_peak.max(self.recent.len() as u32);
+        }
+    }
+
+    /// Which threshold this tally crossed, if any (the first one stays).
+    fn check(&mut self, fast: u32, slow: u32) -> Option<&'static str> {
+        if self.crossed.is_none() {
+            if self.recent.len() as u32 >= fast {
+                self.crossed = Some("fast");
+            } else if self.items.len() as u32 >= slow {
+                self.crossed = Some("slow");
+            }
+        }
+        self.crossed
+    }
+
+    fn distinct(&self) -> usize {
+        self.items.len()
+    }
+
+    fn span_secs(&self) -> f64 {
+        (self.last - self.first) as f64 / NANOS_PER_SEC as f64
+    }
+}
+
+/// The port scan and host sweep detector.
+pub struct ScanDetector {
+    cfg: ScanConfig,
+    /// Directed tuples that sent something other than a RST; answers; resolved probes.
+    seen: Recent,
+    /// Probes in `pending`, to not queue the same one twice.
+    queued: Recent,
+    pending: VecDeque<Probe>,
+    untracked: u64,
+    ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
+    hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
+    book: Book,
+}
+
+impl ScanDetector {
+    /// A detector with these thresholds.
+    pub fn new(cfg: ScanConfig) -> Self {
+        ScanDetector {
+            seen: Recent::new(18),
+            queued: Recent::new(18),
+            pending: VecDeque::new(),
+            untracked: 0,
+            ports: CappedTable::new(cfg.max_tallies),
+            hosts: CappedTable::new(cfg.max_tallies),
+            book: Book::new(cfg.update_every, cfg.quiet),
+            cfg,
+        }
+    }
+
+    /// Marker: the probe of `target`'s `port` by `scanner` was answered or already counted.
+    fn resolved(scanner: IpAddr, target: IpAddr, class: Class, port: u16) -> u64 {
+        hash_of((b'r', scanner, target, class, port))
+    }
+
+    fn queue(&mut self, probe: Probe) {
+        if self.queued.contains(probe.id) {
+            return;
+        }
+        if self.pending.len() >= PENDING_CAP {
+            self.untracked += 1;
+            return;
+        }
+        self.queued.insert(probe.id);
+        self.pending.push_back(probe);
+    }
+
+    fn expire(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        while let Some(p) = self.pending.front() {
+            if p.ts + self.cfg.probe_timeout > now {
+                break;
+            }
+            let p = self.pending.pop_front().expect("front exists");
+            self.queued.remove(p.id);
+            if !p.answers.iter().any(|&h| self.seen.contains(h)) {
+                self.failed(p.ts, p.scanner, p.target, p.class, p.port, out);
+            }
+        }
+    }
+
+    /// One failed attempt: `scanner` probed `target` (`port`, when the class has one).
+    fn failed(&mut self, ts: Nanos, scanner: IpAddr, target: IpAddr, class: Class, port: u16, out: &mut Vec<Alert>) {
+        if scanner == target || !is_unicast(target) || !is_unicast(scanner) {
+            return;
+        }
+        let cfg = &self.cfg;
+        if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
+            let tally = self.ports.entry_or_insert_with((scanner, target, class), || Tally::new(ts));
+            tally.add(port, ts, cfg.fast_window);
+            if let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow) {
+                let key = IncidentKey {
+                    kind: "port_scan",
+                    src: Some(scanner),
+                    dst: Some(target),
+                    proto: class.proto(),
+                    port: None,
+                };
+                self.book.observe(key, ts, |a| fill_scan(a, tally, class, crossed, cfg), out);
+            }
+        }
+        if class != Class::Ip {
+            let tally = self.hosts.entry_or_insert_with((scanner, class, port), || Tally::new(ts));
+            tally.add(target, ts, cfg.fast_window);
+            if let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow) {
+                let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
+                let key = IncidentKey { kind: "host_sweep", src: Some(scanner), dst: None, proto: class.proto(), port };
+                self.book.observe(key, ts, |a| fill_sweep(a, tally, class, crossed, cfg), out);
+            }
+        }
+    }
+
+    fn tcp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16), out: &mut Vec<Alert>) {
+        let flags = m.tcp_flags;
+        let own = tuple(6, src, sport, dst, dport);
+        if flags.has(TcpFlags::RST) {
+            // A reset from a tuple that never said anything else answers a probe.
+            if !self.seen.contains(own) {
+                self.failed(m.ts, dst, src, Class::Tcp, sport, out);
+                self.seen.insert(Self::resolved(dst, src, Class::Tcp, sport));
+            }
+            return;
+        }
+        self.seen.insert(own);
+        let back = tuple(6, dst, dport, src, sport);
+        if flags.is_syn_only() {
+            if !self.seen.contains(back) {
+                let answers = [back, Self::resolved(src, dst, Class::Tcp, dport)];
+                self.queue(Probe {
+                    ts: m.ts,
+                    scanner: src,
+                    target: dst,
+                    class: Class::Tcp,
+                    port: dport,
+                    id: own,
+                    answers,
+                });
+            }
+        } else if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == 0 {
+            // FIN, NULL, Xmas and friends: no connection sends these.
+            self.failed(m.ts, src, dst, Class::Tcp, dport, out);
+        }
+    }
+
+    fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16)) {
+        let own = tuple(17, src, sport, dst, dport);
+        self.seen.insert(own);
+        let back = tuple(17, dst, dport, src, sport);
+        if self.seen.contains(back) || TRACEROUTE.contains(&dport) || !is_unicast(dst) {
+            return;
+        }
+        let answers = [back, Self::resolved(src, dst, Class::Udp, dport)];
+        self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Udp, port: dport, id: own, answers });
+    }
+
+    fn icmp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), out: &mut Vec<Alert>) {
+        let Some((kind, code)) = m.icmp else { return };
+        let v6 = m.proto == Proto::Icmpv6;
+        let (echo, unreachable, expired) = if v6 { (128, 1, 3) } else { (8, 3, 11) };
+        if kind == echo {
+            let class = if v6 { Class::Icmpv6 } else { Class::Icmp };
+            self.failed(m.ts, src, dst, class, 0, out);
+            return;
+        }
+        let Some(q) = m.quoted else { return };
+        // The error goes back to whoever sent the probe.
+        let scanner = dst;
+        let (class, port) = match (q.ip_proto, q.dport) {
+            (6, Some(p)) => (Class::Tcp, p),
+            (17, Some(p)) => (Class::Udp, p),
+            (6 | 17, None) => return,
+            (n, _) if !v6 && kind == 3 && code == 2 => (Class::Ip, u16::from(n)),
+            (n, _) if v6 && kind == 4 && code == 1 => (Class::Ip, u16::from(n)),
+            _ => return,
+        };
+        let marker = Self::resolved(scanner, q.dst, class, port);
+        if kind == expired {
+            self.seen.insert(marker);
+        } else if kind == unreachable || class == Class::Ip {
+            if !(class == Class::Udp && TRACEROUTE.contains(&port)) {
+                self.failed(m.ts, scanner, q.dst, class, port, out);
+            }
+            self.seen.insert(marker);
+        }
+    }
+
+    fn arp(&mut self, m: &PacketMeta) {
+        let Some(arp) = m.arp else { return };
+        let (sender, target) = (IpAddr::V4(arp.sender), IpAddr::V4(arp.target));
+        match arp.op {
+            1 if !arp.sender.is_unspecified() && arp.sender != arp.target => {
+                let id = hash_of((b'q', sender, target));
+                let answers = [hash_of((b'a', target, sender)), Self::resolved(sender, target, Class::Arp, 0)];
+                self.queue(Probe { ts: m.ts, scanner: sender, target, class: Class::Arp, port: 0, id, answers });
+            }
+            2 => self.seen.insert(hash_of((b'a', sender, target))),
+            _ => {}
+        }
+    }
+}
+
+impl Detector for ScanDetector {
+    fn name(&self) -> &'static str {
+        "scan"
+    }
+
+    fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
+        self.expire(m.ts, out);
+        if m.fragment == crate::decode::Fragment::Later {
+            return;
+        }
+        let addrs = match (m.src, m.dst) {
+            (Some(s), Some(d)) => (s, d),
+            _ => {
+                if m.proto == Proto::Arp {
+                    self.arp(m);
+                }
+                return;
+            }
+        };
+        match (m.proto, m.ports) {
+            (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, out),
+            (Proto::Udp, Some(ports)) => self.udp(m, addrs, ports),
+            (Proto::Icmp | Proto::Icmpv6, _) => self.icmp(m, addrs, out),
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        self.expire(now, out);
+        let idle = self.cfg.idle;
+        self.ports.retain(|_, t| now - t.last < idle);
+        self.hosts.retain(|_, t| now - t.last < idle);
+        self.book.tick(now, out);
+    }
+
+    fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        // Probes still waiting are left undecided: the capture ended, not their chance.
+        self.book.finish(now, out);
+    }
+}
+
+fn severity(distinct: usize, crossed: &str, medium: usize, high: usize) -> Severity {
+    if distinct >= high {
+        Severity::High
+    } else if distinct >= medium || crossed == "fast" {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+fn count_text(n: usize, capped: bool) -> String {
+    if capped { format!("{n}+") } else { n.to_string() }
+}
+
+fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+    let n = t.distinct();
+    let what = match class {
+        Class::Ip => "IP protocols",
+        Class::Udp => "UDP ports",
+        _ => "TCP ports",
+    };
+    let (src, dst) =
+        (a.src.map(|s| s.to_string()).unwrap_or_default(), a.dst.map(|s| s.to_string()).unwrap_or_default());
+    a.first_ts = t.first;
+    a.packets = t.probes;
+    a.severity = severity(n, crossed, 100, 1000);
+    a.summary = format!(
+        "{src} scanned {} {what} on {dst}: {} failed probes in {:.1} s",
+        count_text(n, t.capped),
+        t.probes,
+        t.span_secs()
+    );
+    a.evidence = json!({
+        "distinct_ports": n,
+        "distinct_capped": t.capped,
+        "failed_probes": t.probes,
+        "duration_s": t.span_secs(),
+        "probes_per_s": rate(t.probes, t.span_secs()),
+        "peak_new_in_fast_window": t.fast_peak,
+        "sample_ports": t.sample,
+        "crossed": crossed,
+        "threshold_fast": cfg.ports_fast,
+        "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
+        "threshold_slow": cfg.ports_slow,
+        "idle_s": cfg.idle / NANOS_PER_SEC,
+    });
+}
+
+fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+    let n = t.distinct();
+    let src = a.src.map(|s| s.to_string()).unwrap_or_default();
+    a.first_ts = t.first;
+    a.packets = t.probes;
+    a.severity = severity(n, crossed, 50, 256);
+    let verb = if matches!(class, Class::Icmp | Class::Icmpv6) { "probes" } else { "failed probes" };
+    a.summary = format!(
+        "{src} swept {} hosts with {}: {} {verb} in {:.1} s",
+        count_text(n, t.capped),
+        class.service(a.port.unwrap_or(0)),
+        t.probes,
+        t.span_secs()
+    );
+    let sample: Vec<String> = t.sample.iter().map(ToString::to_string).collect();
+    a.evidence = json!({
+        "distinct_hosts": n,
+        "distinct_capped": t.capped,
+        "failed_probes": t.probes,
+        "duration_s": t.span_secs(),
+        "probes_per_s": rate(t.probes, t.span_secs()),
+        "peak_new_in_fast_window": t.fast_peak,
+        "sample_hosts": sample,
+        "crossed": crossed,
+        "threshold_fast": cfg.hosts_fast,
+        "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
+        "threshold_slow": cfg.hosts_slow,
+        "idle_s": cfg.idle / NANOS_PER_SEC,
+    });
+}
+
+fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { (n as f64 / secs * 10.0).round() / 10.0 } else { n as f64 }
+}
+
+#[cfg(test)]
+#[path = "scan_tests.rs"]
+mod tests;
