@@ -52,10 +52,18 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The detectors that run (the scan, sweep, flood and outlier detectors join here),
+/// The detectors that run (scans and sweeps, floods and spikes; none with --no-detect),
 /// writing their reports to `--alerts` if asked.
 fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
-    let set = Detectors::new(vec![Box::new(crate::detect::scan::ScanDetector::new(Default::default()))]);
+    let list: Vec<Box<dyn crate::detect::Detector>> = if cli.detect.no_detect {
+        Vec::new()
+    } else {
+        vec![
+            Box::new(crate::detect::scan::ScanDetector::new(cli.detect.scan_config())),
+            Box::new(crate::detect::flood::FloodDetector::new(cli.detect.flood_config())),
+        ]
+    };
+    let set = Detectors::new(list);
     Ok(match cli.alerts.as_deref() {
         None => set,
         Some("-") => set.with_sink(Box::new(std::io::stdout())),

@@ -93,9 +93,169 @@ pub struct Cli {
     #[arg(long)]
     pub no_progress: bool,
 
+    /// Detection thresholds and switches
+    #[command(flatten)]
+    pub detect: DetectArgs,
+
     /// BPF filter expression words, as in tcpdump
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true, allow_hyphen_values = true)]
     pub expression: Vec<String>,
+}
+
+/// Detection flags: every threshold of the scan, sweep, flood and spike detectors.
+/// Defaults and the reasons for them are in README ("Detection").
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+#[command(next_help_heading = "Detection")]
+pub struct DetectArgs {
+    /// Run no detectors (traffic figures only)
+    #[arg(long)]
+    pub no_detect: bool,
+
+    /// Milliseconds a probe waits for an answer before it counts as unanswered
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub probe_timeout: u64,
+
+    /// Port scan: failed ports on one host in all, while the scan stays active
+    #[arg(long, value_name = "N", default_value_t = 15, value_parser = clap::value_parser!(u32).range(2..))]
+    pub scan_ports: u32,
+
+    /// Port scan: new failed ports on one host within the fast window
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..))]
+    pub scan_ports_fast: u32,
+
+    /// Host sweep: failed hosts on one service in all, while the sweep stays active
+    #[arg(long, value_name = "N", default_value_t = 25, value_parser = clap::value_parser!(u32).range(2..))]
+    pub sweep_hosts: u32,
+
+    /// Host sweep: new failed hosts on one service within the fast window
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..))]
+    pub sweep_hosts_fast: u32,
+
+    /// The fast window of scans and sweeps, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub fast_window: u64,
+
+    /// A slow scan or sweep is forgotten after this many seconds without a failed attempt
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_idle: u64,
+
+    /// SYN flood: SYNs per second to one host...
+    #[arg(long, value_name = "PPS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub syn_flood: u32,
+
+    /// ...of which at least this percentage never completes a handshake
+    #[arg(long, value_name = "PCT", default_value_t = 80, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub half_open: u8,
+
+    /// UDP flood: UDP packets per second to one host (over several flows, mostly unanswered)
+    #[arg(long, value_name = "PPS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub udp_flood: u32,
+
+    /// ICMP flood: ICMP packets per second to one host
+    #[arg(long, value_name = "PPS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub icmp_flood: u32,
+
+    /// Floods: a host's threshold is at least this many times its own learned rate
+    #[arg(long, value_name = "X", default_value_t = 4.0, value_parser = parse_factor)]
+    pub baseline_factor: f64,
+
+    /// Rate spike: a protocol at this many times its learned rate...
+    #[arg(long, value_name = "X", default_value_t = 5.0, value_parser = parse_factor)]
+    pub spike_factor: f64,
+
+    /// ...and at least this many packets per second
+    #[arg(long, value_name = "PPS", default_value_t = 1000)]
+    pub spike_min: u64,
+
+    /// Seconds a protocol's rate is learned before its spikes are reported
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub spike_warmup: u32,
+
+    /// A fixed rate-spike threshold for one protocol, e.g. 'udp=5000' (repeatable)
+    #[arg(long = "spike", value_name = "PROTO=PPS", value_parser = parse_spike)]
+    pub spikes: Vec<(crate::decode::Proto, u64)>,
+
+    /// Seconds between two reports of one incident, at most
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub alert_update: u64,
+
+    /// A scan or sweep incident ends after this many seconds without a failed attempt
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_quiet: u64,
+
+    /// A flood or spike incident ends after this many seconds below its threshold
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub flood_quiet: u64,
+
+    /// Most scan and sweep tallies kept at once (each); the least recently active go first
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_scan_tallies: u64,
+
+    /// Most flood victims tracked at once; the least recently seen go first
+    #[arg(long, value_name = "N", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_victims: u64,
+}
+
+impl DetectArgs {
+    /// The scan and sweep detector's settings.
+    pub fn scan_config(&self) -> crate::detect::scan::ScanConfig {
+        use crate::capture::NANOS_PER_SEC as S;
+        crate::detect::scan::ScanConfig {
+            probe_timeout: self.probe_timeout as i64 * (S / 1000),
+            fast_window: self.fast_window as i64 * S,
+            idle: self.scan_idle as i64 * S,
+            ports_fast: self.scan_ports_fast,
+            ports_slow: self.scan_ports,
+            hosts_fast: self.sweep_hosts_fast,
+            hosts_slow: self.sweep_hosts,
+            max_tallies: self.max_scan_tallies as usize,
+            update_every: self.alert_update as i64 * S,
+            quiet: self.scan_quiet as i64 * S,
+        }
+    }
+
+    /// The flood and rate-spike detector's settings.
+    pub fn flood_config(&self) -> crate::detect::flood::FloodConfig {
+        use crate::capture::NANOS_PER_SEC as S;
+        let mut spike_fixed = [None; crate::decode::Proto::COUNT];
+        for (proto, pps) in &self.spikes {
+            spike_fixed[proto.index()] = Some(*pps);
+        }
+        crate::detect::flood::FloodConfig {
+            syn_pps: self.syn_flood,
+            half_open: f64::from(self.half_open) / 100.0,
+            udp_pps: self.udp_flood,
+            icmp_pps: self.icmp_flood,
+            baseline_factor: self.baseline_factor,
+            max_victims: self.max_victims as usize,
+            spike_factor: self.spike_factor,
+            spike_min_pps: self.spike_min,
+            spike_warmup: self.spike_warmup,
+            spike_fixed,
+            update_every: self.alert_update as i64 * S,
+            quiet: self.flood_quiet as i64 * S,
+        }
+    }
+}
+
+/// A factor of at least 1.
+fn parse_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (1.0..=1e6).contains(&x) => Ok(x),
+        _ => Err(format!("'{text}' is not a number from 1 to 1000000")),
+    }
+}
+
+/// `--spike PROTO=PPS`.
+fn parse_spike(text: &str) -> Result<(crate::decode::Proto, u64), String> {
+    let (name, pps) = text.split_once('=').ok_or_else(|| format!("'{text}' is not PROTO=PPS (e.g. udp=5000)"))?;
+    let proto = crate::decode::Proto::ALL
+        .into_iter()
+        .find(|p| p.name().eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| format!("unknown protocol '{name}' (tcp, udp, icmp, icmpv6, arp, other)"))?;
+    let pps =
+        pps.trim().parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| format!("'{pps}' is not a positive rate"))?;
+    Ok((proto, pps))
 }
 
 const AFTER_HELP: &str = "Examples:
@@ -134,6 +294,22 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("ntop-rs").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn detection_flags_reach_the_detectors() {
+        let cli = parse(&["--scan-ports", "30", "--spike", "udp=5000", "--half-open", "90", "--probe-timeout", "500"])
+            .unwrap();
+        let scan = cli.detect.scan_config();
+        assert_eq!((scan.ports_slow, scan.probe_timeout), (30, 500_000_000));
+        let flood = cli.detect.flood_config();
+        assert_eq!(flood.spike_fixed[crate::decode::Proto::Udp.index()], Some(5000));
+        assert!((flood.half_open - 0.9).abs() < 1e-9);
+        for bad in
+            [&["--spike", "udp"][..], &["--spike", "xyz=1"], &["--baseline-factor", "0.5"], &["--half-open", "101"]]
+        {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod book;
+pub mod flood;
 pub mod memory;
 pub mod scan;
 
@@ -41,6 +42,10 @@ pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
     /// Latest report per incident, in order of first report.
     incidents: Vec<Alert>,
+    /// Run-wide ids of (detector, the detector's own incident id).
+    ids: rustc_hash::FxHashMap<(usize, u64), u64>,
+    /// Rate spikes that another incident already explains: never reported.
+    explained: rustc_hash::FxHashSet<(usize, u64)>,
     next_tick: Option<Nanos>,
     /// Packet time of the latest packet seen.
     last_ts: Option<Nanos>,
@@ -52,7 +57,16 @@ pub struct Detectors {
 impl Detectors {
     /// Runs `list`.
     pub fn new(list: Vec<Box<dyn Detector>>) -> Self {
-        Detectors { list, incidents: Vec::new(), next_tick: None, last_ts: None, sink: None, sink_error: None }
+        Detectors {
+            list,
+            incidents: Vec::new(),
+            ids: Default::default(),
+            explained: Default::default(),
+            next_tick: None,
+            last_ts: None,
+            sink: None,
+            sink_error: None,
+        }
     }
 
     /// Also writes every alert report to `sink` as NDJSON (one object a line, flushed
@@ -96,14 +110,16 @@ impl Detectors {
         }
         for meta in batch {
             let due = *self.next_tick.get_or_insert(meta.ts + TICK);
-            if meta.ts >= due {
-                for d in &mut self.list {
-                    d.tick(meta.ts, &mut out);
+            for i in 0..self.list.len() {
+                let before = out.len();
+                if meta.ts >= due {
+                    self.list[i].tick(meta.ts, &mut out);
                 }
-                self.next_tick = Some(meta.ts + TICK);
+                self.list[i].observe(meta, &mut out);
+                self.renumber(i, &mut out, before);
             }
-            for d in &mut self.list {
-                d.observe(meta, &mut out);
+            if meta.ts >= due {
+                self.next_tick = Some(meta.ts + TICK);
             }
         }
         self.last_ts = batch.last().map(|m| m.ts).or(self.last_ts);
@@ -116,12 +132,41 @@ impl Detectors {
     pub fn finish(&mut self) -> Vec<Alert> {
         let mut out = Vec::new();
         if let Some(now) = self.last_ts {
-            for d in &mut self.list {
-                d.finish(now, &mut out);
+            for i in 0..self.list.len() {
+                let before = out.len();
+                self.list[i].finish(now, &mut out);
+                self.renumber(i, &mut out, before);
             }
         }
         self.record(&out);
         out
+    }
+
+    /// Gives the reports of detector `i` in `out[from..]` run-wide incident ids (1, 2, ...
+    /// in order of first report), and drops rate spikes that an open incident of the same
+    /// protocol explains (a scan or flood is one incident, not also a spike).
+    fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
+        let mut k = from;
+        while k < out.len() {
+            let a = &out[k];
+            let local = (i, a.id);
+            let explained = self.explained.contains(&local)
+                || (a.kind == "rate_spike"
+                    && a.state == AlertState::New
+                    && self
+                        .incidents
+                        .iter()
+                        .chain(&out[..from])
+                        .any(|b| b.kind != "rate_spike" && b.proto == a.proto && b.last_ts + TICK >= a.first_ts));
+            if explained {
+                self.explained.insert(local);
+                out.remove(k);
+                continue;
+            }
+            let next = self.ids.len() as u64 + 1;
+            out[k].id = *self.ids.entry(local).or_insert(next);
+            k += 1;
+        }
     }
 
     fn record(&mut self, out: &[Alert]) {
@@ -272,6 +317,14 @@ pub(crate) mod tests {
         assert_eq!(d.observe(&[meta(10, 1500)]).len(), 1);
         assert_eq!(d.sink_error(), Some("disk full"));
         assert_eq!(d.observe(&[meta(20, 1500)]).len(), 1, "detection goes on");
+    }
+
+    #[test]
+    fn incident_ids_are_unique_across_detectors() {
+        let mut d = Detectors::new(vec![Box::new(BigPackets::new()), Box::new(BigPackets::new())]);
+        let out = d.observe(&[meta(10, 1500), meta(20, 1500)]);
+        let ids: Vec<u64> = out.iter().map(|a| a.id).collect();
+        assert_eq!(ids, [1, 2, 1, 2]);
     }
 
     #[test]

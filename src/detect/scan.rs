@@ -140,6 +140,8 @@ struct Tally<T> {
     fast_peak: u32,
     first: Nanos,
     last: Nanos,
+    /// When the latest new item appeared.
+    last_new: Nanos,
     probes: u64,
     capped: bool,
     crossed: Option<&'static str>,
@@ -160,29 +162,35 @@ impl<T: Hash + Eq + Copy> Tally<T> {
             fast_peak: 0,
             first: ts,
             last: ts,
+            last_new: ts,
             probes: 0,
             capped: false,
             crossed: None,
         }
     }
 
-    fn add(&mut self, item: T, ts: Nanos, window: Nanos) {
+    /// Counts a failed attempt on `item`; returns whether the item is new.
+    fn add(&mut self, item: T, ts: Nanos, window: Nanos) -> bool {
         self.probes += 1;
         self.last = self.last.max(ts);
         while self.recent.front().is_some_and(|&t| t + window <= ts) {
             self.recent.pop_front();
         }
         if self.items.len() >= ITEM_CAP {
-            self.capped |= !self.items.contains(&item);
-            return;
+            let new = !self.items.contains(&item);
+            self.capped |= new;
+            return new;
         }
-        if self.items.insert(item) {
-            if self.sample.len() < 10 {
-                self.sample.push(item);
-            }
-            self.recent.push_back(ts);
-            self.fast_peak = self.fast_peak.max(self.recent.len() as u32);
+        if !self.items.insert(item) {
+            return false;
         }
+        if self.sample.len() < 10 {
+            self.sample.push(item);
+        }
+        self.recent.push_back(ts);
+        self.fast_peak = self.fast_peak.max(self.recent.len() as u32);
+        self.last_new = ts;
+        true
     }
 
     /// Which threshold this tally crossed, if any (the first one stays).
@@ -201,8 +209,9 @@ impl<T: Hash + Eq + Copy> Tally<T> {
         self.items.len()
     }
 
+    /// From the first failed attempt to the latest new port or host.
     fn span_secs(&self) -> f64 {
-        (self.last - self.first) as f64 / NANOS_PER_SEC as f64
+        (self.last_new - self.first) as f64 / NANOS_PER_SEC as f64
     }
 }
 
@@ -273,8 +282,10 @@ impl ScanDetector {
         let cfg = &self.cfg;
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
             let tally = self.ports.entry_or_insert_with((scanner, target, class), || Tally::new(ts));
-            tally.add(port, ts, cfg.fast_window);
-            if let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow) {
+            // Only new ports move a scan on; retries and floods of known ones do not.
+            if tally.add(port, ts, cfg.fast_window)
+                && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
+            {
                 let key = IncidentKey {
                     kind: "port_scan",
                     src: Some(scanner),
@@ -287,8 +298,9 @@ impl ScanDetector {
         }
         if class != Class::Ip {
             let tally = self.hosts.entry_or_insert_with((scanner, class, port), || Tally::new(ts));
-            tally.add(target, ts, cfg.fast_window);
-            if let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow) {
+            if tally.add(target, ts, cfg.fast_window)
+                && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
+            {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
                 let key = IncidentKey { kind: "host_sweep", src: Some(scanner), dst: None, proto: class.proto(), port };
                 self.book.observe(key, ts, |a| fill_sweep(a, tally, class, crossed, cfg), out);

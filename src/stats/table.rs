@@ -83,6 +83,11 @@ impl<K: Hash + Eq + Copy, V: LastSeen> CappedTable<K, V> {
         self.evicted
     }
 
+    /// All entries, to change them, in no particular order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.map.iter_mut()
+    }
+
     /// All entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.map.iter()
