@@ -2,6 +2,7 @@
 //! print the result.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,9 +53,17 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The ring of recent raw packets that `w`, `d` and `--dump-alerts` write from: as much
+/// of the last day as fits in --ring-mb.
+fn packet_ring(cli: &Cli) -> Arc<std::sync::Mutex<PacketRing>> {
+    let bytes = usize::try_from(cli.ring_mb << 20).unwrap_or(usize::MAX);
+    Arc::new(std::sync::Mutex::new(PacketRing::new(bytes, 86_400 * crate::capture::NANOS_PER_SEC)))
+}
+
 /// The detectors that run (scans and sweeps, floods and spikes; none with --no-detect),
-/// writing their reports to `--alerts` if asked.
-fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
+/// writing their reports to `--alerts` if asked, and each ended incident's pcap to
+/// `--dump-alerts` from `ring`.
+fn detectors(cli: &Cli, ring: Option<Arc<std::sync::Mutex<PacketRing>>>, headless: bool) -> anyhow::Result<Detectors> {
     let list: Vec<Box<dyn crate::detect::Detector>> = if cli.detect.no_detect {
         Vec::new()
     } else {
@@ -63,7 +72,13 @@ fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
             Box::new(crate::detect::flood::FloodDetector::new(cli.detect.flood_config())),
         ]
     };
-    let set = Detectors::new(list);
+    let mut set = Detectors::new(list);
+    if let (Some(dir), Some(ring)) = (cli.dump_alerts.clone(), ring) {
+        if !dir.is_dir() {
+            bail!("--dump-alerts {}: not a directory", dir.display());
+        }
+        set = set.with_hook(Box::new(move |alert| dump_ended_alert(alert, &ring, &dir, headless)));
+    }
     Ok(match cli.alerts.as_deref() {
         None => set,
         Some("-") => set.with_sink(Box::new(std::io::stdout())),
@@ -74,6 +89,30 @@ fn detectors(cli: &Cli) -> anyhow::Result<Detectors> {
             set.with_sink(Box::new(std::io::BufWriter::new(file)))
         }
     })
+}
+
+/// `--dump-alerts`: when an incident ends, writes its pcap and notes the file (or the
+/// failure) in its evidence as `pcap` (or `pcap_error`).
+fn dump_ended_alert(alert: &mut crate::detect::Alert, ring: &std::sync::Mutex<PacketRing>, dir: &Path, headless: bool) {
+    if alert.state != crate::detect::AlertState::End {
+        return;
+    }
+    let result = match ring.lock() {
+        Ok(ring) => crate::export::dump::write_alert(&ring, alert, dir).map_err(|e| e.to_string()),
+        Err(_) => Err("the packet ring is unavailable".to_string()),
+    };
+    let Some(evidence) = alert.evidence.as_object_mut() else { return };
+    match result {
+        Ok(d) => {
+            evidence.insert("pcap".into(), d.path.display().to_string().into());
+        }
+        Err(e) => {
+            if headless {
+                eprintln!("ntop-rs: warning: alert {} pcap: {e}", alert.id);
+            }
+            evidence.insert("pcap_error".into(), e.into());
+        }
+    }
 }
 
 /// Adds a failure of the `--alerts` stream to the run's warnings (and stderr).
@@ -113,9 +152,7 @@ fn stop_on_signals(second_sigint_exits: bool) -> anyhow::Result<Arc<AtomicBool>>
 fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
     let stop = stop_on_signals(false)?;
     let stats = Stats::new(stats_config(cli));
-    let ring_bytes = usize::try_from(cli.ring_mb << 20).unwrap_or(usize::MAX);
-    // The ring keeps as much of the last day as fits in --ring-mb.
-    let ring = std::sync::Mutex::new(PacketRing::new(ring_bytes, 86_400 * crate::capture::NANOS_PER_SEC));
+    let ring = packet_ring(cli);
     let dump_dir = cli.dump_dir.clone();
     if !dump_dir.is_dir() {
         bail!("--dump-dir {}: not a directory", dump_dir.display());
@@ -129,7 +166,7 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            let detectors = detectors(cli)?;
+            let detectors = detectors(cli, Some(Arc::clone(&ring)), false)?;
             ui::run(ui::Session {
                 source,
                 filter,
@@ -145,7 +182,7 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
         }
         None => {
             let source = open_live(cli)?;
-            let detectors = detectors(cli)?;
+            let detectors = detectors(cli, Some(Arc::clone(&ring)), false)?;
             ui::run(ui::Session {
                 source,
                 filter: None,
@@ -170,8 +207,10 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
         None => None,
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: None };
-    let mut detectors = detectors(cli)?;
+    // The packet ring is only needed headless when alerts get their own pcaps.
+    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
+    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: ring.as_deref() };
+    let mut detectors = detectors(cli, ring.clone(), true)?;
     let report =
         pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
@@ -235,13 +274,15 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let mut detectors = detectors(cli)?;
+    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
+    let mut detectors = detectors(cli, ring.clone(), true)?;
     // Source problems (a device that went down, and its return) go to stderr as they happen.
     let shared = std::sync::Mutex::new(pipeline::SourceState::default());
     let report = std::thread::scope(|scope| {
         let (shared, name) = (&shared, source.name().to_string());
         scope.spawn(move || report_status_changes(&name, shared, stop));
-        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: Some(shared), ring: None };
+        let ring = ring.as_deref();
+        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: Some(shared), ring };
         let report = pipeline::run(&mut source, None, stats, &mut detectors, options, |_| {});
         stop.store(true, Ordering::Relaxed);
         report

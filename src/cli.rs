@@ -85,6 +85,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub dump_dir: std::path::PathBuf,
 
+    /// Write each alert's own pcap (its hosts' packets, from just before it began) into
+    /// DIR when the incident ends
+    #[arg(long, value_name = "DIR")]
+    pub dump_alerts: Option<std::path::PathBuf>,
+
     /// Do not resolve host names (reverse DNS)
     #[arg(short = 'n')]
     pub no_resolve: bool,

@@ -114,3 +114,27 @@ fn the_same_capture_gives_the_same_alerts_every_time() {
     let none = alerts(&demo, &["--no-detect"]);
     assert!(none.is_empty());
 }
+
+#[test]
+fn dump_alerts_writes_each_incidents_pcap() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let got = alerts(&demo, &["--dump-alerts", dir.path().to_str().unwrap()]);
+    assert!(!got.is_empty());
+    for a in &got {
+        let path = a["evidence"]["pcap"].as_str().unwrap_or_else(|| panic!("no pcap for {}", describe(a)));
+        let text = std::process::Command::new("tshark").args(["-r", path, "-T", "fields", "-e", "ip.src"]).output();
+        let Ok(out) = text else {
+            println!("SKIP: tshark not installed; pcap contents not checked");
+            continue;
+        };
+        assert!(out.status.success(), "tshark reads {path}");
+        let srcs = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Some(src) = a["src"].as_str() {
+            assert!(srcs.lines().any(|l| l == src) || a["kind"] == "host_sweep", "{path} has no packet from {src}");
+        }
+    }
+    let missing = common::run(&["-r", demo.to_str().unwrap(), "--headless", "--dump-alerts", "/nonexistent/dir"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not a directory"));
+}

@@ -34,6 +34,9 @@ pub trait Detector: Send {
     fn finish(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
 }
 
+/// Sees every alert report before it is kept or written, and may add to it.
+pub type ReportHook = Box<dyn FnMut(&mut Alert) + Send>;
+
 /// Packet time between two ticks.
 const TICK: Nanos = crate::capture::NANOS_PER_SEC;
 
@@ -52,6 +55,8 @@ pub struct Detectors {
     /// Where every report goes as one JSON line (`--alerts`), if anywhere.
     sink: Option<Box<dyn Write + Send>>,
     sink_error: Option<String>,
+    /// Sees (and may annotate) every report before it is kept or written.
+    hook: Option<ReportHook>,
 }
 
 impl Detectors {
@@ -66,7 +71,14 @@ impl Detectors {
             last_ts: None,
             sink: None,
             sink_error: None,
+            hook: None,
         }
+    }
+
+    /// Runs `hook` on every report first (for example to dump its pcap and note where).
+    pub fn with_hook(mut self, hook: ReportHook) -> Self {
+        self.hook = Some(hook);
+        self
     }
 
     /// Also writes every alert report to `sink` as NDJSON (one object a line, flushed
@@ -123,7 +135,7 @@ impl Detectors {
             }
         }
         self.last_ts = batch.last().map(|m| m.ts).or(self.last_ts);
-        self.record(&out);
+        self.record(&mut out);
         out
     }
 
@@ -138,7 +150,7 @@ impl Detectors {
                 self.renumber(i, &mut out, before);
             }
         }
-        self.record(&out);
+        self.record(&mut out);
         out
     }
 
@@ -169,8 +181,11 @@ impl Detectors {
         }
     }
 
-    fn record(&mut self, out: &[Alert]) {
-        for alert in out {
+    fn record(&mut self, out: &mut [Alert]) {
+        if let Some(hook) = &mut self.hook {
+            out.iter_mut().for_each(hook);
+        }
+        for alert in out.iter() {
             match self.incidents.iter_mut().find(|a| a.id == alert.id) {
                 Some(known) => *known = alert.clone(),
                 None => self.incidents.push(alert.clone()),

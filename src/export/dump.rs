@@ -6,9 +6,13 @@ use std::io::BufWriter;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use std::net::IpAddr;
+
 use super::pcap::PcapDump;
-use crate::capture::Nanos;
 use crate::capture::scripted::OwnedFrame;
+use crate::capture::{NANOS_PER_SEC, Nanos, PacketRing};
+use crate::decode::{PacketMeta, decode};
+use crate::detect::Alert;
 
 /// What a dump wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,8 +45,13 @@ pub enum DumpFailed {
 /// times as compact UTC.
 pub fn file_name(source: &str, from: Nanos, to: Nanos) -> String {
     let base = Path::new(source).file_name().and_then(|s| s.to_str()).unwrap_or(source);
+    stamped(base, from, to)
+}
+
+/// `ntop-rs-<label>-<start>-<end>.pcap`, the label made file-name safe.
+fn stamped(label: &str, from: Nanos, to: Nanos) -> String {
     let safe: String =
-        base.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+        label.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
     let stamp = |ts: Nanos| {
         let text = super::report::utc(super::summary::epoch_secs(ts));
         // "2023-11-14 22:13:20.000000 UTC" -> "20231114T221320Z"
@@ -54,21 +63,57 @@ pub fn file_name(source: &str, from: Nanos, to: Nanos) -> String {
 /// Writes `frames` into `dir` under [`file_name`], adding `-2`, `-3`… rather than
 /// overwriting an existing file.
 pub fn write(frames: &[OwnedFrame], dir: &Path, source: &str, from: Nanos, to: Nanos) -> Result<Dumped, DumpFailed> {
+    write_named(frames, dir, &file_name(source, from, to))
+}
+
+/// Packet time before an alert's first packet that its dump includes.
+pub const ALERT_MARGIN: Nanos = 2 * NANOS_PER_SEC;
+
+/// Whether a packet belongs in an alert's dump: between its two hosts (and errors
+/// about them), to or from its one host, or of its protocol for a protocol-wide spike.
+pub fn alert_keeps(alert: &Alert, m: &PacketMeta) -> bool {
+    let arp = m.arp.map(|a| (IpAddr::V4(a.sender), IpAddr::V4(a.target)));
+    let (src, dst) = match (m.src.zip(m.dst), arp) {
+        (Some(pair), _) | (None, Some(pair)) => pair,
+        (None, None) => return false,
+    };
+    match (alert.src, alert.dst) {
+        (Some(a), Some(b)) => {
+            (src == a && dst == b) || (src == b && dst == a) || (dst == a && m.quoted.is_some_and(|q| q.dst == b))
+        }
+        (Some(h), None) | (None, Some(h)) => src == h || dst == h,
+        (None, None) => m.proto.name() == alert.proto,
+    }
+}
+
+/// `ntop-rs-alert<id>-<kind>-<start>-<end>.pcap`.
+pub fn alert_file_name(alert: &Alert) -> String {
+    stamped(&format!("alert{}-{}", alert.id, alert.kind), alert.first_ts, alert.last_ts)
+}
+
+/// Writes the alert's own pcap from the ring: its packets from `first_ts` minus
+/// [`ALERT_MARGIN`] to `last_ts`.
+pub fn write_alert(ring: &PacketRing, alert: &Alert, dir: &Path) -> Result<Dumped, DumpFailed> {
+    let frames = ring.collect(alert.first_ts - ALERT_MARGIN, alert.last_ts + 1, |f| alert_keeps(alert, &decode(f)));
+    write_named(&frames, dir, &alert_file_name(alert))
+}
+
+/// Writes `frames` into `dir` as `name`, adding `-2`, `-3`… rather than overwriting.
+fn write_named(frames: &[OwnedFrame], dir: &Path, name: &str) -> Result<Dumped, DumpFailed> {
     let first = frames.first().ok_or(DumpFailed::Empty)?;
-    let name = file_name(source, from, to);
     let stem = name.trim_end_matches(".pcap").to_string();
     let fail = |path: &Path, e: &dyn std::fmt::Display| DumpFailed::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
     let (path, file) = (1..1000)
-        .map(|n| if n == 1 { dir.join(&name) } else { dir.join(format!("{stem}-{n}.pcap")) })
+        .map(|n| if n == 1 { dir.join(name) } else { dir.join(format!("{stem}-{n}.pcap")) })
         .find_map(|path| match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
             Ok(f) => Some(Ok((path, f))),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
             Err(e) => Some(Err(fail(&path, &e))),
         })
-        .unwrap_or_else(|| Err(fail(&dir.join(&name), &"a thousand files of that name exist")))?;
+        .unwrap_or_else(|| Err(fail(&dir.join(name), &"a thousand files of that name exist")))?;
     let mut dump = PcapDump::new(BufWriter::new(file), first.linktype).map_err(|e| fail(&path, &e))?;
     let mut other = 0;
     for f in frames {
@@ -114,5 +159,45 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(write(&[], dir.path(), "eth0", from, from), Err(DumpFailed::Empty)));
+    }
+
+    #[test]
+    fn an_alert_dump_holds_its_hosts_packets_from_before_it_began() {
+        let eth_tcp = |src: [u8; 4], dst: [u8; 4]| {
+            let mut out = Vec::new();
+            let builder =
+                etherparse::PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(src, dst, 64).tcp(40000, 80, 1, 1024);
+            builder.write(&mut out, &[]).unwrap();
+            out
+        };
+        let s = NANOS_PER_SEC;
+        let mut ring = PacketRing::new(1 << 20, i64::MAX);
+        let (a, v, other) = ([10, 0, 0, 66], [10, 0, 0, 10], [10, 0, 0, 5]);
+        for (t, src, dst) in
+            [(0, a, v), (9 * s, a, v), (10 * s, v, a), (10 * s, other, v), (12 * s, a, v), (13 * s, a, v)]
+        {
+            ring.push(&OwnedFrame::new(t, LinkType::ETHERNET, eth_tcp(src, dst)).as_frame());
+        }
+        let alert = Alert {
+            id: 3,
+            state: crate::detect::AlertState::End,
+            kind: "port_scan",
+            severity: crate::detect::Severity::Medium,
+            ts: 12 * s,
+            first_ts: 10 * s,
+            last_ts: 12 * s,
+            src: Some(IpAddr::from(a)),
+            dst: Some(IpAddr::from(v)),
+            proto: "tcp",
+            port: None,
+            packets: 2,
+            summary: String::new(),
+            evidence: serde_json::json!({}),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = write_alert(&ring, &alert, dir.path()).unwrap();
+        // 9 s (in the margin), 10 s (reply), 12 s; not 0 s, not the other host, not 13 s.
+        assert_eq!(d.packets, 3);
+        assert!(d.path.file_name().unwrap().to_str().unwrap().starts_with("ntop-rs-alert3-port_scan-"));
     }
 }

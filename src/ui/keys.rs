@@ -36,6 +36,8 @@ pub enum Action {
     Filter,
     /// Write the visible window to a pcap file.
     Dump,
+    /// Write the selected alert's own pcap.
+    DumpAlert,
     /// Show or hide host and service names.
     Names,
     /// Replay faster.
@@ -77,10 +79,15 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Enter",
         action: Action::Open,
-        help: "open the selected host (peers, ports, flows)",
-        hint: Some(("Enter", "host")),
+        help: "open the selected host, or the selected alert's evidence",
+        hint: Some(("Enter", "open")),
     },
-    Binding { keys: "Esc", action: Action::Back, help: "close the host view, filter prompt or help", hint: None },
+    Binding {
+        keys: "Esc",
+        action: Action::Back,
+        help: "close the host view, evidence, filter prompt or help",
+        hint: None,
+    },
     Binding { keys: "1", action: Action::ToggleProto(Proto::Tcp), help: "show/hide TCP", hint: None },
     Binding { keys: "2", action: Action::ToggleProto(Proto::Udp), help: "show/hide UDP", hint: None },
     Binding { keys: "3", action: Action::ToggleProto(Proto::Icmp), help: "show/hide ICMP", hint: None },
@@ -112,6 +119,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "write the visible window (as filtered) to a pcap file",
         hint: Some(("w", "dump")),
     },
+    Binding {
+        keys: "d",
+        action: Action::DumpAlert,
+        help: "write the selected alert's packets to a pcap file",
+        hint: None,
+    },
     Binding { keys: "n", action: Action::Names, help: "host and service names on/off", hint: None },
     Binding { keys: "+", action: Action::Faster, help: "replay faster", hint: None },
     Binding { keys: "-", action: Action::Slower, help: "replay slower", hint: None },
@@ -138,6 +151,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('w') => Action::Dump,
+        KeyCode::Char('d') => Action::DumpAlert,
         KeyCode::Char('n') => Action::Names,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') => Action::Slower,

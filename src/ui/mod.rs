@@ -57,7 +57,7 @@ pub struct Session<S> {
     /// Set by signals or by quitting: everything winds down.
     pub stop: Arc<AtomicBool>,
     /// Recent raw packets, for `w`.
-    pub ring: Mutex<PacketRing>,
+    pub ring: Arc<Mutex<PacketRing>>,
     /// Where `w` writes.
     pub dump_dir: PathBuf,
     /// Resolve host names (off with `-n`).
@@ -236,6 +236,23 @@ impl Dumper<'_> {
     }
 }
 
+impl Dumper<'_> {
+    /// Dumps the alert's own pcap (its hosts' packets, from just before it began).
+    fn alert(&self, view: &View, id: u64) -> String {
+        let Some(alert) = view.context.alerts.iter().find(|a| a.id == id) else {
+            return format!("alert {id} is no longer listed");
+        };
+        let result = match self.ring.lock() {
+            Ok(ring) => dump::write_alert(&ring, alert, self.dir),
+            Err(_) => return "dump failed: the packet ring is unavailable".into(),
+        };
+        match result {
+            Ok(d) => format!("wrote {} packets of alert {id} to {}", d.packets, d.path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+}
+
 /// The UI thread's loop. Returns when the user quits or `stop` is set.
 fn ui_loop(
     specs: Sender<ViewSpec>,
@@ -282,6 +299,7 @@ fn ui_loop(
                             Effect::Pause(p) => { if let Some(r) = replay { r.set_paused(p) } }
                             Effect::Speed(s) => { if let Some(r) = replay { r.set_speed(s) } }
                             Effect::Dump => ui.message = Some(dump.window(&view)),
+                            Effect::DumpAlert(id) => ui.message = Some(dump.alert(&view, id)),
                             Effect::Names => {
                                 let on = names.toggle();
                                 ui.message = Some(format!("names {}", if on { "on" } else { "off" }));

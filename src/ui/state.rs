@@ -43,6 +43,8 @@ pub enum Mode {
     FilterInput(String),
     /// A host's details.
     Host,
+    /// The evidence of the alert with this id.
+    Evidence(u64),
 }
 
 /// Replay speeds `+`/`-` step through (`f64::INFINITY` = as fast as possible).
@@ -57,6 +59,8 @@ pub enum Effect {
     Quit,
     /// The view spec changed: send it to the engine.
     Spec,
+    /// Write the pcap of the alert with this id.
+    DumpAlert(u64),
     /// Pause (true) or resume the replay.
     Pause(bool),
     /// New replay speed.
@@ -144,11 +148,27 @@ impl UiState {
                 };
                 Effect::Redraw
             }
+            Action::Open if self.focus == Pane::Alerts => {
+                if let Some(a) = view.context.alerts.get(self.selection(Pane::Alerts)) {
+                    self.mode = Mode::Evidence(a.id);
+                }
+                Effect::Redraw
+            }
+            Action::DumpAlert => match view.context.alerts.get(self.selection(Pane::Alerts)) {
+                Some(a) if self.focus == Pane::Alerts || matches!(self.mode, Mode::Evidence(_)) => {
+                    let id = if let Mode::Evidence(id) = self.mode { id } else { a.id };
+                    Effect::DumpAlert(id)
+                }
+                _ => {
+                    self.message = Some("select an alert first (Tab to the alert pane)".into());
+                    Effect::Redraw
+                }
+            },
             Action::Open => {
                 let host = match self.focus {
                     Pane::Talkers => view.talkers.get(self.selection(Pane::Talkers)).map(|t| t.ip),
                     Pane::Flows => view.flows.get(self.selection(Pane::Flows)).map(|f| f.key.a.0),
-                    Pane::Alerts => view.context.alerts.get(self.selection(Pane::Alerts)).and_then(|a| a.src.or(a.dst)),
+                    Pane::Alerts => None,
                 };
                 match host {
                     Some(ip) => {
@@ -273,6 +293,38 @@ mod tests {
         s.filter_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
         s.filter_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
         assert!(s.message.as_deref().is_some_and(|m| m.contains("not an address")));
+    }
+
+    #[test]
+    fn enter_on_an_alert_shows_its_evidence_and_d_dumps_it() {
+        let mut view = View::default();
+        let alert = crate::detect::Alert {
+            id: 7,
+            state: crate::detect::AlertState::New,
+            kind: "port_scan",
+            severity: crate::detect::Severity::Medium,
+            ts: 0,
+            first_ts: 0,
+            last_ts: 0,
+            src: None,
+            dst: None,
+            proto: "tcp",
+            port: None,
+            packets: 1,
+            summary: String::new(),
+            evidence: serde_json::json!({}),
+        };
+        view.context.alerts = vec![alert];
+        let mut s = UiState::new(None);
+        assert_eq!(s.apply(Action::DumpAlert, &view), Effect::Redraw, "no alert selected yet");
+        assert!(s.message.is_some());
+        s.apply(Action::FocusPrev, &view);
+        assert_eq!(s.focus, Pane::Alerts);
+        s.apply(Action::Open, &view);
+        assert_eq!(s.mode, Mode::Evidence(7));
+        assert_eq!(s.apply(Action::DumpAlert, &view), Effect::DumpAlert(7));
+        s.apply(Action::Back, &view);
+        assert_eq!(s.mode, Mode::Normal);
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! ```
 //! Below 120 columns the flows go under the talkers, and on short screens only the
 //! focused one of the two is shown (Tab switches). Enter on a host swaps talkers and
-//! flows for the host's peers, ports and flows. `?` lays the help over everything.
+//! flows for the host's peers, ports and flows; Enter on an alert lays its evidence
+//! over everything, as `?` does the help.
 
 mod alerts;
 mod header;
@@ -66,6 +67,11 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, names: &Nam
     overlay::render_footer(f, foot, ui, theme);
     if ui.mode == Mode::Help {
         overlay::render_help(f, area, theme);
+    }
+    if let Mode::Evidence(id) = ui.mode
+        && let Some(alert) = view.context.alerts.iter().find(|a| a.id == id)
+    {
+        overlay::render_evidence(f, area, alert, theme);
     }
 }
 

@@ -6,7 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Row, Table};
 
-use super::pane_block;
+use super::{pane_block, sanitize};
+use crate::detect::Alert;
+use crate::export::report::utc;
+use crate::export::summary::epoch_secs;
 use crate::ui::keys::{BINDINGS, footer_hints};
 use crate::ui::state::{Mode, UiState};
 use crate::ui::theme::Theme;
@@ -48,4 +51,35 @@ pub fn render_help(f: &mut Frame, area: Rect, theme: &Theme) {
     ));
     f.render_widget(Clear, pop);
     f.render_widget(table, pop);
+}
+
+/// An alert's evidence: what it is, when, who, and every figure behind it.
+pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) {
+    let ip = |ip: Option<std::net::IpAddr>| ip.map_or("-".to_string(), |i| i.to_string());
+    let mut rows = vec![
+        ("what", format!("{} ({:?}, {:?})", alert.kind, alert.severity, alert.state).to_lowercase()),
+        ("from", utc(epoch_secs(alert.first_ts))),
+        ("to", utc(epoch_secs(alert.last_ts))),
+        ("source", ip(alert.src)),
+        ("target", ip(alert.dst)),
+        ("protocol", alert.proto.to_string() + &alert.port.map(|p| format!(" port {p}")).unwrap_or_default()),
+        ("packets", alert.packets.to_string()),
+    ];
+    if let Some(map) = alert.evidence.as_object() {
+        rows.extend(map.iter().map(|(k, v)| (k.as_str(), v.to_string())));
+    }
+    let height = (rows.len() as u16 + 5).min(area.height);
+    let width = 100.min(area.width);
+    let [_, mid, _] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(height), Constraint::Fill(1)]).areas(area);
+    let [_, pop, _] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width), Constraint::Fill(1)]).areas(mid);
+    let mut lines = vec![Line::styled(format!(" {}", sanitize(&alert.summary)), theme.severity(alert.severity))];
+    lines.push(Line::raw(""));
+    for (key, value) in rows {
+        lines.push(Line::from(vec![Span::styled(format!(" {key:<24}"), theme.title()), Span::raw(sanitize(&value))]));
+    }
+    let title = format!(" Alert {} — d writes its pcap · Esc closes ", alert.id);
+    f.render_widget(Clear, pop);
+    f.render_widget(Paragraph::new(lines).block(pane_block(title, true, theme)), pop);
 }

@@ -129,6 +129,16 @@ fn host_view() {
 }
 
 #[test]
+fn alert_evidence_overlay() {
+    let mut scan = alert(1, Severity::Medium, "port_scan", "10.1.0.7 scanned 312 TCP ports on 198.51.100.3");
+    scan.evidence = serde_json::json!({"distinct_ports": 312, "crossed": "fast", "threshold_fast": 10});
+    let mut ui = UiState::new(None);
+    ui.focus = Pane::Alerts;
+    ui.mode = Mode::Evidence(1);
+    check("alert_evidence", ViewSpec::default(), ui, context(true, vec![scan]));
+}
+
+#[test]
 fn help_overlay_lists_every_binding() {
     let mut ui = UiState::new(Some(1.0));
     ui.mode = Mode::Help;
