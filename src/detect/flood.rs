@@ -7,7 +7,8 @@
 //! - `syn_flood`: at least `half_open` of those SYNs never complete a handshake;
 //! - `udp_flood`: spread over several flows (a single transfer, however fast, is not a
 //!   flood) and the victim answers less than half of it;
-//! - `icmp_flood`: nothing more.
+//! - `icmp_flood`: nothing more (echo replies do not count: they answer the receiver's
+//!   own pings).
 //!
 //! Sources are counted approximately in fixed space: one source is named, many
 //! (spoofed) sources give one incident keyed by the victim with `src` null.
@@ -457,7 +458,13 @@ impl Detector for FloodDetector {
                 }
                 self.victim_packet(m, Kind::Udp, (src, dst), out);
             }
-            Proto::Icmp | Proto::Icmpv6 => self.victim_packet(m, Kind::Icmp, (src, dst), out),
+            // Echo replies answer the receiver's own pings: never a flood *of* it.
+            Proto::Icmp | Proto::Icmpv6 => {
+                let reply = matches!((m.proto, m.icmp), (Proto::Icmp, Some((0, _))) | (Proto::Icmpv6, Some((129, _))));
+                if !reply {
+                    self.victim_packet(m, Kind::Icmp, (src, dst), out);
+                }
+            }
             _ => {}
         }
     }

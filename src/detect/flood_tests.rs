@@ -142,6 +142,15 @@ fn icmp_flood_and_its_end() {
     }
     r.feed(packet(30 * S, Proto::Icmp, ip(A), 0, ip("10.0.0.1"), 0, 0));
     assert_eq!(r.news(), [("icmp_flood", Some(ip(A)), Some(ip(V)), None)]);
+    // The victim's echo replies flow back at the same rate: the pinger is not flooded.
+    let mut r2 = Run::new(FloodConfig::default());
+    for i in 0..3000u32 {
+        r2.feed(PacketMeta {
+            icmp: Some((0, 0)),
+            ..packet(Nanos::from(i) * 200 * US, Proto::Icmp, ip(V), 0, ip(A), 0, 0)
+        });
+    }
+    assert!(r2.news().is_empty());
     let states: Vec<_> = r.out.iter().map(|a| a.state).collect();
     assert_eq!(states.first(), Some(&AlertState::New));
     assert_eq!(states.last(), Some(&AlertState::End));

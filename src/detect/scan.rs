@@ -215,6 +215,59 @@ impl<T: Hash + Eq + Copy> Tally<T> {
     }
 }
 
+/// First failed attempts, kept aside in a fixed-size, direct-mapped table until a
+/// second one on a different port or host makes a tally worth keeping. A spoofed flood
+/// gives every fake source one failure: they churn this table, never the tallies, so
+/// real (slow) scans are not evicted by them.
+struct Singles<T> {
+    slots: Vec<Option<(u64, T, Nanos)>>,
+    shift: u32,
+}
+
+impl<T: Copy + PartialEq> Singles<T> {
+    fn new(bits: u32) -> Self {
+        Singles { slots: vec![None; 1 << bits], shift: 64 - bits }
+    }
+
+    /// The first failure of `key` when `item` is a second, different one (which then
+    /// makes a tally); otherwise remembers `item` as the first and returns nothing.
+    fn admit(&mut self, key: u64, item: T, ts: Nanos) -> Option<(T, Nanos)> {
+        let slot = &mut self.slots[(key >> self.shift) as usize];
+        match *slot {
+            Some((k, first, t0)) if k == key && first != item => {
+                *slot = None;
+                Some((first, t0))
+            }
+            Some((k, ..)) if k == key => None,
+            _ => {
+                *slot = Some((key, item, ts));
+                None
+            }
+        }
+    }
+}
+
+/// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
+/// item shows up); returns the tally when the item was new to it.
+fn count<'a, K: Hash + Eq + Copy, T: Hash + Eq + Copy>(
+    table: &'a mut CappedTable<K, Tally<T>>,
+    singles: &mut Singles<T>,
+    key: K,
+    item: T,
+    ts: Nanos,
+    window: Nanos,
+) -> Option<&'a mut Tally<T>> {
+    if table.get(&key).is_none() {
+        let (first, t0) = singles.admit(hash_of(key), item, ts)?;
+        let tally = table.entry_or_insert_with(key, || Tally::new(t0));
+        tally.add(first, t0, window);
+        tally.add(item, ts, window);
+        return Some(tally);
+    }
+    let tally = table.get_mut(&key)?;
+    tally.add(item, ts, window).then_some(tally)
+}
+
 /// The port scan and host sweep detector.
 pub struct ScanDetector {
     cfg: ScanConfig,
@@ -226,6 +279,9 @@ pub struct ScanDetector {
     untracked: u64,
     ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
     hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
+    /// First failures of would-be tallies (see [`Singles`]).
+    port_singles: Singles<u16>,
+    host_singles: Singles<IpAddr>,
     book: Book,
 }
 
@@ -239,6 +295,8 @@ impl ScanDetector {
             untracked: 0,
             ports: CappedTable::new(cfg.max_tallies),
             hosts: CappedTable::new(cfg.max_tallies),
+            port_singles: Singles::new(15),
+            host_singles: Singles::new(15),
             book: Book::new(cfg.update_every, cfg.quiet),
             cfg,
         }
@@ -281,9 +339,9 @@ impl ScanDetector {
         }
         let cfg = &self.cfg;
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
-            let tally = self.ports.entry_or_insert_with((scanner, target, class), || Tally::new(ts));
             // Only new ports move a scan on; retries and floods of known ones do not.
-            if tally.add(port, ts, cfg.fast_window)
+            let key = (scanner, target, class);
+            if let Some(tally) = count(&mut self.ports, &mut self.port_singles, key, port, ts, cfg.fast_window)
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
             {
                 let key = IncidentKey {
@@ -297,8 +355,8 @@ impl ScanDetector {
             }
         }
         if class != Class::Ip {
-            let tally = self.hosts.entry_or_insert_with((scanner, class, port), || Tally::new(ts));
-            if tally.add(target, ts, cfg.fast_window)
+            let key = (scanner, class, port);
+            if let Some(tally) = count(&mut self.hosts, &mut self.host_singles, key, target, ts, cfg.fast_window)
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
             {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);

@@ -284,6 +284,24 @@ fn spoofed_sources_stay_within_the_caps() {
         d.observe(&tcp(Nanos::from(i) * 10_000 + 1, T, 80, &src, 1024, RST_ACK), &mut out);
     }
     assert!(out.is_empty(), "one port per source is no scan");
-    assert!(d.ports.len() <= 256 && d.hosts.len() <= 256);
+    assert!(d.ports.is_empty() && d.hosts.is_empty(), "one failure per source makes no tally");
     assert!(d.pending.len() <= PENDING_CAP);
+}
+
+#[test]
+fn a_slow_scan_survives_a_spoofed_flood() {
+    let mut packets = Vec::new();
+    for p in 1..=16u16 {
+        let t = Nanos::from(p) * 6 * S;
+        packets.push(tcp(t, "10.0.0.68", 40000, T, p, SYN));
+        packets.push(tcp(t + MS, T, p, "10.0.0.68", 40000, RST_ACK));
+        // Between two probes, thousands of spoofed SYNs that go unanswered.
+        for i in 0..3000u32 {
+            let src = Ipv4Addr::from(0x0b00_0000 + (u32::from(p) << 16) + i).to_string();
+            packets.push(tcp(t + 2 * MS + Nanos::from(i) * 1000, &src, 1024, "10.0.0.12", 80, SYN));
+        }
+    }
+    let cfg = ScanConfig { max_tallies: 256, ..ScanConfig::default() };
+    let news = news(&run_with(cfg, &packets));
+    assert_eq!(news, [("port_scan", Some(ip("10.0.0.68")), Some(ip(T)), "tcp", None)]);
 }
