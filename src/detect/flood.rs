@@ -147,11 +147,15 @@ struct Load {
 }
 
 impl Load {
-    fn count(&mut self, slot: usize, src: IpAddr, sport: u16, dport: u16) {
+    /// Counts a packet; `warm` (the rate is near a threshold) also counts its source,
+    /// flow and port, which only a possible flood needs.
+    fn count(&mut self, slot: usize, src: IpAddr, sport: u16, dport: u16, warm: bool) {
         self.window.0[slot] += 1;
-        self.sources[0].insert(hash_of(src));
-        self.flows[0].insert(hash_of((src, sport)));
-        self.ports[0].insert(hash_of(dport));
+        if warm {
+            self.sources[0].insert(hash_of(src));
+            self.flows[0].insert(hash_of((src, sport)));
+            self.ports[0].insert(hash_of(dport));
+        }
         self.votes += 1;
         self.top_src = match self.top_src {
             Some((s, n)) if s == src => Some((s, n + 1)),
@@ -276,6 +280,10 @@ pub struct FloodDetector {
     half_open: Recent,
     rates: [ProtoRate; Proto::COUNT],
     second: Option<i64>,
+    /// Packet time at which `second` is over.
+    next_second: Nanos,
+    /// Packet time a UDP load was last near its threshold.
+    udp_warm_at: Nanos,
     book: Book,
 }
 
@@ -287,6 +295,8 @@ impl FloodDetector {
             half_open: Recent::new(16),
             rates: [ProtoRate::default(); Proto::COUNT],
             second: None,
+            next_second: Nanos::MIN,
+            udp_warm_at: Nanos::MIN / 2,
             book: Book::new(cfg.update_every, cfg.quiet),
             cfg,
         }
@@ -308,9 +318,17 @@ impl FloodDetector {
         let slot = victim.advance(m.ts);
         let (completed, udp_out) = (victim.completed.sum(), victim.udp_out.sum());
         let load = victim.load(kind);
-        load.count(slot, src, sport, dport);
+        let warm = 4 * load.window.sum() >= fixed;
+        if warm && kind == Kind::Udp {
+            self.udp_warm_at = m.ts;
+        }
+        load.count(slot, src, sport, dport, warm);
         let rate = load.window.sum();
         let threshold = f64::from(fixed).max(cfg.baseline_factor * load.baseline);
+        let over = f64::from(rate) >= threshold;
+        if !(load.active || over) {
+            return;
+        }
         let flows = Load::estimate(&load.flows);
         let half_open = 1.0 - f64::from(completed.min(rate)) / f64::from(rate.max(1));
         let answered = f64::from(udp_out) / f64::from(rate.max(1));
@@ -322,8 +340,7 @@ impl FloodDetector {
             Kind::Udp => flows >= 8 && answered < 0.5 && !scan_like,
             Kind::Icmp => true,
         };
-        let over = f64::from(rate) >= threshold;
-        if !(load.active || over && shaped) {
+        if !(load.active || shaped) {
             return;
         }
         if load.active && f64::from(rate) < threshold / 2.0 {
@@ -352,11 +369,14 @@ impl FloodDetector {
     }
 
     fn rate_packet(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
-        let second = m.ts.div_euclid(NANOS_PER_SEC);
-        let last = *self.second.get_or_insert(second);
-        if second > last {
-            self.roll_rates(m.ts, last, second - last, out);
+        if m.ts >= self.next_second {
+            let second = m.ts.div_euclid(NANOS_PER_SEC);
+            let last = *self.second.get_or_insert(second);
+            if second > last {
+                self.roll_rates(m.ts, last, second - last, out);
+            }
             self.second = Some(second);
+            self.next_second = (second + 1) * NANOS_PER_SEC;
         }
         self.rates[m.proto.index()].this_second += 1;
     }
@@ -452,7 +472,10 @@ impl Detector for FloodDetector {
                 }
             }
             Proto::Udp => {
-                if let Some(v) = self.victims.get_mut(&src) {
+                // What a victim sends back only matters while some UDP load is warm.
+                if m.ts - self.udp_warm_at < 2 * NANOS_PER_SEC
+                    && let Some(v) = self.victims.get_mut(&src)
+                {
                     let slot = v.advance(m.ts);
                     v.udp_out.0[slot] += 1;
                 }

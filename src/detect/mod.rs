@@ -128,7 +128,9 @@ impl Detectors {
                     self.list[i].tick(meta.ts, &mut out);
                 }
                 self.list[i].observe(meta, &mut out);
-                self.renumber(i, &mut out, before);
+                if out.len() > before {
+                    self.renumber(i, &mut out, before);
+                }
             }
             if meta.ts >= due {
                 self.next_tick = Some(meta.ts + TICK);
@@ -158,6 +160,9 @@ impl Detectors {
     /// in order of first report), and drops rate spikes that an open incident of the same
     /// protocol explains (a scan or flood is one incident, not also a spike).
     fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
+        if out.len() == from {
+            return;
+        }
         let mut k = from;
         while k < out.len() {
             let a = &out[k];

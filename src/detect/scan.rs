@@ -124,8 +124,6 @@ struct Probe {
     target: IpAddr,
     class: Class,
     port: u16,
-    /// Its own hash in the pending set.
-    id: u64,
     /// Seeing either of these means it was answered (or already counted).
     answers: [u64; 2],
 }
@@ -272,9 +270,8 @@ fn count<'a, K: Hash + Eq + Copy, T: Hash + Eq + Copy>(
 pub struct ScanDetector {
     cfg: ScanConfig,
     /// Directed tuples that sent something other than a RST; answers; resolved probes.
+    /// A probe is queued only by the first packet of its tuple, so no probe twice.
     seen: Recent,
-    /// Probes in `pending`, to not queue the same one twice.
-    queued: Recent,
     pending: VecDeque<Probe>,
     untracked: u64,
     ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
@@ -289,8 +286,7 @@ impl ScanDetector {
     /// A detector with these thresholds.
     pub fn new(cfg: ScanConfig) -> Self {
         ScanDetector {
-            seen: Recent::new(18),
-            queued: Recent::new(18),
+            seen: Recent::new(17),
             pending: VecDeque::new(),
             untracked: 0,
             ports: CappedTable::new(cfg.max_tallies),
@@ -308,14 +304,10 @@ impl ScanDetector {
     }
 
     fn queue(&mut self, probe: Probe) {
-        if self.queued.contains(probe.id) {
-            return;
-        }
         if self.pending.len() >= PENDING_CAP {
             self.untracked += 1;
             return;
         }
-        self.queued.insert(probe.id);
         self.pending.push_back(probe);
     }
 
@@ -325,7 +317,6 @@ impl ScanDetector {
                 break;
             }
             let p = self.pending.pop_front().expect("front exists");
-            self.queued.remove(p.id);
             if !p.answers.iter().any(|&h| self.seen.contains(h)) {
                 self.failed(p.ts, p.scanner, p.target, p.class, p.port, out);
             }
@@ -377,20 +368,12 @@ impl ScanDetector {
             }
             return;
         }
-        self.seen.insert(own);
+        let first = self.seen.insert_new(own);
         let back = tuple(6, dst, dport, src, sport);
         if flags.is_syn_only() {
-            if !self.seen.contains(back) {
+            if first && !self.seen.contains(back) {
                 let answers = [back, Self::resolved(src, dst, Class::Tcp, dport)];
-                self.queue(Probe {
-                    ts: m.ts,
-                    scanner: src,
-                    target: dst,
-                    class: Class::Tcp,
-                    port: dport,
-                    id: own,
-                    answers,
-                });
+                self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Tcp, port: dport, answers });
             }
         } else if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == 0 {
             // FIN, NULL, Xmas and friends: no connection sends these.
@@ -400,13 +383,15 @@ impl ScanDetector {
 
     fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16)) {
         let own = tuple(17, src, sport, dst, dport);
-        self.seen.insert(own);
+        if !self.seen.insert_new(own) {
+            return; // not the first datagram of this conversation: nothing new to ask
+        }
         let back = tuple(17, dst, dport, src, sport);
         if self.seen.contains(back) || TRACEROUTE.contains(&dport) || !is_unicast(dst) {
             return;
         }
         let answers = [back, Self::resolved(src, dst, Class::Udp, dport)];
-        self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Udp, port: dport, id: own, answers });
+        self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Udp, port: dport, answers });
     }
 
     fn icmp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), out: &mut Vec<Alert>) {
@@ -446,8 +431,11 @@ impl ScanDetector {
         match arp.op {
             1 if !arp.sender.is_unspecified() && arp.sender != arp.target => {
                 let id = hash_of((b'q', sender, target));
+                if !self.seen.insert_new(id) {
+                    return; // a retry of a who-has already waiting
+                }
                 let answers = [hash_of((b'a', target, sender)), Self::resolved(sender, target, Class::Arp, 0)];
-                self.queue(Probe { ts: m.ts, scanner: sender, target, class: Class::Arp, port: 0, id, answers });
+                self.queue(Probe { ts: m.ts, scanner: sender, target, class: Class::Arp, port: 0, answers });
             }
             2 => self.seen.insert(hash_of((b'a', sender, target))),
             _ => {}
@@ -461,7 +449,9 @@ impl Detector for ScanDetector {
     }
 
     fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
-        self.expire(m.ts, out);
+        if self.pending.front().is_some_and(|p| p.ts + self.cfg.probe_timeout <= m.ts) {
+            self.expire(m.ts, out);
+        }
         if m.fragment == crate::decode::Fragment::Later {
             return;
         }
