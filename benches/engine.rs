@@ -61,6 +61,48 @@ fn bench_stats(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every detector (scans, sweeps, floods, spikes) over the mix, and over a spoofed SYN
+/// flood: one packet per fake source, the detectors' worst case for table churn.
+fn bench_detect(c: &mut Criterion) {
+    let metas: Vec<PacketMeta> = frames().iter().map(|f| decode(&f.as_frame())).collect();
+    let flood: Vec<PacketMeta> = (0..PACKETS as u32)
+        .map(|i| {
+            let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+            PacketMeta {
+                proto: ntop_rs::decode::Proto::Tcp,
+                ip_proto: Some(6),
+                src: Some(src.into()),
+                dst: Some(std::net::Ipv4Addr::new(10, 0, 0, 10).into()),
+                ports: Some((1024 + (i % 60_000) as u16, 80)),
+                tcp_flags: ntop_rs::decode::TcpFlags(ntop_rs::decode::TcpFlags::SYN),
+                ..metas[0]
+            }
+            .with_ts(metas[0].ts + i64::from(i) * 1000)
+        })
+        .collect();
+    let all = || {
+        let args = <ntop_rs::cli::Cli as clap::Parser>::parse_from(["ntop-rs"]).detect;
+        Detectors::new(vec![
+            Box::new(ntop_rs::detect::scan::ScanDetector::new(args.scan_config())),
+            Box::new(ntop_rs::detect::flood::FloodDetector::new(args.flood_config())),
+        ])
+    };
+    let mut g = c.benchmark_group("detect");
+    g.throughput(Throughput::Elements(PACKETS));
+    for (name, input) in [("synthetic_mix", &metas), ("spoofed_syn_flood", &flood)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut d = all();
+                for batch in input.chunks(256) {
+                    black_box(d.observe(batch));
+                }
+                d
+            })
+        });
+    }
+    g.finish();
+}
+
 fn bench_pipeline(c: &mut Criterion) {
     let frames = frames();
     let mut g = c.benchmark_group("pipeline");
@@ -88,5 +130,5 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_stats, bench_pipeline);
+criterion_group!(benches, bench_decode, bench_stats, bench_detect, bench_pipeline);
 criterion_main!(benches);

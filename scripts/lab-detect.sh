@@ -26,35 +26,11 @@ P=ntl$$
 NET=10.88.0
 declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [attacker]=66 [slow]=68)
 for v in $(seq 1 14); do HOSTS[v$v]=$((20 + v)); done
-PIDS=()
-WORK=$(mktemp -d)
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    for h in "${!HOSTS[@]}" br; do ip netns del "$P$h" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-run_in() { local ns=$1 secs=$2; shift 2; timeout "$secs" ip netns exec "$P$ns" "$@"; }
-bg_in() { local ns=$1; shift; ip netns exec "$P$ns" "$@" & PIDS+=($!); }
-at() { sleep "$(( $1 - SECONDS ))" 2>/dev/null || true; }
+source scripts/lab-net.sh
 # mark NAME COMMAND KIND SRC DST PROTO PORT: the attack starts now (wall clock, which a
 # live capture's packet times follow).
 mark() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date +%s.%N)" "$@" >> "$OUT/attacks.tsv"; }
-
-ip netns add "${P}br"
-ip -n "${P}br" link add br0 type bridge
-ip -n "${P}br" link set br0 up
-for h in "${!HOSTS[@]}"; do
-    ip netns add "$P$h"
-    ip link add "v$h" netns "$P$h" type veth peer name "b$h" netns "${P}br"
-    ip -n "${P}br" link set "b$h" master br0 up
-    ip netns exec "$P$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    ip -n "$P$h" addr add "$NET.${HOSTS[$h]}/24" dev "v$h"
-    ip -n "$P$h" link set "v$h" up
-    ip -n "$P$h" link set lo up
-done
-ip netns exec "${P}br" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+lab_up
 # The dark net: routed to the server, which does not forward.
 ip -n "${P}attacker" route add 10.99.0.0/24 via "$NET.10"
 : > "$OUT/attacks.tsv"

@@ -30,39 +30,8 @@ fi
 P=ntd$$
 NET=10.88.0
 declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [peer]=99 [attacker]=66)
-PIDS=()
-WORK=$(mktemp -d)
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    for h in "${!HOSTS[@]}" br; do ip netns del "$P$h" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# run_in NS SECONDS CMD...: CMD inside namespace NS, killed after SECONDS.
-run_in() { local ns=$1 secs=$2; shift 2; timeout "$secs" ip netns exec "$P$ns" "$@"; }
-# bg_in NS CMD...: CMD inside NS in the background (ip netns exec execs, so $! is CMD).
-bg_in() { local ns=$1; shift; ip netns exec "$P$ns" "$@" & PIDS+=($!); }
-at() { sleep "$(( $1 - SECONDS ))" 2>/dev/null || true; }
-
-ip netns add "${P}br"
-ip -n "${P}br" link add br0 type bridge
-ip -n "${P}br" link set br0 up
-for h in "${!HOSTS[@]}"; do
-    ip netns add "$P$h"
-    ip link add "v$h" netns "$P$h" type veth peer name "b$h" netns "${P}br"
-    ip -n "${P}br" link set "b$h" master br0 up
-    ip netns exec "$P$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-    ip -n "$P$h" addr add "$NET.${HOSTS[$h]}/24" dev "v$h"
-    ip -n "$P$h" link set "v$h" up
-    ip -n "$P$h" link set lo up
-    # No segmentation offloads: the capture shows wire-sized packets, not 64 KB GSO ones.
-    ip netns exec "$P$h" ethtool -K "v$h" tso off gso off gro off >/dev/null 2>&1 || true
-    ip netns exec "${P}br" ethtool -K "b$h" tso off gso off gro off >/dev/null 2>&1 || true
-done
-ip netns exec "${P}br" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+source scripts/lab-net.sh
+lab_up offloads-off
 
 bg_in br tcpdump -i br0 -s 200 -U -w "$WORK/demo.pcap" -q
 bg_in server python3 scripts/lab.py http 80 "$WORK/www"

@@ -245,6 +245,11 @@ impl PacketMeta {
         }
     }
 
+    /// The same packet at another time (tests and benchmarks).
+    pub fn with_ts(self, ts: Nanos) -> Self {
+        PacketMeta { ts, ..self }
+    }
+
     /// Source port, if any.
     pub fn sport(&self) -> Option<u16> {
         self.ports.map(|p| p.0)

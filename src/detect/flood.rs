@@ -445,6 +445,29 @@ impl FloodDetector {
     }
 }
 
+impl FloodDetector {
+    /// Gives the book the packets counted since each flood's last report (reports are
+    /// at most one per slot); with `now`, first moves every window on to it.
+    fn report_pending(&mut self, now: Option<Nanos>, out: &mut Vec<Alert>) {
+        let cfg = &self.cfg;
+        for (dst, v) in self.victims.iter_mut() {
+            let last = v.last;
+            if let Some(now) = now {
+                v.advance(now);
+                v.last = last;
+            }
+            for (kind, load) in Kind::ALL.iter().zip(v.loads.iter_mut()) {
+                let Some(load) = load else { continue };
+                load.active &= load.window.sum() > 0;
+                if load.packets != load.reported && load.facts.is_some() {
+                    load.reported = load.packets;
+                    self.book.observe(flood_key(*kind, *dst), last, |a| fill_flood(a, load, cfg), out);
+                }
+            }
+        }
+    }
+}
+
 impl Detector for FloodDetector {
     fn name(&self) -> &'static str {
         "flood"
@@ -493,27 +516,14 @@ impl Detector for FloodDetector {
     }
 
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
-        let cfg = &self.cfg;
-        for (dst, v) in self.victims.iter_mut() {
-            let last = v.last;
-            v.advance(now);
-            v.last = last;
-            for (kind, load) in Kind::ALL.iter().zip(v.loads.iter_mut()) {
-                let Some(load) = load else { continue };
-                load.active &= load.window.sum() > 0;
-                // Packets since the last report (reports are at most one per slot).
-                if load.packets != load.reported && load.facts.is_some() {
-                    load.reported = load.packets;
-                    self.book.observe(flood_key(*kind, *dst), last, |a| fill_flood(a, load, cfg), out);
-                }
-            }
-        }
+        self.report_pending(Some(now), out);
         // A victim idle for a minute has nothing left to say but its baseline.
         self.victims.retain(|_, v| now - v.last < 60 * NANOS_PER_SEC);
         self.book.tick(now, out);
     }
 
     fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        self.report_pending(None, out);
         if let Some(second) = self.second {
             self.roll_rates(now, second, 1, out);
             for p in Proto::ALL {

@@ -347,6 +347,91 @@ pub(crate) mod tests {
         assert_eq!(ids, [1, 2, 1, 2]);
     }
 
+    /// Both real detectors with their default settings.
+    fn all() -> Detectors {
+        Detectors::new(vec![
+            Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+            Box::new(flood::FloodDetector::new(flood::FloodConfig::default())),
+        ])
+    }
+
+    /// Benign synthetic traffic with a SYN scan and a spoofed SYN flood mixed in.
+    fn mixed_with_attacks() -> Vec<PacketMeta> {
+        use crate::decode::{Proto, TcpFlags, decode};
+        use crate::synth::{Synth, SynthConfig};
+        let cfg = SynthConfig { packets: 20_000, mean_gap: 1_000_000, ..SynthConfig::default() };
+        let mut out: Vec<PacketMeta> = Synth::new(cfg).map(|f| decode(&f.as_frame())).collect();
+        let (t0, first) = (out[0].ts, out[0]);
+        let syn = |ts: Nanos, src: std::net::IpAddr, sport: u16, dport: u16| PacketMeta {
+            proto: Proto::Tcp,
+            ip_proto: Some(6),
+            src: Some(src),
+            dst: Some("10.1.0.9".parse().unwrap()),
+            ports: Some((sport, dport)),
+            tcp_flags: TcpFlags(TcpFlags::SYN),
+            ..first.with_ts(ts)
+        };
+        for p in 1..=300u16 {
+            out.push(syn(t0 + 2 * NANOS_PER_SEC + Nanos::from(p) * 100_000, "10.1.0.66".parse().unwrap(), 40000, p));
+        }
+        for i in 0..5000u32 {
+            let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+            out.push(syn(t0 + 8 * NANOS_PER_SEC + Nanos::from(i) * 100_000, src.into(), 1024, 80));
+        }
+        out.sort_by_key(|m| m.ts);
+        out
+    }
+
+    #[test]
+    fn the_same_packets_give_the_same_reports_however_they_are_batched() {
+        let packets = mixed_with_attacks();
+        let run = |batch: usize| {
+            let mut d = all();
+            let mut reports: Vec<Alert> = packets.chunks(batch).flat_map(|b| d.observe(b)).collect();
+            reports.extend(d.finish());
+            reports
+        };
+        let one = run(1);
+        assert!(
+            one.iter().any(|a| a.kind == "port_scan") && one.iter().any(|a| a.kind == "syn_flood" && a.src.is_none())
+        );
+        assert_eq!(one, run(7));
+        assert_eq!(one, run(4096));
+    }
+
+    #[test]
+    fn a_million_spoofed_sources_stay_within_the_caps() {
+        use crate::decode::{Proto, TcpFlags};
+        let mut d = all();
+        let base = PacketMeta::blank(&Frame { ts: 0, linktype: LinkType::ETHERNET, data: &[], orig_len: 60 });
+        let mut batch = Vec::with_capacity(1024);
+        let mut reports = Vec::new();
+        for i in 0..1_000_000u32 {
+            let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+            batch.push(PacketMeta {
+                proto: Proto::Tcp,
+                ip_proto: Some(6),
+                src: Some(src.into()),
+                dst: Some("10.0.0.10".parse().unwrap()),
+                ports: Some((1024 + (i % 50_000) as u16, 80)),
+                tcp_flags: TcpFlags(TcpFlags::SYN),
+                ..base.with_ts(Nanos::from(i) * 2_000) // 500k SYN/s for 2 s
+            });
+            if batch.len() == 1024 {
+                reports.extend(d.observe(&batch));
+                batch.clear();
+            }
+        }
+        reports.extend(d.observe(&batch));
+        reports.extend(d.finish());
+        let kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind).collect();
+        assert_eq!(kinds, ["syn_flood"], "one incident, keyed by the victim");
+        assert!(reports.len() < 10, "{} reports", reports.len());
+        let flood = &d.incidents()[0];
+        assert!(flood.src.is_none() && flood.packets > 999_000, "{flood:?}");
+        assert!(flood.last_ts > 1_999_000_000, "the end covers the last packet: {flood:?}");
+    }
+
     #[test]
     fn no_detectors_no_work() {
         let mut d = Detectors::new(Vec::new());

@@ -518,20 +518,36 @@ fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: &'static str,
         t.probes,
         t.span_secs()
     );
-    a.evidence = json!({
-        "distinct_ports": n,
+    a.evidence =
+        evidence(t, ("distinct_ports", "sample_ports", json!(t.sample)), crossed, cfg.ports_fast, cfg.ports_slow, cfg);
+}
+
+/// The figures behind a scan or sweep: `what` names its distinct count and sample.
+fn evidence<T: Hash + Eq + Copy>(
+    t: &Tally<T>,
+    (count_key, sample_key, sample): (&str, &str, serde_json::Value),
+    crossed: &str,
+    fast: u32,
+    slow: u32,
+    cfg: &ScanConfig,
+) -> serde_json::Value {
+    let mut e = json!({
         "distinct_capped": t.capped,
         "failed_probes": t.probes,
         "duration_s": t.span_secs(),
         "probes_per_s": rate(t.probes, t.span_secs()),
         "peak_new_in_fast_window": t.fast_peak,
-        "sample_ports": t.sample,
         "crossed": crossed,
-        "threshold_fast": cfg.ports_fast,
+        "threshold_fast": fast,
         "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
-        "threshold_slow": cfg.ports_slow,
+        "threshold_slow": slow,
         "idle_s": cfg.idle / NANOS_PER_SEC,
     });
+    if let Some(map) = e.as_object_mut() {
+        map.insert(count_key.into(), t.items.len().into());
+        map.insert(sample_key.into(), sample);
+    }
+    e
 }
 
 fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
@@ -549,20 +565,8 @@ fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: &'static 
         t.span_secs()
     );
     let sample: Vec<String> = t.sample.iter().map(ToString::to_string).collect();
-    a.evidence = json!({
-        "distinct_hosts": n,
-        "distinct_capped": t.capped,
-        "failed_probes": t.probes,
-        "duration_s": t.span_secs(),
-        "probes_per_s": rate(t.probes, t.span_secs()),
-        "peak_new_in_fast_window": t.fast_peak,
-        "sample_hosts": sample,
-        "crossed": crossed,
-        "threshold_fast": cfg.hosts_fast,
-        "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
-        "threshold_slow": cfg.hosts_slow,
-        "idle_s": cfg.idle / NANOS_PER_SEC,
-    });
+    a.evidence =
+        evidence(t, ("distinct_hosts", "sample_hosts", json!(sample)), crossed, cfg.hosts_fast, cfg.hosts_slow, cfg);
 }
 
 fn rate(n: u64, secs: f64) -> f64 {

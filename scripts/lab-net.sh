@@ -1,0 +1,47 @@
+# Shared by the namespace labs (record-demo.sh, lab-detect.sh); source it, do not run it.
+#
+# Before sourcing: `P` (a namespace prefix), `NET` (the /24's first three octets) and the
+# associative array `HOSTS` (name -> last octet). Provides `lab_up` (a bridge namespace
+# "${P}br" with br0, one namespace per host on it, IPv6 off), `run_in NS SECS CMD...`
+# (CMD inside a namespace, killed after SECS), `bg_in NS CMD...` (in the background,
+# killed on exit), `at SECS` (sleep until SECS after the lab clock started), and a
+# cleanup on exit that kills what bg_in started and deletes the namespaces.
+
+PIDS=()
+WORK=$(mktemp -d)
+
+lab_cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    for h in "${!HOSTS[@]}" br; do ip netns del "$P$h" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap lab_cleanup EXIT
+
+run_in() { local ns=$1 secs=$2; shift 2; timeout "$secs" ip netns exec "$P$ns" "$@"; }
+# ip netns exec execs, so $! is the command itself.
+bg_in() { local ns=$1; shift; ip netns exec "$P$ns" "$@" & PIDS+=($!); }
+at() { sleep "$(( $1 - SECONDS ))" 2>/dev/null || true; }
+
+# lab_up [offloads-off]: with "offloads-off", no segmentation offloads, so a capture shows
+# wire-sized packets rather than 64 KB GSO ones.
+lab_up() {
+    ip netns add "${P}br"
+    ip -n "${P}br" link add br0 type bridge
+    ip -n "${P}br" link set br0 up
+    ip netns exec "${P}br" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    local h
+    for h in "${!HOSTS[@]}"; do
+        ip netns add "$P$h"
+        ip link add "v$h" netns "$P$h" type veth peer name "b$h" netns "${P}br"
+        ip -n "${P}br" link set "b$h" master br0 up
+        ip netns exec "$P$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip -n "$P$h" addr add "$NET.${HOSTS[$h]}/24" dev "v$h"
+        ip -n "$P$h" link set "v$h" up
+        ip -n "$P$h" link set lo up
+        if [ "${1:-}" = offloads-off ]; then
+            ip netns exec "$P$h" ethtool -K "v$h" tso off gso off gro off >/dev/null 2>&1 || true
+            ip netns exec "${P}br" ethtool -K "b$h" tso off gso off gro off >/dev/null 2>&1 || true
+        fi
+    done
+}
