@@ -152,3 +152,37 @@ fn sigterm_restores_the_terminal() {
     let end = tmux.wait_for("exit after SIGTERM", |s| s.contains("EXIT="));
     assert!(!end.contains("Top talkers"), "the terminal is restored:\n{end}");
 }
+
+#[test]
+fn alerts_show_their_evidence_and_d_dumps_their_packets() {
+    if !tool("tmux") || !tool("tshark") {
+        println!("SKIP: TUI alert test: tmux or tshark is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let command = format!(
+        "{} -r {} -n --speed max --dump-dir {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        demo.display(),
+        dir.path().display()
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the demo's alerts", |s| s.contains("(end of file)") && s.contains("Alerts (5)"));
+    tmux.keys("Tab");
+    tmux.keys("Tab");
+    tmux.keys("Enter");
+    let evidence = tmux.wait_for("the evidence overlay", |s| s.contains("d writes its pcap"));
+    assert!(evidence.contains("source") && evidence.contains("threshold"), "{evidence}");
+    tmux.keys("d");
+    let screen = tmux.wait_for("the alert dump message", |s| s.contains("wrote ") && s.contains(" of alert "));
+    let line = screen.lines().find(|l| l.contains(" of alert ")).expect("message line").trim().to_string();
+    let packets: usize = line.split_whitespace().nth(1).and_then(|w| w.parse().ok()).expect("a packet count");
+    let path = line.split_whitespace().last().expect("a path").to_string();
+    assert!(packets > 0 && path.starts_with(&dir.path().display().to_string()), "{line}");
+    assert_eq!(tshark_count(&path, "frame"), packets, "tshark reads what we say we wrote");
+    tmux.keys("Escape");
+    tmux.wait_for("the overlay closed", |s| !s.contains("d writes its pcap"));
+    tmux.keys("q");
+    assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
+}
