@@ -299,3 +299,43 @@ fn arp(data: &[u8]) -> Option<ArpMeta> {
 
 #[cfg(test)]
 mod tests;
+
+/// Hand-built packets for the engine's and detectors' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::net::IpAddr;
+
+    use super::{PacketMeta, Proto, TcpFlags};
+    use crate::capture::{Frame, LinkType, Nanos};
+
+    /// An address from text.
+    pub(crate) fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an IP address")
+    }
+
+    /// A decoded packet with nothing but its time (60 bytes on the wire, none captured).
+    pub(crate) fn blank(ts: Nanos) -> PacketMeta {
+        PacketMeta::blank(&Frame { ts, linktype: LinkType::ETHERNET, data: &[], orig_len: 60 })
+    }
+
+    /// A TCP segment `src:sport -> dst:dport` with these flags.
+    pub(crate) fn tcp(ts: Nanos, src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> PacketMeta {
+        PacketMeta { tcp_flags: TcpFlags(flags), ..transport(ts, Proto::Tcp, src, sport, dst, dport) }
+    }
+
+    /// A UDP datagram `src:sport -> dst:dport`.
+    pub(crate) fn udp(ts: Nanos, src: &str, sport: u16, dst: &str, dport: u16) -> PacketMeta {
+        transport(ts, Proto::Udp, src, sport, dst, dport)
+    }
+
+    fn transport(ts: Nanos, proto: Proto, src: &str, sport: u16, dst: &str, dport: u16) -> PacketMeta {
+        PacketMeta {
+            proto,
+            ip_proto: Some(if proto == Proto::Tcp { 6 } else { 17 }),
+            src: Some(ip(src)),
+            dst: Some(ip(dst)),
+            ports: Some((sport, dport)),
+            ..blank(ts)
+        }
+    }
+}

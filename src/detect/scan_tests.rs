@@ -1,7 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::capture::{Frame, LinkType};
+use crate::decode::testing::{blank, ip, tcp, udp};
 use crate::decode::{ArpMeta, Quoted};
 use crate::detect::AlertState;
 
@@ -11,37 +11,6 @@ const SYN: u8 = TcpFlags::SYN;
 const SYN_ACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
 const RST_ACK: u8 = TcpFlags::RST | TcpFlags::ACK;
 const ACK: u8 = TcpFlags::ACK;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn blank(ts: Nanos) -> PacketMeta {
-    PacketMeta::blank(&Frame { ts, linktype: LinkType::ETHERNET, data: &[], orig_len: 60 })
-}
-
-fn tcp(ts: Nanos, src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> PacketMeta {
-    PacketMeta {
-        proto: Proto::Tcp,
-        ip_proto: Some(6),
-        src: Some(ip(src)),
-        dst: Some(ip(dst)),
-        ports: Some((sport, dport)),
-        tcp_flags: TcpFlags(flags),
-        ..blank(ts)
-    }
-}
-
-fn udp(ts: Nanos, src: &str, sport: u16, dst: &str, dport: u16) -> PacketMeta {
-    PacketMeta {
-        proto: Proto::Udp,
-        ip_proto: Some(17),
-        src: Some(ip(src)),
-        dst: Some(ip(dst)),
-        ports: Some((sport, dport)),
-        ..blank(ts)
-    }
-}
 
 fn icmp(ts: Nanos, src: &str, dst: &str, kind: u8, code: u8, quoted: Option<Quoted>) -> PacketMeta {
     PacketMeta {

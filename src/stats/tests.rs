@@ -4,23 +4,11 @@ use std::net::IpAddr;
 
 use super::*;
 use crate::capture::{Frame, NANOS_PER_SEC};
+use crate::decode::testing::{self, ip};
 use crate::decode::{PacketMeta, TcpFlags, decode};
 
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
 fn tcp(ts: Nanos, src: &str, dst: &str, sport: u16, dport: u16, flags: u8, len: u32) -> PacketMeta {
-    let frame = Frame { ts, linktype: LinkType::ETHERNET, data: &[], orig_len: len };
-    PacketMeta {
-        proto: Proto::Tcp,
-        ip_proto: Some(6),
-        src: Some(ip(src)),
-        dst: Some(ip(dst)),
-        ports: Some((sport, dport)),
-        tcp_flags: TcpFlags(flags),
-        ..PacketMeta::blank(&frame)
-    }
+    PacketMeta { wire_len: len, ..testing::tcp(ts, src, sport, dst, dport, flags) }
 }
 
 #[test]
