@@ -7,6 +7,7 @@
 
 pub mod alert;
 pub mod book;
+pub mod features;
 pub mod flood;
 pub mod memory;
 pub mod scan;
