@@ -35,9 +35,7 @@ lab_up
 ip -n "${P}attacker" route add 10.99.0.0/24 via "$NET.10"
 : > "$OUT/attacks.tsv"
 
-bg_in server python3 scripts/lab.py http 80 "$WORK/www"
-bg_in server python3 scripts/lab.py dns 53
-bg_in server python3 scripts/lab.py echo 22
+lab_servers server
 sleep 2
 ip netns exec "${P}br" "$BIN" -i br0 -n --headless --json --duration 150 --alerts "$OUT/alerts.ndjson" \
     > "$OUT/summary.json" 2> "$OUT/ntop-rs.log" &

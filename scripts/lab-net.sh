@@ -4,8 +4,9 @@
 # associative array `HOSTS` (name -> last octet). Provides `lab_up` (a bridge namespace
 # "${P}br" with br0, one namespace per host on it, IPv6 off), `run_in NS SECS CMD...`
 # (CMD inside a namespace, killed after SECS), `bg_in NS CMD...` (in the background,
-# killed on exit), `at SECS` (sleep until SECS after the lab clock started), and a
-# cleanup on exit that kills what bg_in started and deletes the namespaces.
+# killed on exit), `at SECS` (sleep until SECS after the lab clock started),
+# `lab_servers NS` (web on 80, DNS on 53, an SSH-like echo on 22 in NS, from lab.py),
+# and a cleanup on exit that kills what bg_in started and deletes the namespaces.
 
 PIDS=()
 WORK=$(mktemp -d)
@@ -44,4 +45,11 @@ lab_up() {
             ip netns exec "${P}br" ethtool -K "b$h" tso off gso off gro off >/dev/null 2>&1 || true
         fi
     done
+}
+
+# lab_servers NS: the server side of the benign load (web, DNS, an SSH-like service).
+lab_servers() {
+    bg_in "$1" python3 scripts/lab.py http 80 "$WORK/www"
+    bg_in "$1" python3 scripts/lab.py dns 53
+    bg_in "$1" python3 scripts/lab.py echo 22
 }

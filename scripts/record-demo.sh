@@ -34,9 +34,7 @@ source scripts/lab-net.sh
 lab_up offloads-off
 
 bg_in br tcpdump -i br0 -s 200 -U -w "$WORK/demo.pcap" -q
-bg_in server python3 scripts/lab.py http 80 "$WORK/www"
-bg_in server python3 scripts/lab.py dns 53
-bg_in server python3 scripts/lab.py echo 22
+lab_servers server
 bg_in peer python3 scripts/lab.py sink 9000
 sleep 2
 SECONDS=0

@@ -116,7 +116,9 @@ impl FeatureBuilder {
         let failure_to_dst = (m.proto == Proto::Tcp && flags.has(TcpFlags::RST))
             || matches!((m.proto, m.icmp), (Proto::Icmp, Some((3, _))) | (Proto::Icmpv6, Some((1, _))));
         {
-            let h = &mut self.hosts.entry_or_insert_with(src, || Host::new(m.ts)).counts;
+            let host = self.hosts.entry_or_insert_with(src, || Host::new(m.ts));
+            host.last = host.last.max(m.ts);
+            let h = &mut host.counts;
             h.packets_out += 1;
             h.bytes_out += u64::from(m.wire_len);
             h.size_sum += size;
@@ -142,9 +144,6 @@ impl FeatureBuilder {
         h.bytes_in += u64::from(m.wire_len);
         h.peers.insert(hash_of(src));
         h.failures += u64::from(failure_to_dst);
-        if let Some(host) = self.hosts.get_mut(&src) {
-            host.last = host.last.max(m.ts);
-        }
     }
 
     /// Ends the window: one vector per host that was active in it.

@@ -57,6 +57,17 @@ pub struct FloodConfig {
     pub quiet: Nanos,
 }
 
+impl FloodConfig {
+    /// The fixed packets-per-second threshold of a flood kind.
+    fn fixed_pps(&self, kind: Kind) -> u32 {
+        match kind {
+            Kind::Syn => self.syn_pps,
+            Kind::Udp => self.udp_pps,
+            Kind::Icmp => self.icmp_pps,
+        }
+    }
+}
+
 impl Default for FloodConfig {
     fn default() -> Self {
         FloodConfig {
@@ -77,6 +88,7 @@ impl Default for FloodConfig {
 }
 
 const SLOT: Nanos = NANOS_PER_SEC / 10;
+/// Slots in the window: one second, so a slot's second is `slot / SLOTS`.
 const SLOTS: usize = 10;
 /// Per-second smoothing of learned rates: about a minute of memory.
 const ALPHA: f64 = 1.0 / 60.0;
@@ -200,8 +212,8 @@ impl Load {
 
 /// Everything counted for one destination.
 struct Victim {
+    /// The current 100 ms slot (`ts / SLOT`); its second is `slot / SLOTS`.
     slot: i64,
-    second: i64,
     last: Nanos,
     loads: [Option<Box<Load>>; 3],
     completed: Window,
@@ -218,7 +230,6 @@ impl Victim {
     fn new(ts: Nanos) -> Self {
         Victim {
             slot: ts.div_euclid(SLOT),
-            second: ts.div_euclid(NANOS_PER_SEC),
             last: ts,
             loads: [None, None, None],
             completed: Window::default(),
@@ -237,14 +248,13 @@ impl Victim {
                 w.0[i] = 0;
             }
         }
-        self.slot = slot;
-        let second = ts.div_euclid(NANOS_PER_SEC).max(self.second);
-        if second > self.second {
+        let seconds = slot.div_euclid(SLOTS as i64) - self.slot.div_euclid(SLOTS as i64);
+        if seconds > 0 {
             for load in self.loads.iter_mut().flatten() {
-                load.roll(second - self.second);
+                load.roll(seconds);
             }
-            self.second = second;
         }
+        self.slot = slot;
         slot.rem_euclid(SLOTS as i64) as usize
     }
 
@@ -302,17 +312,9 @@ impl FloodDetector {
         }
     }
 
-    fn threshold(&self, kind: Kind) -> u32 {
-        match kind {
-            Kind::Syn => self.cfg.syn_pps,
-            Kind::Udp => self.cfg.udp_pps,
-            Kind::Icmp => self.cfg.icmp_pps,
-        }
-    }
-
     fn victim_packet(&mut self, m: &PacketMeta, kind: Kind, (src, dst): (IpAddr, IpAddr), out: &mut Vec<Alert>) {
         let (sport, dport) = m.ports.unwrap_or((0, 0));
-        let fixed = self.threshold(kind);
+        let fixed = self.cfg.fixed_pps(kind);
         let cfg = &self.cfg;
         let victim = self.victims.entry_or_insert_with(dst, || Victim::new(m.ts));
         let slot = victim.advance(m.ts);
@@ -388,7 +390,7 @@ impl FloodDetector {
                 k.proto() == p
                     && v.loads[k as usize]
                         .as_ref()
-                        .is_some_and(|l| l.active_at >= since || 2 * l.window.sum() >= self.threshold(k))
+                        .is_some_and(|l| l.active_at >= since || 2 * l.window.sum() >= self.cfg.fixed_pps(k))
             })
         })
     }
@@ -443,9 +445,7 @@ impl FloodDetector {
         let key = IncidentKey { kind: "rate_spike", src: None, dst: None, proto: p.name(), port: None };
         self.book.observe(key, now, |a| fill_spike(a, &r, start, count, threshold, fixed), out);
     }
-}
 
-impl FloodDetector {
     /// Gives the book the packets counted since each flood's last report (reports are
     /// at most one per slot); with `now`, first moves every window on to it.
     fn report_pending(&mut self, now: Option<Nanos>, out: &mut Vec<Alert>) {
@@ -583,7 +583,7 @@ fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
         "rate_pps": f.rate,
         "peak_pps": load.peak,
         "threshold_pps": f.threshold.round(),
-        "fixed_threshold_pps": match f.kind { Kind::Syn => cfg.syn_pps, Kind::Udp => cfg.udp_pps, Kind::Icmp => cfg.icmp_pps },
+        "fixed_threshold_pps": cfg.fixed_pps(f.kind),
         "baseline_pps": (load.baseline * 10.0).round() / 10.0,
         "baseline_factor": cfg.baseline_factor,
         "sources": sources,

@@ -44,7 +44,7 @@ const TICK: Nanos = crate::capture::NANOS_PER_SEC;
 /// A set of detectors and the incidents they reported.
 pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
-    /// Latest report per incident, in order of first report.
+    /// Latest report per incident, in order of first report (so by id).
     incidents: Vec<Alert>,
     /// Run-wide ids of (detector, the detector's own incident id).
     ids: rustc_hash::FxHashMap<(usize, u64), u64>,
@@ -161,9 +161,6 @@ impl Detectors {
     /// in order of first report), and drops rate spikes that an open incident of the same
     /// protocol explains (a scan or flood is one incident, not also a spike).
     fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
-        if out.len() == from {
-            return;
-        }
         let mut k = from;
         while k < out.len() {
             let a = &out[k];
@@ -191,8 +188,9 @@ impl Detectors {
         if let Some(hook) = &mut self.hook {
             out.iter_mut().for_each(hook);
         }
+        // Ids are 1, 2, ... in order of first report: incident `id` sits at `id - 1`.
         for alert in out.iter() {
-            match self.incidents.iter_mut().find(|a| a.id == alert.id) {
+            match self.incidents.get_mut(alert.id as usize - 1) {
                 Some(known) => *known = alert.clone(),
                 None => self.incidents.push(alert.clone()),
             }

@@ -77,7 +77,7 @@ impl Default for ScanConfig {
 
 /// Ports or hosts stored per tally; beyond it only the probes are counted.
 const ITEM_CAP: usize = 4096;
-/// Probes waiting for an answer at most; beyond it new ones are not tracked (counted).
+/// Probes waiting for an answer at most; beyond it new ones are not tracked.
 const PENDING_CAP: usize = 1 << 18;
 /// Traceroute's default UDP ports.
 const TRACEROUTE: std::ops::RangeInclusive<u16> = 33434..=33534;
@@ -273,7 +273,6 @@ pub struct ScanDetector {
     /// A probe is queued only by the first packet of its tuple, so no probe twice.
     seen: Recent,
     pending: VecDeque<Probe>,
-    untracked: u64,
     ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
     hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
     /// First failures of would-be tallies (see [`Singles`]).
@@ -288,7 +287,6 @@ impl ScanDetector {
         ScanDetector {
             seen: Recent::new(17),
             pending: VecDeque::new(),
-            untracked: 0,
             ports: CappedTable::new(cfg.max_tallies),
             hosts: CappedTable::new(cfg.max_tallies),
             port_singles: Singles::new(15),
@@ -304,11 +302,9 @@ impl ScanDetector {
     }
 
     fn queue(&mut self, probe: Probe) {
-        if self.pending.len() >= PENDING_CAP {
-            self.untracked += 1;
-            return;
+        if self.pending.len() < PENDING_CAP {
+            self.pending.push_back(probe);
         }
-        self.pending.push_back(probe);
     }
 
     fn expire(&mut self, now: Nanos, out: &mut Vec<Alert>) {

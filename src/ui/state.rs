@@ -154,16 +154,23 @@ impl UiState {
                 }
                 Effect::Redraw
             }
-            Action::DumpAlert => match view.context.alerts.get(self.selection(Pane::Alerts)) {
-                Some(a) if self.focus == Pane::Alerts || matches!(self.mode, Mode::Evidence(_)) => {
-                    let id = if let Mode::Evidence(id) = self.mode { id } else { a.id };
-                    Effect::DumpAlert(id)
-                }
-                _ => {
-                    self.message = Some("select an alert first (Tab to the alert pane)".into());
-                    Effect::Redraw
-                }
-            },
+            Action::DumpAlert => {
+                // The alert whose evidence is open, else the one selected in the alert pane.
+                let id = match self.mode {
+                    Mode::Evidence(id) => Some(id),
+                    _ if self.focus == Pane::Alerts => {
+                        view.context.alerts.get(self.selection(Pane::Alerts)).map(|a| a.id)
+                    }
+                    _ => None,
+                };
+                id.map_or_else(
+                    || {
+                        self.message = Some("select an alert first (Tab to the alert pane)".into());
+                        Effect::Redraw
+                    },
+                    Effect::DumpAlert,
+                )
+            }
             Action::Open => {
                 let host = match self.focus {
                     Pane::Talkers => view.talkers.get(self.selection(Pane::Talkers)).map(|t| t.ip),

@@ -37,12 +37,7 @@ pub fn render_footer(f: &mut Frame, area: Rect, ui: &UiState, theme: &Theme) {
 
 /// Every binding with its keys, centred over the screen.
 pub fn render_help(f: &mut Frame, area: Rect, theme: &Theme) {
-    let height = (BINDINGS.len() as u16 + 4).min(area.height);
-    let width = 72.min(area.width);
-    let [_, mid, _] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(height), Constraint::Fill(1)]).areas(area);
-    let [_, pop, _] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width), Constraint::Fill(1)]).areas(mid);
+    let pop = centered(area, 72, BINDINGS.len() as u16 + 4);
     let rows = BINDINGS.iter().map(|b| Row::new([Span::styled(b.keys, theme.title()), Span::raw(b.help)]));
     let table = Table::new(rows, [Constraint::Length(12), Constraint::Min(20)]).block(pane_block(
         " Keys (any key closes) ".into(),
@@ -68,12 +63,7 @@ pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) 
     if let Some(map) = alert.evidence.as_object() {
         rows.extend(map.iter().map(|(k, v)| (k.as_str(), v.to_string())));
     }
-    let height = (rows.len() as u16 + 5).min(area.height);
-    let width = 100.min(area.width);
-    let [_, mid, _] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(height), Constraint::Fill(1)]).areas(area);
-    let [_, pop, _] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width), Constraint::Fill(1)]).areas(mid);
+    let pop = centered(area, 100, rows.len() as u16 + 5);
     let mut lines = vec![Line::styled(format!(" {}", sanitize(&alert.summary)), theme.severity(alert.severity))];
     lines.push(Line::raw(""));
     for (key, value) in rows {
@@ -82,4 +72,15 @@ pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) 
     let title = format!(" Alert {} — d writes its pcap · Esc closes ", alert.id);
     f.render_widget(Clear, pop);
     f.render_widget(Paragraph::new(lines).block(pane_block(title, true, theme)), pop);
+}
+
+/// A `width` × `height` box in the middle of `area` (clipped to it), for overlays.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [_, mid, _] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(height.min(area.height)), Constraint::Fill(1)])
+            .areas(area);
+    let [_, pop, _] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(width.min(area.width)), Constraint::Fill(1)])
+            .areas(mid);
+    pop
 }
