@@ -22,8 +22,8 @@ pub const FEATURES: [&str; 13] = [
     "bytes_in_per_s",
     "distinct_peers",
     "distinct_dst_ports",
-    "failed_share",
-    "syn_share",
+    "failed_pct",
+    "syn_pct",
     "mean_size_out",
     "size_spread_out",
     "new_peers",
@@ -33,6 +33,12 @@ pub const FEATURES: [&str; 13] = [
 
 /// Figures per horizon.
 pub const N: usize = FEATURES.len();
+
+/// Figures per vector: both horizons.
+pub const DIM: usize = 2 * N;
+
+/// One vector: [`N`] short-horizon figures, then the same [`N`] over the long horizon.
+pub type Vector = [f64; DIM];
 
 /// Windows the long horizon averages over (about).
 const LONG: f64 = 12.0;
@@ -76,7 +82,7 @@ pub struct HostFeatures {
     /// The host.
     pub host: IpAddr,
     /// [`N`] short-horizon figures, then [`N`] long-horizon ones.
-    pub values: Vec<f64>,
+    pub values: Vector,
 }
 
 /// Builds per-host feature vectors window by window.
@@ -161,7 +167,8 @@ impl FeatureBuilder {
                 Some(prev) => std::array::from_fn(|i| prev[i] + (short[i] - prev[i]) / LONG),
             };
             host.long = Some(long);
-            out.push(HostFeatures { host: *ip, values: short.iter().chain(&long).copied().collect() });
+            let values = std::array::from_fn(|i| if i < N { short[i] } else { long[i - N] });
+            out.push(HostFeatures { host: *ip, values });
         }
         out
     }
@@ -184,8 +191,8 @@ fn short_figures(c: &Counts, secs: f64) -> [f64; N] {
         c.bytes_in as f64 / secs,
         f64::from(c.peers.estimate()),
         f64::from(c.ports.estimate()),
-        c.failures as f64 / c.attempts.max(1) as f64,
-        c.syn_out as f64 / c.tcp_out.max(1) as f64,
+        100.0 * c.failures as f64 / c.attempts.max(1) as f64,
+        100.0 * c.syn_out as f64 / c.tcp_out.max(1) as f64,
         if c.packets_out > 0 { mean } else { 0.0 },
         if c.packets_out > 0 { spread } else { 0.0 },
         c.new_peers as f64,
@@ -227,14 +234,13 @@ mod tests {
         let windows = run(&packets);
         assert_eq!(windows.len(), 1);
         let v = windows[0].iter().find(|f| f.host == ip("10.0.0.1")).unwrap();
-        assert_eq!(v.values.len(), 2 * N);
         assert_eq!(figure(v, "packets_out_per_s"), 20.0); // 100 packets in 5 s
         assert_eq!(figure(v, "packets_in_per_s"), 10.0);
         assert_eq!(figure(v, "distinct_peers"), 2.0);
         assert_eq!(figure(v, "distinct_dst_ports"), 11.0);
         assert_eq!(figure(v, "new_peers"), 2.0);
-        assert_eq!(figure(v, "failed_share"), 50.0 / 51.0, "50 resets for 50 SYNs and 1 new UDP peer");
-        assert_eq!(figure(v, "syn_share"), 1.0);
+        assert_eq!(figure(v, "failed_pct"), 5000.0 / 51.0, "50 resets for 50 SYNs and 1 new UDP peer");
+        assert_eq!(figure(v, "syn_pct"), 100.0);
         assert_eq!(figure(v, "dns_queries_per_s"), 10.0);
         assert_eq!(figure(v, "mean_size_out"), 80.0);
         assert_eq!(figure(v, "size_spread_out"), 20.0);

@@ -10,6 +10,7 @@ pub mod book;
 pub mod features;
 pub mod flood;
 pub mod memory;
+pub mod outlier;
 pub mod scan;
 
 use std::io::Write;

@@ -1,0 +1,437 @@
+//! The outlier detector: learns what normal host behaviour looks like and flags the
+//! hosts that are unlike it, in words.
+//!
+//! Every window of packet time (5 s by default) [`FeatureBuilder`] gives one vector per
+//! active host. During the first `learn` of packet time the vectors are kept (a seeded
+//! reservoir sample); then a [`Model`] is trained on them in the background: an
+//! Isolation Forest for the score and linfa's K-means for behaviour clusters. From then
+//! on every vector is scored at the window boundary (never per packet). A vector is an
+//! outlier when its score reaches the model's threshold *and* at least one of its
+//! figures is far above what is typical for hosts of its usual cluster: those figures
+//! are what the alert says ("312 distinct ports, typical 3").
+//!
+//! Retraining runs every `retrain` of packet time on recent windows, leaving out hosts
+//! with an open outlier incident and the windows that were outliers. Training is on its
+//! own thread; the detector goes on scoring with the old model meanwhile. On a file the
+//! new model takes over exactly one window after it was asked for (waiting for it if
+//! need be, as a file waits rather than drops everywhere in the pipeline), so a replay
+//! always gives the same alerts; live, it takes over as soon as it is ready.
+
+pub mod forest;
+pub mod model;
+mod words;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Receiver;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde_json::json;
+
+use super::features::{FeatureBuilder, HostFeatures, Vector};
+use super::{Alert, Book, Detector, IncidentKey, Severity};
+use crate::capture::{NANOS_PER_SEC, Nanos};
+use crate::decode::PacketMeta;
+use model::feature_names;
+pub use model::{Model, TrainConfig};
+
+/// Most vectors kept for training (learning reservoir, and recent windows for retraining).
+const TRAIN_MAX: usize = 50_000;
+/// Most hosts tracked at once (features, usual clusters).
+const MAX_HOSTS: usize = 16_384;
+/// Unusual figures named in an alert.
+const NAMED: usize = 3;
+
+/// Outlier detector settings.
+#[derive(Clone, Debug)]
+pub struct OutlierConfig {
+    /// Packet time per feature window.
+    pub window: Nanos,
+    /// Packet time learned from before the first model (when none is given).
+    pub learn: Nanos,
+    /// Packet time between retrainings (0: never).
+    pub retrain: Nanos,
+    /// Model training settings.
+    pub train: TrainConfig,
+    /// How many spreads above typical a figure must be to make a host unusual.
+    pub min_deviation: f64,
+    /// Rate limit of updates.
+    pub update_every: Nanos,
+    /// An incident ends after this long without an outlying window.
+    pub quiet: Nanos,
+    /// On a file, adopt a new model at a fixed packet time, waiting for training if
+    /// needed (reproducible); live, adopt it when ready (never waits).
+    pub wait_for_training: bool,
+    /// Save every trained model here (`--model`).
+    pub save_to: Option<PathBuf>,
+    /// Where the first model came from, in words (for the status).
+    pub learned_from: String,
+}
+
+impl Default for OutlierConfig {
+    fn default() -> Self {
+        OutlierConfig {
+            window: 5 * NANOS_PER_SEC,
+            learn: 120 * NANOS_PER_SEC,
+            retrain: 600 * NANOS_PER_SEC,
+            train: TrainConfig::default(),
+            min_deviation: 4.0,
+            update_every: 5 * NANOS_PER_SEC,
+            quiet: 30 * NANOS_PER_SEC,
+            wait_for_training: true,
+            save_to: None,
+            learned_from: String::new(),
+        }
+    }
+}
+
+/// How far the detector is, for the summary and the TUI.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct OutlierStatus {
+    /// `learning`, `training` or `ready`.
+    pub state: &'static str,
+    /// What the model in use learned from.
+    pub learned_from: String,
+    /// Host windows the model in use was trained on.
+    pub trained_on: usize,
+    /// Its outlier score threshold.
+    pub threshold: f64,
+    /// Its number of behaviour clusters.
+    pub clusters: usize,
+    /// Wall time the last training took, in milliseconds.
+    pub train_ms: f64,
+    /// Models trained during the run.
+    pub trainings: u32,
+    /// The last training or model-saving problem, if any.
+    pub error: Option<String>,
+}
+
+/// What the outlier detector shares with the rest: each host's latest behaviour cluster
+/// and the model's status. Refreshed once a window.
+#[derive(Clone, Debug, Default)]
+pub struct OutlierView {
+    /// Latest cluster of each host scored.
+    pub clusters: FxHashMap<IpAddr, u8>,
+    /// The model's status.
+    pub status: OutlierStatus,
+}
+
+/// A handle on the shared [`OutlierView`].
+pub type SharedOutliers = Arc<Mutex<OutlierView>>;
+
+/// A trained model and what training it cost.
+struct Trained {
+    model: Model,
+    millis: f64,
+    save_error: Option<String>,
+}
+
+/// A training job under way.
+struct Pending {
+    /// On a file: the packet time at which its model takes over.
+    adopt_at: Nanos,
+    result: Receiver<Result<Trained, String>>,
+}
+
+/// The outlier detector.
+pub struct OutlierDetector {
+    cfg: OutlierConfig,
+    features: FeatureBuilder,
+    model: Option<Arc<Model>>,
+    /// Learning: packet time learning ends, and the reservoir of vectors so far.
+    learn_until: Option<Nanos>,
+    learning: Vec<Vector>,
+    learning_seen: u64,
+    rng: Xoshiro256PlusPlus,
+    /// Recent ordinary windows, for retraining.
+    recent: VecDeque<(IpAddr, Vector)>,
+    next_retrain: Option<Nanos>,
+    pending: Option<Pending>,
+    book: Book,
+    /// Each host's cluster in its latest ordinary window.
+    home: FxHashMap<IpAddr, u8>,
+    /// Windows and packets per open incident's host.
+    tallies: FxHashMap<IpAddr, (u64, u64, f64)>,
+    shared: SharedOutliers,
+    status: OutlierStatus,
+    clusters: FxHashMap<IpAddr, u8>,
+}
+
+impl OutlierDetector {
+    /// A detector that learns its first model from the traffic (or starts with `model`).
+    pub fn new(cfg: OutlierConfig, model: Option<Model>) -> Self {
+        let status = OutlierStatus {
+            state: if model.is_some() { "ready" } else { "learning" },
+            learned_from: cfg.learned_from.clone(),
+            ..OutlierStatus::default()
+        };
+        let mut d = OutlierDetector {
+            features: FeatureBuilder::new(cfg.window, MAX_HOSTS),
+            model: None,
+            learn_until: None,
+            learning: Vec::new(),
+            learning_seen: 0,
+            rng: Xoshiro256PlusPlus::seed_from_u64(cfg.train.seed),
+            recent: VecDeque::new(),
+            next_retrain: None,
+            pending: None,
+            book: Book::new(cfg.update_every, cfg.quiet),
+            home: FxHashMap::default(),
+            tallies: FxHashMap::default(),
+            shared: SharedOutliers::default(),
+            status,
+            clusters: FxHashMap::default(),
+            cfg,
+        };
+        if let Some(m) = model {
+            d.adopt(m);
+        }
+        d
+    }
+
+    /// The shared view of clusters and status.
+    pub fn shared(&self) -> SharedOutliers {
+        Arc::clone(&self.shared)
+    }
+
+    fn window_secs(&self) -> f64 {
+        self.cfg.window as f64 / NANOS_PER_SEC as f64
+    }
+
+    fn adopt(&mut self, model: Model) {
+        self.status.trained_on = model.trained_on;
+        self.status.threshold = model.threshold;
+        self.status.clusters = model.clusters();
+        self.status.state = "ready";
+        self.model = Some(Arc::new(model));
+    }
+
+    /// A window ended at `now` with these vectors.
+    fn window_closed(&mut self, now: Nanos, vectors: Vec<HostFeatures>, out: &mut Vec<Alert>) {
+        self.collect_training(now);
+        match self.model.clone() {
+            None => self.learn(now, vectors),
+            Some(model) => {
+                self.score(now, &model, &vectors, out);
+                self.maybe_retrain(now);
+            }
+        }
+        self.publish();
+    }
+
+    /// Takes in a finished training, if one is due (file) or ready (live).
+    fn collect_training(&mut self, now: Nanos) {
+        let Some(p) = &self.pending else { return };
+        let result = if self.cfg.wait_for_training {
+            if now < p.adopt_at {
+                return;
+            }
+            p.result.recv().map_err(|_| "the training thread died".to_string())
+        } else {
+            match p.result.try_recv() {
+                Ok(r) => Ok(r),
+                Err(crossbeam_channel::TryRecvError::Empty) => return,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Err("the training thread died".to_string()),
+            }
+        };
+        self.pending = None;
+        match result.and_then(|r| r) {
+            Ok(trained) => {
+                self.status.train_ms = trained.millis;
+                self.status.trainings += 1;
+                self.status.error = trained.save_error;
+                if self.status.trainings > 1 || self.status.learned_from.is_empty() {
+                    self.status.learned_from = format!("{} host windows of this traffic", trained.model.trained_on);
+                }
+                self.adopt(trained.model);
+            }
+            Err(e) => {
+                self.status.error = Some(e);
+                if self.model.is_none() {
+                    self.status.state = "learning";
+                }
+            }
+        }
+    }
+
+    fn learn(&mut self, now: Nanos, vectors: Vec<HostFeatures>) {
+        for hf in vectors {
+            // Reservoir sampling: every vector seen has the same chance to be kept.
+            self.learning_seen += 1;
+            if self.learning.len() < TRAIN_MAX {
+                self.learning.push(hf.values);
+            } else {
+                let j = (u128::from(self.rng.next_u64()) * u128::from(self.learning_seen)) >> 64;
+                if let Some(slot) = self.learning.get_mut(j as usize) {
+                    *slot = hf.values;
+                }
+            }
+        }
+        let done = self.learn_until.is_some_and(|until| now >= until);
+        if done && self.pending.is_none() && self.learning.len() >= model::MIN_VECTORS {
+            let vectors = std::mem::take(&mut self.learning);
+            self.status.state = "training";
+            self.train(now, vectors);
+        }
+    }
+
+    fn maybe_retrain(&mut self, now: Nanos) {
+        if self.cfg.retrain == 0 || self.pending.is_some() {
+            return;
+        }
+        let due = *self.next_retrain.get_or_insert(now + self.cfg.retrain);
+        if now < due {
+            return;
+        }
+        self.next_retrain = Some(now + self.cfg.retrain);
+        let alerted = |ip: &IpAddr| self.tallies.contains_key(ip);
+        let vectors: Vec<Vector> = self.recent.iter().filter(|(ip, _)| !alerted(ip)).map(|(_, v)| *v).collect();
+        if vectors.len() >= model::MIN_VECTORS {
+            self.train(now, vectors);
+        }
+    }
+
+    /// Starts training on its own thread.
+    fn train(&mut self, now: Nanos, vectors: Vec<Vector>) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (window_secs, cfg, save_to) = (self.window_secs(), self.cfg.train.clone(), self.cfg.save_to.clone());
+        let job = move || {
+            let started = std::time::Instant::now();
+            let result = Model::train(&vectors, window_secs, &cfg).map_err(|e| e.to_string()).map(|model| {
+                let millis = started.elapsed().as_secs_f64() * 1000.0;
+                let save_error = save_to.and_then(|p| model.save(&p).err()).map(|e| format!("--model: {e}"));
+                Trained { model, millis, save_error }
+            });
+            let _ = tx.send(result);
+        };
+        if let Err(e) = std::thread::Builder::new().name("ntop-train".into()).spawn(job) {
+            self.status.error = Some(format!("cannot start training: {e}"));
+            return;
+        }
+        self.pending = Some(Pending { adopt_at: now + self.cfg.window, result: rx });
+    }
+
+    fn score(&mut self, now: Nanos, model: &Model, vectors: &[HostFeatures], out: &mut Vec<Alert>) {
+        let secs = self.window_secs();
+        if self.home.len() > MAX_HOSTS {
+            self.home.clear();
+        }
+        if self.clusters.len() > MAX_HOSTS {
+            self.clusters.clear();
+        }
+        for hf in vectors {
+            let verdict = model.assess(&hf.values);
+            self.clusters.insert(hf.host, verdict.cluster);
+            let usual = self.home.get(&hf.host).copied().unwrap_or(verdict.cluster);
+            let unusual = if verdict.score >= model.threshold {
+                words::unusual(model, usual, &hf.values, self.cfg.min_deviation)
+            } else {
+                Vec::new()
+            };
+            if unusual.is_empty() {
+                self.home.insert(hf.host, verdict.cluster);
+                if !self.tallies.contains_key(&hf.host) && self.cfg.retrain > 0 {
+                    if self.recent.len() == TRAIN_MAX {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back((hf.host, hf.values));
+                }
+                continue;
+            }
+            let packets = ((hf.values[0] + hf.values[1]) * secs).round() as u64;
+            let tally = self.tallies.entry(hf.host).or_insert((0, 0, 0.0));
+            tally.0 += 1;
+            tally.1 += packets;
+            tally.2 = tally.2.max(verdict.score);
+            let (windows, packets, top_score) = *tally;
+            let key = IncidentKey { kind: "outlier", src: Some(hf.host), dst: None, proto: "ip", port: None };
+            let texts: Vec<String> = unusual.iter().map(|u| words::describe(u, secs)).collect();
+            let threshold = model.threshold;
+            self.book.observe(
+                key,
+                now,
+                |a| {
+                    a.packets = packets;
+                    a.severity = if top_score >= threshold + 0.1 { Severity::Medium } else { Severity::Low };
+                    a.summary = format!("{} is unlike what was learned: {}", hf.host, texts.join("; "));
+                    a.evidence = json!({
+                        "score": round3(verdict.score),
+                        "max_score": round3(top_score),
+                        "threshold": round3(threshold),
+                        "cluster": verdict.cluster,
+                        "usual_cluster": usual,
+                        "windows": windows,
+                        "window_secs": secs,
+                        "unusual": unusual.iter().zip(&texts).map(|(u, text)| json!({
+                            "feature": feature_names()[u.feature],
+                            "value": round3(u.value),
+                            "typical": round3(u.typical),
+                            "deviation": round3(u.deviation),
+                            "text": text,
+                        })).collect::<Vec<_>>(),
+                    });
+                },
+                out,
+            );
+        }
+    }
+
+    fn publish(&mut self) {
+        if let Ok(mut view) = self.shared.lock() {
+            view.clusters.clone_from(&self.clusters);
+            view.status.clone_from(&self.status);
+        }
+    }
+
+    /// Forgets the tallies of hosts whose incident just ended.
+    fn forget_ended(&mut self, out: &[Alert], from: usize) {
+        for a in &out[from..] {
+            if a.state == super::AlertState::End
+                && let Some(ip) = a.src
+            {
+                self.tallies.remove(&ip);
+            }
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl Detector for OutlierDetector {
+    fn name(&self) -> &'static str {
+        "outlier"
+    }
+
+    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+        if self.learn_until.is_none() {
+            self.learn_until = Some(meta.ts + self.cfg.learn);
+            self.publish();
+        }
+        if let Some(vectors) = self.features.observe(meta) {
+            self.window_closed(meta.ts, vectors, out);
+        }
+    }
+
+    fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        let from = out.len();
+        self.book.tick(now, out);
+        self.forget_ended(out, from);
+    }
+
+    fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        let from = out.len();
+        self.book.finish(now, out);
+        self.forget_ended(out, from);
+        self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests;
