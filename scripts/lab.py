@@ -11,6 +11,8 @@ Every client is bounded in count and time and talks only to the address it is gi
   lab.py query SERVER COUNT GAP           COUNT DNS queries for lab names
   lab.py ssh HOST PORT SECONDS            an interactive-looking session (small packets)
   lab.py upload HOST PORT BYTES           send BYTES to HOST:PORT
+  lab.py dnsburst SERVER COUNT GAP        COUNT queries for long random names (like DNS tunnelling)
+  lab.py fanout NET FIRST LAST PORT GAP   one short TCP exchange with each of NET.FIRST..NET.LAST
 """
 import http.server
 import os
@@ -110,6 +112,30 @@ def ssh(host, port, seconds):
             time.sleep(random.uniform(0.1, 0.6))
 
 
+def dnsburst(server, count, gap):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(0.5)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    for _ in range(count):
+        labels = ["".join(random.choice(alphabet) for _ in range(random.randint(40, 60))) for _ in range(2)]
+        sock.sendto(dns_query(".".join(labels) + ".t.lab.test"), (server, 53))
+        try:
+            sock.recv(512)
+        except OSError:
+            pass
+        time.sleep(gap)
+
+
+def fanout(net, first, last, port, gap):
+    for i in range(first, last + 1):
+        try:
+            with socket.create_connection((f"{net}.{i}", port), timeout=2) as s:
+                s.sendall(b"hello\n")
+        except OSError:
+            pass
+        time.sleep(gap)
+
+
 def upload(host, port, total):
     with socket.create_connection((host, port), timeout=5) as s:
         chunk = os.urandom(64 * 1024)
@@ -135,6 +161,10 @@ def main(argv):
         ssh(args[0], int(args[1]), float(args[2]))
     elif mode == "upload":
         upload(args[0], int(args[1]), int(args[2]))
+    elif mode == "dnsburst":
+        dnsburst(args[0], int(args[1]), float(args[2]))
+    elif mode == "fanout":
+        fanout(args[0], int(args[1]), int(args[2]), int(args[3]), float(args[4]))
     else:
         sys.exit(__doc__)
 

@@ -12,9 +12,10 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::capture::live::{self, LiveConfig, LiveSource};
-use crate::capture::{FileSource, Filter, LinkType, PacedSource, PacketRing, PacketSource, ReplayControl};
+use crate::capture::{FileSource, Filter, LinkType, Next, PacedSource, PacketRing, PacketSource, ReplayControl};
 use crate::cli::Cli;
 use crate::detect::Detectors;
+use crate::detect::outlier::{Model, OutlierDetector, SharedOutliers};
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
 use crate::pipeline::{self, Handoff, Options};
@@ -60,18 +61,27 @@ fn packet_ring(cli: &Cli) -> Arc<std::sync::Mutex<PacketRing>> {
     Arc::new(std::sync::Mutex::new(PacketRing::new(bytes, 86_400 * crate::capture::NANOS_PER_SEC)))
 }
 
-/// The detectors that run (scans and sweeps, floods and spikes; none with --no-detect),
-/// writing their reports to `--alerts` if asked, and each ended incident's pcap to
-/// `--dump-alerts` from `ring`.
-fn detectors(cli: &Cli, ring: Option<Arc<std::sync::Mutex<PacketRing>>>, headless: bool) -> anyhow::Result<Detectors> {
-    let list: Vec<Box<dyn crate::detect::Detector>> = if cli.detect.no_detect {
-        Vec::new()
-    } else {
-        vec![
-            Box::new(crate::detect::scan::ScanDetector::new(cli.detect.scan_config())),
-            Box::new(crate::detect::flood::FloodDetector::new(cli.detect.flood_config())),
-        ]
-    };
+/// The detectors that run (scans and sweeps, floods and spikes, outliers; none with
+/// --no-detect), writing their reports to `--alerts` if asked, and each ended incident's
+/// pcap to `--dump-alerts` from `ring`. Also the outlier detector's shared view (host
+/// clusters and model status), when it runs.
+fn detectors(
+    cli: &Cli,
+    ring: Option<Arc<std::sync::Mutex<PacketRing>>>,
+    headless: bool,
+    live: bool,
+) -> anyhow::Result<(Detectors, Option<SharedOutliers>)> {
+    let mut list: Vec<Box<dyn crate::detect::Detector>> = Vec::new();
+    let mut shared = None;
+    if !cli.detect.no_detect {
+        list.push(Box::new(crate::detect::scan::ScanDetector::new(cli.detect.scan_config())));
+        list.push(Box::new(crate::detect::flood::FloodDetector::new(cli.detect.flood_config())));
+        if !cli.outliers.no_outliers {
+            let outliers = outlier_detector(cli, live)?;
+            shared = Some(outliers.shared());
+            list.push(Box::new(outliers));
+        }
+    }
     let mut set = Detectors::new(list);
     if let (Some(dir), Some(ring)) = (cli.dump_alerts.clone(), ring) {
         if !dir.is_dir() {
@@ -79,7 +89,7 @@ fn detectors(cli: &Cli, ring: Option<Arc<std::sync::Mutex<PacketRing>>>, headles
         }
         set = set.with_hook(Box::new(move |alert| dump_ended_alert(alert, &ring, &dir, headless)));
     }
-    Ok(match cli.alerts.as_deref() {
+    let set = match cli.alerts.as_deref() {
         None => set,
         Some("-") => set.with_sink(Box::new(std::io::stdout())),
         Some(path) => {
@@ -88,7 +98,56 @@ fn detectors(cli: &Cli, ring: Option<Arc<std::sync::Mutex<PacketRing>>>, headles
             })?;
             set.with_sink(Box::new(std::io::BufWriter::new(file)))
         }
-    })
+    };
+    Ok((set, shared))
+}
+
+/// The outlier detector, ready at once from `--baseline` or an existing `--model`, or
+/// learning from the first `--learn` seconds. Live, new models are adopted when ready;
+/// on a file, at a fixed packet time (reproducible).
+fn outlier_detector(cli: &Cli, live: bool) -> anyhow::Result<OutlierDetector> {
+    let args = &cli.outliers;
+    let mut cfg = args.config(cli.detect.alert_update, !live);
+    let model = match (&args.baseline, &args.model) {
+        (Some(baseline), _) => {
+            let mut source =
+                FileSource::open(&baseline.to_string_lossy()).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
+            let mut failed = None;
+            let packets = std::iter::from_fn(|| match source.next_frame() {
+                Ok(Next::Frame(frame)) => Some(crate::decode::decode(&frame)),
+                Ok(_) => None,
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            });
+            let learned = crate::detect::outlier::learn_from(packets, &cfg);
+            if let Some(e) = failed {
+                bail!("--baseline: {e}");
+            }
+            let model = learned.map_err(|e| anyhow::anyhow!("--baseline {}: {e}", baseline.display()))?;
+            if let Some(path) = &args.model {
+                model.save(path).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
+            }
+            cfg.learned_from = format!("baseline {} ({} host windows)", baseline.display(), model.trained_on);
+            Some(model)
+        }
+        (None, Some(path)) if path.exists() => {
+            let model = Model::load(path).map_err(|e| anyhow::anyhow!("--model {}: {e}", path.display()))?;
+            if (model.window_secs - args.outlier_window as f64).abs() > f64::EPSILON {
+                bail!(
+                    "--model {}: trained on {} s windows; run with --outlier-window {}",
+                    path.display(),
+                    model.window_secs,
+                    model.window_secs
+                );
+            }
+            cfg.learned_from = format!("model {} ({} host windows)", path.display(), model.trained_on);
+            Some(model)
+        }
+        (None, _) => None,
+    };
+    Ok(OutlierDetector::new(cfg, model))
 }
 
 /// `--dump-alerts`: when an incident ends, writes its pcap and notes the file (or the
@@ -166,10 +225,11 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            let detectors = detectors(cli, Some(Arc::clone(&ring)), false)?;
+            let (detectors, outliers) = detectors(cli, Some(Arc::clone(&ring)), false, false)?;
             ui::run(ui::Session {
                 source,
                 filter,
+                outliers,
                 stats,
                 detectors,
                 live: false,
@@ -182,10 +242,11 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
         }
         None => {
             let source = open_live(cli)?;
-            let detectors = detectors(cli, Some(Arc::clone(&ring)), false)?;
+            let (detectors, outliers) = detectors(cli, Some(Arc::clone(&ring)), false, true)?;
             ui::run(ui::Session {
                 source,
                 filter: None,
+                outliers,
                 stats,
                 detectors,
                 live: true,
@@ -210,12 +271,12 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
     // The packet ring is only needed headless when alerts get their own pcaps.
     let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
     let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: ring.as_deref() };
-    let mut detectors = detectors(cli, ring.clone(), true)?;
+    let (mut detectors, outliers) = detectors(cli, ring.clone(), true, false)?;
     let report =
         pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
 
-    let mut info = run_info(source.name(), expr, &report, &detectors);
+    let mut info = run_info(source.name(), expr, &report, &detectors, outliers.as_ref());
     note_sink_error(&detectors, &mut info);
     if let Some(w) = source.warning() {
         eprintln!(
@@ -229,12 +290,23 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
 }
 
 /// What a run reports besides the counters.
-fn run_info(source: &str, filter: Option<String>, report: &pipeline::RunReport, detectors: &Detectors) -> RunInfo {
+fn run_info(
+    source: &str,
+    filter: Option<String>,
+    report: &pipeline::RunReport,
+    detectors: &Detectors,
+    outliers: Option<&SharedOutliers>,
+) -> RunInfo {
+    let outliers = outliers.and_then(|o| o.lock().ok().map(|v| v.clone()));
+    if let Some(e) = outliers.as_ref().and_then(|o| o.status.error.as_ref()) {
+        eprintln!("ntop-rs: warning: outlier model: {e}");
+    }
     RunInfo {
         source: source.to_string(),
         filter,
         frames_read: report.frames,
         alerts: detectors.incidents(),
+        outliers,
         ..Default::default()
     }
 }
@@ -275,7 +347,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             .context("cannot start the duration timer")?;
     }
     let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
-    let mut detectors = detectors(cli, ring.clone(), true)?;
+    let (mut detectors, outliers) = detectors(cli, ring.clone(), true, true)?;
     // Source problems (a device that went down, and its return) go to stderr as they happen.
     let shared = std::sync::Mutex::new(pipeline::SourceState::default());
     let report = std::thread::scope(|scope| {
@@ -288,7 +360,7 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
         report
     })?;
     let kernel = source.kernel_stats().unwrap_or_default();
-    let mut info = run_info(source.name(), expr, &report, &detectors);
+    let mut info = run_info(source.name(), expr, &report, &detectors, outliers.as_ref());
     note_sink_error(&detectors, &mut info);
     if let Some(status) = source.status() {
         info.warnings.push(status.to_string());

@@ -102,6 +102,10 @@ pub struct Cli {
     #[command(flatten)]
     pub detect: DetectArgs,
 
+    /// Outlier detection (learned behaviour) settings
+    #[command(flatten)]
+    pub outliers: OutlierArgs,
+
     /// BPF filter expression words, as in tcpdump
     #[arg(value_name = "EXPRESSION", trailing_var_arg = true, allow_hyphen_values = true)]
     pub expression: Vec<String>,
@@ -240,6 +244,87 @@ impl DetectArgs {
             update_every: self.alert_update as i64 * S,
             quiet: self.flood_quiet as i64 * S,
         }
+    }
+}
+
+/// The outlier detector's flags. Defaults and reasons are in README ("Outliers").
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+#[command(next_help_heading = "Outliers")]
+pub struct OutlierArgs {
+    /// Run no outlier detector (the rule detectors still run)
+    #[arg(long)]
+    pub no_outliers: bool,
+
+    /// Seconds of packet time to learn normal behaviour from before flagging outliers
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub learn: u64,
+
+    /// Learn normal behaviour from this capture of normal traffic instead (then flag from the first packet)
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<std::path::PathBuf>,
+
+    /// Load the trained model from FILE if it exists; save every trained model to it
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<std::path::PathBuf>,
+
+    /// Retrain on recent windows every SECS of packet time, in the background (0: never)
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub retrain: u64,
+
+    /// Seconds of packet time per behaviour window (one vector per host per window)
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub outlier_window: u64,
+
+    /// Outlier score threshold from 0.5 to 1 [default: learned from the training scores]
+    #[arg(long, value_name = "SCORE", value_parser = parse_score)]
+    pub outlier_threshold: Option<f64>,
+
+    /// How many spreads above typical a figure must be to make a host unusual
+    #[arg(long, value_name = "N", default_value_t = 4.0, value_parser = parse_factor)]
+    pub outlier_deviation: f64,
+
+    /// Behaviour clusters (K-means)
+    #[arg(long, value_name = "K", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub clusters: u64,
+
+    /// Seed of the models' random choices (the same seed and traffic give the same model)
+    #[arg(long, value_name = "N", default_value_t = crate::detect::outlier::TrainConfig::default().seed)]
+    pub seed: u64,
+
+    /// Seconds without an outlying window before an outlier incident ends
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub outlier_quiet: u64,
+}
+
+impl OutlierArgs {
+    /// The outlier detector's settings (`update_every` from --alert-update).
+    pub fn config(&self, update_every: u64, wait_for_training: bool) -> crate::detect::outlier::OutlierConfig {
+        use crate::capture::NANOS_PER_SEC as S;
+        crate::detect::outlier::OutlierConfig {
+            window: self.outlier_window as i64 * S,
+            learn: self.learn as i64 * S,
+            retrain: self.retrain as i64 * S,
+            train: crate::detect::outlier::TrainConfig {
+                clusters: self.clusters as usize,
+                seed: self.seed,
+                threshold: self.outlier_threshold,
+                ..Default::default()
+            },
+            min_deviation: self.outlier_deviation,
+            update_every: update_every as i64 * S,
+            quiet: self.outlier_quiet as i64 * S,
+            wait_for_training,
+            save_to: self.model.clone(),
+            learned_from: format!("the first {} s of this traffic", self.learn),
+        }
+    }
+}
+
+/// An outlier score from 0.5 to 1.
+fn parse_score(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.5..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("'{text}' is not a score from 0.5 to 1")),
     }
 }
 

@@ -49,7 +49,7 @@ pub struct Detectors {
     incidents: Vec<Alert>,
     /// Run-wide ids of (detector, the detector's own incident id).
     ids: rustc_hash::FxHashMap<(usize, u64), u64>,
-    /// Rate spikes that another incident already explains: never reported.
+    /// Rate spikes and outliers that another incident already explains: never reported.
     explained: rustc_hash::FxHashSet<(usize, u64)>,
     next_tick: Option<Nanos>,
     /// Packet time of the latest packet seen.
@@ -159,21 +159,15 @@ impl Detectors {
     }
 
     /// Gives the reports of detector `i` in `out[from..]` run-wide incident ids (1, 2, ...
-    /// in order of first report), and drops rate spikes that an open incident of the same
-    /// protocol explains (a scan or flood is one incident, not also a spike).
+    /// in order of first report), and drops reports that another incident explains (a
+    /// scan or flood is one incident, not also a spike or an outlier).
     fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
         let mut k = from;
         while k < out.len() {
             let a = &out[k];
             let local = (i, a.id);
             let explained = self.explained.contains(&local)
-                || (a.kind == "rate_spike"
-                    && a.state == AlertState::New
-                    && self
-                        .incidents
-                        .iter()
-                        .chain(&out[..from])
-                        .any(|b| b.kind != "rate_spike" && b.proto == a.proto && b.last_ts + TICK >= a.first_ts));
+                || (a.state == AlertState::New && self.incidents.iter().chain(&out[..from]).any(|b| explains(b, a)));
             if explained {
                 self.explained.insert(local);
                 out.remove(k);
@@ -206,6 +200,25 @@ impl Detectors {
         self.incidents.iter().rev().cloned().collect()
     }
 }
+
+/// Whether incident `b` already explains the new report `a`, which is then never
+/// reported: a rate spike of a protocol that an open scan or flood is flooding, or an
+/// outlier host that a scan or flood names (as attacker or victim) within the last
+/// [`OUTLIER_EXPLAINED`]. Rules name what they can; outliers are for the rest.
+fn explains(b: &Alert, a: &Alert) -> bool {
+    let rule = !matches!(b.kind, "rate_spike" | "outlier");
+    match a.kind {
+        "rate_spike" => b.kind != "rate_spike" && b.proto == a.proto && b.last_ts + TICK >= a.first_ts,
+        "outlier" => {
+            rule && a.src.is_some() && (b.src == a.src || b.dst == a.src) && b.last_ts + OUTLIER_EXPLAINED >= a.first_ts
+        }
+        _ => false,
+    }
+}
+
+/// How long after a scan or flood an outlier of the same host counts as explained by it:
+/// the long horizon of the outlier's figures remembers about a minute.
+const OUTLIER_EXPLAINED: Nanos = 90 * crate::capture::NANOS_PER_SEC;
 
 #[cfg(test)]
 pub(crate) mod tests {

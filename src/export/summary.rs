@@ -5,7 +5,8 @@
 //! first and last packet in file order), `protocols` (`tcp`, `udp`, `icmp`, `icmpv6`,
 //! `arp`, `other`, each `{packets, bytes}`; classes with no packets are left out),
 //! `hosts` (`{ip, tx_packets, tx_bytes, rx_packets, rx_bytes}` by outermost IP, sorted by
-//! tx+rx bytes descending then `ip` text ascending), `malformed`, `evicted`, `alerts`.
+//! tx+rx bytes descending then `ip` text ascending; `cluster` is the host's behaviour
+//! cluster or null), `malformed`, `evicted`, `alerts`, `outliers` (the model's status).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -32,6 +33,8 @@ pub struct RunInfo {
     pub capture: Option<CaptureJson>,
     /// Incidents the detectors reported (latest report of each, newest first).
     pub alerts: Vec<Alert>,
+    /// The outlier detector's host clusters and model status, when it ran.
+    pub outliers: Option<crate::detect::outlier::OutlierView>,
 }
 
 /// Live capture counters: what the kernel saw and what was lost where.
@@ -116,6 +119,9 @@ pub struct Summary {
     pub alerts: Vec<Alert>,
     /// Live capture counters; `null` for files.
     pub capture: Option<CaptureJson>,
+    /// The outlier model's status (`state`, `learned_from`, `trained_on`, `threshold`,
+    /// `clusters`, `train_ms`, `trainings`, `error`); `null` when the detector did not run.
+    pub outliers: Option<crate::detect::outlier::OutlierStatus>,
 }
 
 /// `{packets, bytes}`.
@@ -150,11 +156,15 @@ pub struct HostJson {
     pub first_ts: f64,
     /// Latest packet time, epoch seconds.
     pub last_ts: f64,
+    /// Behaviour cluster of the host's latest scored window (null before the outlier
+    /// model is trained, for hosts never scored, or with --no-outliers).
+    pub cluster: Option<u8>,
 }
 
 impl HostJson {
-    fn new(ip: IpAddr, h: &HostStats) -> Self {
+    fn new(ip: IpAddr, h: &HostStats, cluster: Option<u8>) -> Self {
         HostJson {
+            cluster,
             ip: ip.to_string(),
             tx_packets: h.tx().packets,
             tx_bytes: h.tx().bytes,
@@ -281,7 +291,15 @@ impl Summary {
             pps: rate(stats.totals.packets as f64),
             bps: rate(stats.totals.bytes as f64 * 8.0),
             protocols,
-            hosts: stats.hosts.top(top).iter().map(|(ip, h)| HostJson::new(*ip, h)).collect(),
+            hosts: stats
+                .hosts
+                .top(top)
+                .iter()
+                .map(|(ip, h)| {
+                    let cluster = info.outliers.as_ref().and_then(|o| o.clusters.get(ip).copied());
+                    HostJson::new(*ip, h, cluster)
+                })
+                .collect(),
             hosts_total: stats.hosts.len(),
             flows: stats.flows.top(top).iter().map(|(k, f)| FlowJson::new(k, f)).collect(),
             flows_total: stats.flows.len(),
@@ -302,6 +320,7 @@ impl Summary {
             warnings: info.warnings.clone(),
             alerts: info.alerts.clone(),
             capture: info.capture.clone(),
+            outliers: info.outliers.as_ref().map(|o| o.status.clone()),
         }
     }
 

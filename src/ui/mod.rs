@@ -62,11 +62,14 @@ pub struct Session<S> {
     pub dump_dir: PathBuf,
     /// Resolve host names (off with `-n`).
     pub resolve: bool,
+    /// Host clusters and model status from the outlier detector, when it runs.
+    pub outliers: Option<crate::detect::outlier::SharedOutliers>,
 }
 
 /// Runs the TUI until the user quits or a signal arrives.
 pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
-    let Session { mut source, mut filter, stats, mut detectors, live, replay, stop, ring, dump_dir, resolve } = session;
+    let Session { mut source, mut filter, stats, mut detectors, live, replay, stop, ring, dump_dir, resolve, outliers } =
+        session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
     let depth = pipeline::depth(if live { Handoff::DropWhenFull } else { Handoff::Block });
@@ -100,8 +103,15 @@ pub fn run<S: PacketSource + Send>(session: Session<S>) -> anyhow::Result<()> {
                 }
             })
             .context("cannot start the detector thread")?;
-        let io =
-            EngineIo { batches: full_rx, detect: detect_tx, recycle, specs: spec_rx, views: view_tx, alerts: alert_rx };
+        let io = EngineIo {
+            batches: full_rx,
+            detect: detect_tx,
+            recycle,
+            specs: spec_rx,
+            views: view_tx,
+            alerts: alert_rx,
+            outliers,
+        };
         let engine_name = name.clone();
         std::thread::Builder::new()
             .name("ntop-engine".into())
@@ -139,11 +149,13 @@ struct EngineIo {
     views: Sender<Arc<View>>,
     /// Incident lists from the detector thread.
     alerts: Receiver<Vec<Alert>>,
+    /// Host clusters and model status.
+    outliers: Option<crate::detect::outlier::SharedOutliers>,
 }
 
 /// The engine thread: count batches, pass them to the detectors, publish views.
 fn engine(mut stats: Stats, io: EngineIo, shared: &Mutex<SourceState>, source: String, live: bool) {
-    let EngineIo { mut batches, detect, recycle, specs, views, mut alerts } = io;
+    let EngineIo { mut batches, detect, recycle, specs, views, mut alerts, outliers } = io;
     let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
     let mut spec = ViewSpec::default();
     let ticker = tick(PUBLISH);
@@ -199,8 +211,15 @@ fn engine(mut stats: Stats, io: EngineIo, shared: &Mutex<SourceState>, source: S
                 status: last_state.status.clone(),
                 finished: last_state.finished,
                 alerts: incidents.clone(),
+                outliers: None,
             };
-            let view = Arc::new(View::build(&stats, &spec, context));
+            let mut view = View::build(&stats, &spec, context);
+            if let Some(shared) = &outliers
+                && let Ok(o) = shared.lock()
+            {
+                view.add_outliers(&o);
+            }
+            let view = Arc::new(view);
             // A full slot means the UI has not taken the last view yet: try next tick.
             dirty = views.try_send(view).is_err();
         }

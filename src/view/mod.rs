@@ -138,6 +138,8 @@ pub struct Context {
     pub capture: Option<CaptureJson>,
     /// A problem the source is working around.
     pub status: Option<String>,
+    /// The outlier model's status, when the outlier detector runs.
+    pub outliers: Option<crate::detect::outlier::OutlierStatus>,
     /// The replay reached the end of the file.
     pub finished: bool,
     /// Alerts, newest first.
@@ -153,6 +155,8 @@ pub struct TalkerRow {
     pub tx: Counter,
     /// Received, in the mask.
     pub rx: Counter,
+    /// Behaviour cluster (outlier detector), when known.
+    pub cluster: Option<u8>,
 }
 
 /// One row of a flows table.
@@ -177,6 +181,8 @@ pub struct HostDetail {
     pub ports: Vec<(u8, u16, Counter)>,
     /// Its flows, largest first.
     pub flows: Vec<FlowRow>,
+    /// Behaviour cluster (outlier detector), when known.
+    pub cluster: Option<u8>,
 }
 
 /// Everything one frame draws.
@@ -273,7 +279,7 @@ impl View {
             .hosts
             .top_by(spec.rows.max(1), keep, key)
             .into_iter()
-            .map(|(ip, h)| TalkerRow { ip, tx: h.tx_in(mask), rx: h.rx_in(mask) })
+            .map(|(ip, h)| TalkerRow { ip, tx: h.tx_in(mask), rx: h.rx_in(mask), cluster: None })
             .collect();
 
         View {
@@ -294,6 +300,19 @@ impl View {
             evicted: stats.hosts.evicted() + stats.flows.evicted(),
             tracked: (stats.hosts.len(), stats.flows.len()),
         }
+    }
+}
+
+impl View {
+    /// Adds the outlier detector's host clusters and model status.
+    pub fn add_outliers(&mut self, o: &crate::detect::outlier::OutlierView) {
+        for t in &mut self.talkers {
+            t.cluster = o.clusters.get(&t.ip).copied();
+        }
+        if let Some(h) = &mut self.host {
+            h.cluster = o.clusters.get(&h.ip).copied();
+        }
+        self.context.outliers = Some(o.status.clone());
     }
 }
 
@@ -357,7 +376,7 @@ fn host_detail(stats: &Stats, ip: IpAddr, spec: &ViewSpec, flow_ok: &impl Fn(&Fl
     let mut ports: Vec<(u8, u16, Counter)> = ports.into_iter().map(|((p, port), c)| (p, port, c)).collect();
     top_rows(&mut ports, spec.rows, |(_, _, c)| amount_of(c), |a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     top_rows(&mut flows, spec.rows, |r| flow_amount(r, spec.bytes), |a, b| a.key.cmp(&b.key));
-    HostDetail { ip, stats: stats.hosts.get(&ip).copied(), peers, ports, flows }
+    HostDetail { ip, stats: stats.hosts.get(&ip).copied(), peers, ports, flows, cluster: None }
 }
 
 #[cfg(test)]

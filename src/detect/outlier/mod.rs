@@ -124,6 +124,47 @@ pub struct OutlierView {
 /// A handle on the shared [`OutlierView`].
 pub type SharedOutliers = Arc<Mutex<OutlierView>>;
 
+/// A seeded reservoir sample of at most [`TRAIN_MAX`] vectors: every vector offered has
+/// the same chance to be kept, however many there are.
+struct Reservoir {
+    kept: Vec<Vector>,
+    seen: u64,
+    rng: Xoshiro256PlusPlus,
+}
+
+impl Reservoir {
+    fn new(seed: u64) -> Self {
+        Reservoir { kept: Vec::new(), seen: 0, rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
+    }
+
+    fn offer(&mut self, v: Vector) {
+        self.seen += 1;
+        if self.kept.len() < TRAIN_MAX {
+            self.kept.push(v);
+        } else {
+            let j = (u128::from(self.rng.next_u64()) * u128::from(self.seen)) >> 64;
+            if let Some(slot) = self.kept.get_mut(j as usize) {
+                *slot = v;
+            }
+        }
+    }
+}
+
+/// Trains a model on the windows of `packets` (a capture of normal traffic, `--baseline`).
+pub fn learn_from(
+    packets: impl IntoIterator<Item = PacketMeta>,
+    cfg: &OutlierConfig,
+) -> Result<Model, model::TrainError> {
+    let mut features = FeatureBuilder::new(cfg.window, MAX_HOSTS);
+    let mut reservoir = Reservoir::new(cfg.train.seed);
+    for m in packets {
+        for hf in features.observe(&m).into_iter().flatten() {
+            reservoir.offer(hf.values);
+        }
+    }
+    Model::train(&reservoir.kept, cfg.window as f64 / NANOS_PER_SEC as f64, &cfg.train)
+}
+
 /// A trained model and what training it cost.
 struct Trained {
     model: Model,
@@ -145,9 +186,7 @@ pub struct OutlierDetector {
     model: Option<Arc<Model>>,
     /// Learning: packet time learning ends, and the reservoir of vectors so far.
     learn_until: Option<Nanos>,
-    learning: Vec<Vector>,
-    learning_seen: u64,
-    rng: Xoshiro256PlusPlus,
+    learning: Reservoir,
     /// Recent ordinary windows, for retraining.
     recent: VecDeque<(IpAddr, Vector)>,
     next_retrain: Option<Nanos>,
@@ -174,9 +213,7 @@ impl OutlierDetector {
             features: FeatureBuilder::new(cfg.window, MAX_HOSTS),
             model: None,
             learn_until: None,
-            learning: Vec::new(),
-            learning_seen: 0,
-            rng: Xoshiro256PlusPlus::seed_from_u64(cfg.train.seed),
+            learning: Reservoir::new(cfg.train.seed),
             recent: VecDeque::new(),
             next_retrain: None,
             pending: None,
@@ -261,20 +298,11 @@ impl OutlierDetector {
 
     fn learn(&mut self, now: Nanos, vectors: Vec<HostFeatures>) {
         for hf in vectors {
-            // Reservoir sampling: every vector seen has the same chance to be kept.
-            self.learning_seen += 1;
-            if self.learning.len() < TRAIN_MAX {
-                self.learning.push(hf.values);
-            } else {
-                let j = (u128::from(self.rng.next_u64()) * u128::from(self.learning_seen)) >> 64;
-                if let Some(slot) = self.learning.get_mut(j as usize) {
-                    *slot = hf.values;
-                }
-            }
+            self.learning.offer(hf.values);
         }
         let done = self.learn_until.is_some_and(|until| now >= until);
-        if done && self.pending.is_none() && self.learning.len() >= model::MIN_VECTORS {
-            let vectors = std::mem::take(&mut self.learning);
+        if done && self.pending.is_none() && self.learning.kept.len() >= model::MIN_VECTORS {
+            let vectors = std::mem::take(&mut self.learning.kept);
             self.status.state = "training";
             self.train(now, vectors);
         }
@@ -426,6 +454,13 @@ impl Detector for OutlierDetector {
     }
 
     fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        // On a file, a training under way still counts (its status shows in the summary).
+        if self.cfg.wait_for_training
+            && let Some(p) = &mut self.pending
+        {
+            p.adopt_at = p.adopt_at.min(now);
+            self.collect_training(now);
+        }
         let from = out.len();
         self.book.finish(now, out);
         self.forget_ended(out, from);

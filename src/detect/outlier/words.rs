@@ -17,10 +17,29 @@ pub struct Unusual {
     pub deviation: f64,
 }
 
-/// The figures of `raw` at least `min_deviation` spreads above the typical of cluster
-/// `cluster`, most unusual first, at most [`NAMED`], one per figure (the short or the
-/// long horizon, whichever stands out more). Only figures above typical count: a host is
-/// flagged for doing more or different, not less.
+/// The least excess over typical worth an alert, per figure (in [`FEATURES`] order): a
+/// host that goes from 0 to 8 packets a second is many spreads above typical, and not
+/// worth anyone's attention.
+const FLOOR: [f64; N] = [
+    20.0,     // packets_out_per_s
+    20.0,     // packets_in_per_s
+    20_000.0, // bytes_out_per_s
+    20_000.0, // bytes_in_per_s
+    8.0,      // distinct_peers
+    8.0,      // distinct_dst_ports
+    25.0,     // failed_pct
+    25.0,     // syn_pct
+    300.0,    // mean_size_out
+    300.0,    // size_spread_out
+    4.0,      // new_peers
+    2.0,      // dns_queries_per_s
+    2.0,      // attempts_per_s
+];
+
+/// The figures of `raw` at least `min_deviation` spreads and [`FLOOR`] above the typical
+/// of cluster `cluster`, most unusual first, at most [`NAMED`], one per figure (the short
+/// or the long horizon, whichever stands out more). Only figures above typical count: a
+/// host is flagged for doing more or different, not less.
 pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> Vec<Unusual> {
     let Some(profile) = model.profiles.get(usize::from(cluster)) else { return Vec::new() };
     let mut found: Vec<Unusual> = (0..N)
@@ -33,7 +52,7 @@ pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> 
                     typical: profile.typical(i),
                     deviation: profile.deviation(i, raw[i]),
                 })
-                .filter(|u| u.deviation >= min_deviation)
+                .filter(|u| u.deviation >= min_deviation && u.value - u.typical >= FLOOR[f])
                 .max_by(|a, b| a.deviation.total_cmp(&b.deviation))
         })
         .collect();
@@ -83,17 +102,7 @@ fn num(x: f64) -> String {
 
 /// A byte count: 812 B, 4.2 kB, 1.3 MB (decimal units, like the rest of the summary).
 fn bytes(x: f64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if x < 1000.0 {
-        return format!("{} B", num(x));
-    }
-    let mut v = x / 1000.0;
-    let mut unit = 0;
-    while v >= 1000.0 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    format!("{} {}", num(v), UNITS[unit])
+    crate::export::report::human_bytes(x)
 }
 
 #[cfg(test)]

@@ -15,7 +15,12 @@ use crate::view::View;
 /// One line per alert: time, severity, kind, summary.
 pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
     let alerts = &view.context.alerts;
-    let title = format!(" Alerts ({}) ", alerts.len());
+    let model = match &view.context.outliers {
+        Some(o) if o.state == "ready" => format!("· outlier model: {} clusters ", o.clusters),
+        Some(o) => format!("· outlier model: {} ", o.state),
+        None => String::new(),
+    };
+    let title = format!(" Alerts ({}) {model}", alerts.len());
     let block = pane_block(title, ui.focus == Pane::Alerts, theme);
     if alerts.is_empty() {
         f.render_widget(Paragraph::new(Line::styled(" no alerts", theme.dim())).block(block), area);

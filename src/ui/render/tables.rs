@@ -28,6 +28,7 @@ pub fn render_talkers(f: &mut Frame, area: Rect, view: &View, ui: &UiState, them
         let total = t.tx + t.rx;
         Row::new([
             Cell::from(names.host(t.ip)),
+            Cell::from(t.cluster.map_or_else(|| "·".to_string(), |c| c.to_string())),
             Cell::from(amount(t.tx, bytes)),
             Cell::from(amount(t.rx, bytes)),
             Cell::from(amount(total, bytes)),
@@ -35,13 +36,22 @@ pub fn render_talkers(f: &mut Frame, area: Rect, view: &View, ui: &UiState, them
         .style(selected_style(Pane::Talkers, i, ui, theme))
     });
     let sort = view.spec.sort.label();
-    let head = ["host", "sent", "received", "total"].map(|h| if h == sort { format!("{h}▼") } else { h.to_string() });
+    let head =
+        ["host", "cl", "sent", "received", "total"].map(|h| if h == sort { format!("{h}▼") } else { h.to_string() });
     let title =
         format!(" Top talkers ({} of {}) ", view.talkers.len().min(table_rows(area)), group(view.talkers_total as u64));
-    let table =
-        Table::new(rows, [Constraint::Min(15), Constraint::Length(10), Constraint::Length(10), Constraint::Length(10)])
-            .header(Row::new(head).style(theme.title()))
-            .block(pane_block(title, ui.focus == Pane::Talkers, theme));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Min(15),
+            Constraint::Length(2),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+    )
+    .header(Row::new(head).style(theme.title()))
+    .block(pane_block(title, ui.focus == Pane::Talkers, theme));
     f.render_widget(table, area);
 }
 
@@ -99,7 +109,8 @@ pub fn render_host(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: 
     let [peers_area, ports_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
     let (tx, rx) = h.stats.map_or((Counter::default(), Counter::default()), |s| (s.tx(), s.rx()));
-    let title = format!(" {} — sent {} received {} (Esc closes) ", h.ip, amount(tx, bytes), amount(rx, bytes));
+    let cluster = h.cluster.map(|c| format!(" cluster {c}")).unwrap_or_default();
+    let title = format!(" {} — sent {} received {}{cluster} (Esc closes) ", h.ip, amount(tx, bytes), amount(rx, bytes));
     let peers =
         h.peers.iter().take(table_rows(peers_area)).map(|(ip, c)| Row::new([ip.to_string(), amount(*c, bytes)]));
     let peers = Table::new(peers, [Constraint::Min(15), Constraint::Length(10)])

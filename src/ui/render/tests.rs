@@ -61,7 +61,22 @@ fn context(live: bool, alerts: Vec<Alert>) -> Context {
         status: None,
         finished: false,
         alerts,
+        outliers: None,
     }
+}
+
+/// The outlier detector's view for the test stats: clusters by last octet, model ready.
+fn outliers() -> crate::detect::outlier::OutlierView {
+    let clusters = stats()
+        .hosts
+        .iter()
+        .filter_map(|(ip, _)| match ip {
+            IpAddr::V4(v4) => Some((*ip, v4.octets()[3] % 3)),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let status = crate::detect::outlier::OutlierStatus { state: "ready", clusters: 3, ..Default::default() };
+    crate::detect::outlier::OutlierView { clusters, status }
 }
 
 fn screen(view: &View, ui: &UiState, (w, h): (u16, u16)) -> String {
@@ -80,7 +95,14 @@ fn check(name: &str, spec: ViewSpec, mut ui: UiState, ctx: Context) {
     for size in SIZES {
         let spec = ViewSpec { rows: usize::from(size.1), ..spec.clone() };
         ui.spec = spec.clone();
-        let view = View::build(&stats, &spec, ctx.clone());
+        let mut view = View::build(&stats, &spec, ctx.clone());
+        // Live and the host view: with the outlier detector's clusters; replays: still learning.
+        if ctx.live || spec.host.is_some() {
+            view.add_outliers(&outliers());
+        } else {
+            view.context.outliers =
+                Some(crate::detect::outlier::OutlierStatus { state: "learning", ..Default::default() });
+        }
         insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), screen(&view, &ui, size));
     }
 }
