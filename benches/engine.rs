@@ -130,5 +130,30 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_stats, bench_detect, bench_pipeline);
+/// Outlier model training (Isolation Forest + K-means) on as many host windows as the
+/// detector ever keeps (50,000), and on a typical 5,000; and scoring one window's vector.
+fn bench_outliers(c: &mut Criterion) {
+    use ntop_rs::detect::features::{DIM, Vector};
+    use ntop_rs::detect::outlier::{Model, TrainConfig};
+    let mut state = 42u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f64 / (1u64 << 24) as f64
+    };
+    let vectors: Vec<Vector> =
+        (0..50_000).map(|i| std::array::from_fn(|f| (1 + (i % 7) * (f % 5)) as f64 * (1.0 + next()))).collect();
+    let mut group = c.benchmark_group("outliers");
+    group.sample_size(10);
+    for n in [5_000usize, 50_000] {
+        group.bench_function(format!("train_{n}"), |b| {
+            b.iter(|| Model::train(&vectors[..n], 5.0, &TrainConfig::default()).expect("trains"))
+        });
+    }
+    let model = Model::train(&vectors[..5_000], 5.0, &TrainConfig::default()).expect("trains");
+    let probe: Vector = [3.0; DIM];
+    group.bench_function("score_one", |b| b.iter(|| model.assess(std::hint::black_box(&probe))));
+    group.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_stats, bench_detect, bench_pipeline, bench_outliers);
 criterion_main!(benches);

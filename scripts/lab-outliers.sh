@@ -55,8 +55,9 @@ sleep 1
 SECONDS=0
 date +%s.%N > "$OUT/start"
 
-# Benign load for the whole run: page fetches, DNS, pings, a download now and then, an
-# interactive-looking session.
+# Benign load for the whole run (and beyond, so the capture never sees it stop): page
+# fetches, DNS, pings, a download now and then, an interactive-looking session.
+END=$((END + 30))
 for c in c1 c2 c3 c4; do
     bg_in "$c" timeout "$END" python3 scripts/lab.py web "http://$NET.10/page$((RANDOM % 5)).html" $((END / 2)) 2
     bg_in "$c" timeout "$END" python3 scripts/lab.py query "$NET.10" $((END / 3)) 3

@@ -7,8 +7,10 @@
 //! Isolation Forest for the score and linfa's K-means for behaviour clusters. From then
 //! on every vector is scored at the window boundary (never per packet). A vector is an
 //! outlier when its score reaches the model's threshold *and* at least one of its
-//! figures is far above what is typical for hosts of its usual cluster: those figures
-//! are what the alert says ("312 distinct ports, typical 3").
+//! figures is far above what is typical for hosts of its usual cluster (the cluster its
+//! minute-long averages are nearest, so a sudden change is judged against the host's
+//! own recent kind): those figures are what the alert says ("312 distinct ports,
+//! typical 3").
 //!
 //! Retraining runs every `retrain` of packet time on recent windows, leaving out hosts
 //! with an open outlier incident and the windows that were outliers. Training is on its
@@ -192,8 +194,6 @@ pub struct OutlierDetector {
     next_retrain: Option<Nanos>,
     pending: Option<Pending>,
     book: Book,
-    /// Each host's cluster in its latest ordinary window.
-    home: FxHashMap<IpAddr, u8>,
     /// Windows and packets per open incident's host.
     tallies: FxHashMap<IpAddr, (u64, u64, f64)>,
     shared: SharedOutliers,
@@ -218,7 +218,6 @@ impl OutlierDetector {
             next_retrain: None,
             pending: None,
             book: Book::new(cfg.update_every, cfg.quiet),
-            home: FxHashMap::default(),
             tallies: FxHashMap::default(),
             shared: SharedOutliers::default(),
             status,
@@ -346,23 +345,19 @@ impl OutlierDetector {
 
     fn score(&mut self, now: Nanos, model: &Model, vectors: &[HostFeatures], out: &mut Vec<Alert>) {
         let secs = self.window_secs();
-        if self.home.len() > MAX_HOSTS {
-            self.home.clear();
-        }
         if self.clusters.len() > MAX_HOSTS {
             self.clusters.clear();
         }
         for hf in vectors {
             let verdict = model.assess(&hf.values);
             self.clusters.insert(hf.host, verdict.cluster);
-            let usual = self.home.get(&hf.host).copied().unwrap_or(verdict.cluster);
+            let usual = verdict.usual;
             let unusual = if verdict.score >= model.threshold {
                 words::unusual(model, usual, &hf.values, self.cfg.min_deviation)
             } else {
                 Vec::new()
             };
             if unusual.is_empty() {
-                self.home.insert(hf.host, verdict.cluster);
                 if !self.tallies.contains_key(&hf.host) && self.cfg.retrain > 0 {
                     if self.recent.len() == TRAIN_MAX {
                         self.recent.pop_front();

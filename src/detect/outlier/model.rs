@@ -18,7 +18,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::forest::Forest;
-use crate::detect::features::{DIM, FEATURES, Vector};
+use crate::detect::features::{DIM, FEATURES, N, Vector};
 
 /// What a model file says it is.
 const FORMAT: &str = "ntop-rs outlier model";
@@ -194,6 +194,9 @@ pub struct Verdict {
     pub score: f64,
     /// Nearest behaviour cluster.
     pub cluster: u8,
+    /// The cluster nearest on the long-horizon figures alone: what kind of host this has
+    /// been over the last minute or so, which a sudden change hardly moves.
+    pub usual: u8,
 }
 
 /// The names of all [`DIM`] figures: the short horizon, then the same with `_long`.
@@ -273,7 +276,11 @@ impl Model {
         let scaled = self.scaler.transform(raw);
         let score = self.forest.score(&scaled);
         let label: usize = self.kmeans.predict(&ArrayView1::from(&scaled[..]));
-        Verdict { score, cluster: self.order.get(label).copied().unwrap_or(0) }
+        let centroids = self.kmeans.centroids();
+        let long_distance = |c: usize| -> f64 { (N..DIM).map(|f| (centroids[[c, f]] - scaled[f]).powi(2)).sum() };
+        let usual = (0..centroids.nrows()).min_by(|&a, &b| long_distance(a).total_cmp(&long_distance(b))).unwrap_or(0);
+        let number = |label: usize| self.order.get(label).copied().unwrap_or(0);
+        Verdict { score, cluster: number(label), usual: number(usual) }
     }
 
     /// Number of behaviour clusters.
@@ -328,8 +335,8 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// The score above which a vector is an outlier, from the training scores (sorted):
-/// above the 99.5th percentile of what was learned, with a margin, and never below 0.6
-/// (the textbook "clearly anomalous" line).
+/// above the 99.5th percentile of what was learned, with a small margin, and never below
+/// 0.6 (the textbook "clearly anomalous" line).
 fn learned_threshold(sorted: &[f64]) -> f64 {
-    (quantile(sorted, 0.995) + 0.03).max(0.6)
+    (quantile(sorted, 0.995) + 0.01).max(0.6)
 }

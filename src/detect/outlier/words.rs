@@ -36,10 +36,13 @@ const FLOOR: [f64; N] = [
     2.0,      // attempts_per_s
 ];
 
+/// Figures that describe how a host sends rather than how much or to whom.
+const QUALIFIERS: [&str; 2] = ["mean_size_out", "size_spread_out"];
+
 /// The figures of `raw` at least `min_deviation` spreads and [`FLOOR`] above the typical
 /// of cluster `cluster`, most unusual first, at most [`NAMED`], one per figure (the short
 /// or the long horizon, whichever stands out more). Only figures above typical count: a
-/// host is flagged for doing more or different, not less.
+/// host is flagged for doing more or different, not less; and not for packet sizes alone.
 pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> Vec<Unusual> {
     let Some(profile) = model.profiles.get(usize::from(cluster)) else { return Vec::new() };
     let mut found: Vec<Unusual> = (0..N)
@@ -56,6 +59,11 @@ pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> 
                 .max_by(|a, b| a.deviation.total_cmp(&b.deviation))
         })
         .collect();
+    // Packet sizes qualify a change of volume or reach; on their own (a quiet host
+    // sending a few big packets) they are not worth an alert.
+    if found.iter().all(|u| QUALIFIERS.contains(&FEATURES[u.feature % N])) {
+        return Vec::new();
+    }
     found.sort_by(|a, b| b.deviation.total_cmp(&a.deviation).then(a.feature.cmp(&b.feature)));
     found.truncate(NAMED);
     found

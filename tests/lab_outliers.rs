@@ -1,0 +1,27 @@
+//! The outlier lab, live: `scripts/lab-outliers.sh` builds namespaces on a bridge, runs
+//! two minutes of learning and ten of benign-only traffic from several hosts, then a
+//! large upload to a never-seen peer, a burst of DNS queries for long random names and a
+//! host that talks to 60 new peers one a second, while ntop-rs captures the bridge with
+//! default settings; the script fails unless each behaviour is flagged as `outlier`
+//! naming its host and the benign-only time raised at most 1 outlier alert per 10 minutes.
+
+mod common;
+
+use std::process::Command;
+
+#[test]
+fn every_lab_behaviour_is_flagged_as_an_outlier_and_benign_traffic_is_quiet() {
+    if let Some(why) = common::lab::unavailable(&["python3"]) {
+        println!("SKIP: outlier lab: {why}");
+        return;
+    }
+    let out_dir = tempfile::tempdir().expect("temporary directory");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab-outliers.sh");
+    let out = Command::new("bash")
+        .args([script, common::bin_path(), out_dir.path().to_str().unwrap()])
+        .output()
+        .expect("running scripts/lab-outliers.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(out.status.success(), "lab failed:\n{stdout}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stderr));
+}
