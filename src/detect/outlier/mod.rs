@@ -39,7 +39,7 @@ use super::features::{FeatureBuilder, HostFeatures, Vector};
 use super::{Alert, Book, Detector, IncidentKey, Severity};
 use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::PacketMeta;
-use model::feature_names;
+use model::feature_name;
 pub use model::{Model, TrainConfig};
 
 /// Most vectors kept for training (learning reservoir, and recent windows for retraining).
@@ -73,6 +73,13 @@ pub struct OutlierConfig {
     pub save_to: Option<PathBuf>,
     /// Where the first model came from, in words (for the status).
     pub learned_from: String,
+}
+
+impl OutlierConfig {
+    /// Seconds of packet time per window.
+    pub fn window_secs(&self) -> f64 {
+        self.window as f64 / NANOS_PER_SEC as f64
+    }
 }
 
 impl Default for OutlierConfig {
@@ -164,7 +171,7 @@ pub fn learn_from(
             reservoir.offer(hf.values);
         }
     }
-    Model::train(&reservoir.kept, cfg.window as f64 / NANOS_PER_SEC as f64, &cfg.train)
+    Model::train(&reservoir.kept, cfg.window_secs(), &cfg.train)
 }
 
 /// A trained model and what training it cost.
@@ -235,10 +242,6 @@ impl OutlierDetector {
         Arc::clone(&self.shared)
     }
 
-    fn window_secs(&self) -> f64 {
-        self.cfg.window as f64 / NANOS_PER_SEC as f64
-    }
-
     fn adopt(&mut self, model: Model) {
         self.status.trained_on = model.trained_on;
         self.status.threshold = model.threshold;
@@ -301,7 +304,8 @@ impl OutlierDetector {
         }
         let done = self.learn_until.is_some_and(|until| now >= until);
         if done && self.pending.is_none() && self.learning.kept.len() >= model::MIN_VECTORS {
-            let vectors = std::mem::take(&mut self.learning.kept);
+            // A fresh reservoir, should training fail and learning go on.
+            let vectors = std::mem::replace(&mut self.learning, Reservoir::new(self.cfg.train.seed)).kept;
             self.status.state = "training";
             self.train(now, vectors);
         }
@@ -326,7 +330,7 @@ impl OutlierDetector {
     /// Starts training on its own thread.
     fn train(&mut self, now: Nanos, vectors: Vec<Vector>) {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let (window_secs, cfg, save_to) = (self.window_secs(), self.cfg.train.clone(), self.cfg.save_to.clone());
+        let (window_secs, cfg, save_to) = (self.cfg.window_secs(), self.cfg.train.clone(), self.cfg.save_to.clone());
         let job = move || {
             let started = std::time::Instant::now();
             let result = Model::train(&vectors, window_secs, &cfg).map_err(|e| e.to_string()).map(|model| {
@@ -344,7 +348,7 @@ impl OutlierDetector {
     }
 
     fn score(&mut self, now: Nanos, model: &Model, vectors: &[HostFeatures], out: &mut Vec<Alert>) {
-        let secs = self.window_secs();
+        let secs = self.cfg.window_secs();
         if self.clusters.len() > MAX_HOSTS {
             self.clusters.clear();
         }
@@ -391,7 +395,7 @@ impl OutlierDetector {
                         "windows": windows,
                         "window_secs": secs,
                         "unusual": unusual.iter().zip(&texts).map(|(u, text)| json!({
-                            "feature": feature_names()[u.feature],
+                            "feature": feature_name(u.feature),
                             "value": round3(u.value),
                             "typical": round3(u.typical),
                             "deviation": round3(u.deviation),

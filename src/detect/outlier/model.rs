@@ -50,20 +50,27 @@ impl Scaler {
     /// Learns medians and spreads from raw vectors.
     pub fn fit(raw: &[Vector]) -> Scaler {
         let (mut center, mut scale) = (Vec::with_capacity(DIM), Vec::with_capacity(DIM));
-        let mut column = Vec::with_capacity(raw.len());
-        for f in 0..DIM {
-            column.clear();
-            column.extend(raw.iter().map(|v| squash(v[f])));
-            column.sort_by(f64::total_cmp);
-            center.push(quantile(&column, 0.5));
-            scale.push(((quantile(&column, 0.75) - quantile(&column, 0.25)) / 1.349).max(MIN_SPREAD));
-        }
+        sorted_columns(raw.iter(), |column| {
+            center.push(quantile(column, 0.5));
+            scale.push(((quantile(column, 0.75) - quantile(column, 0.25)) / 1.349).max(MIN_SPREAD));
+        });
         Scaler { center, scale }
     }
 
     /// The scaled form of a raw vector.
     pub fn transform(&self, raw: &Vector) -> Vector {
         std::array::from_fn(|f| (squash(raw[f]) - self.center[f]) / self.scale[f])
+    }
+}
+
+/// Calls `each` with every figure's squashed values over `rows`, sorted, in figure order.
+fn sorted_columns<'a>(rows: impl Iterator<Item = &'a Vector> + Clone, mut each: impl FnMut(&[f64])) {
+    let mut column = Vec::new();
+    for f in 0..DIM {
+        column.clear();
+        column.extend(rows.clone().map(|v| squash(v[f])));
+        column.sort_by(f64::total_cmp);
+        each(&column);
     }
 }
 
@@ -94,17 +101,13 @@ impl Profile {
     fn of(raw: &[&Vector]) -> Profile {
         let mut median = Vec::with_capacity(DIM);
         let mut spread = Vec::with_capacity(DIM);
-        let mut column = Vec::with_capacity(raw.len());
-        for f in 0..DIM {
-            column.clear();
-            column.extend(raw.iter().map(|v| squash(v[f])));
-            column.sort_by(f64::total_cmp);
-            let m = quantile(&column, 0.5);
+        sorted_columns(raw.iter().copied(), |column| {
+            let m = quantile(column, 0.5);
             let mut dev: Vec<f64> = column.iter().map(|x| (x - m).abs()).collect();
             dev.sort_by(f64::total_cmp);
             median.push(m);
             spread.push((1.4826 * quantile(&dev, 0.5)).max(MIN_SPREAD));
-        }
+        });
         Profile { size: raw.len(), median, spread }
     }
 
@@ -199,9 +202,16 @@ pub struct Verdict {
     pub usual: u8,
 }
 
+/// The name of figure `i` of a vector: its [`FEATURES`] name, with `_long` for the long
+/// horizon.
+pub fn feature_name(i: usize) -> String {
+    let base = FEATURES[i % N];
+    if i < N { base.to_string() } else { format!("{base}_long") }
+}
+
 /// The names of all [`DIM`] figures: the short horizon, then the same with `_long`.
 pub fn feature_names() -> Vec<String> {
-    FEATURES.iter().map(|f| f.to_string()).chain(FEATURES.iter().map(|f| format!("{f}_long"))).collect()
+    (0..DIM).map(feature_name).collect()
 }
 
 impl Model {
@@ -286,11 +296,6 @@ impl Model {
     /// Number of behaviour clusters.
     pub fn clusters(&self) -> usize {
         self.profiles.len()
-    }
-
-    /// Nodes in the forest (its size in memory is about 14 bytes a node).
-    pub fn forest_nodes(&self) -> usize {
-        self.forest.nodes()
     }
 
     /// Writes the model as JSON.
