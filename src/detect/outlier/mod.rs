@@ -284,7 +284,8 @@ impl OutlierDetector {
                 self.status.train_ms = trained.millis;
                 self.status.trainings += 1;
                 self.status.error = trained.save_error;
-                if self.status.trainings > 1 || self.status.learned_from.is_empty() {
+                // A retraining (of a learned or a loaded model) learned from this traffic.
+                if self.model.is_some() || self.status.learned_from.is_empty() {
                     self.status.learned_from = format!("{} host windows of this traffic", trained.model.trained_on);
                 }
                 self.adopt(trained.model);

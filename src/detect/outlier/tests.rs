@@ -214,10 +214,15 @@ fn a_given_model_scores_from_the_first_window() {
     let mut packets = benign(1000, 40, 5);
     packets.extend(upload(1010, 10));
     packets.sort_by_key(|m| m.ts);
-    let mut d = OutlierDetector::new(OutlierConfig::default(), Some(model));
+    let cfg = OutlierConfig { learned_from: "model m.json".into(), retrain: 20 * S, ..OutlierConfig::default() };
+    let mut d = OutlierDetector::new(cfg, Some(model));
+    assert_eq!(d.shared().lock().unwrap().status.learned_from, "", "published at the first packet");
     let mut out = Vec::new();
     for m in &packets {
         d.observe(m, &mut out);
     }
     assert!(out.iter().any(|a| a.src == Some(ip("10.0.0.3"))), "{out:#?}");
+    let status = d.shared().lock().unwrap().status.clone();
+    assert_eq!(status.trainings, 1, "{status:?}");
+    assert!(status.learned_from.ends_with("host windows of this traffic"), "after a retraining: {status:?}");
 }
