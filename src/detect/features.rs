@@ -8,10 +8,11 @@
 
 use std::net::IpAddr;
 
-use super::memory::{Distinct, Recent, hash_of};
+use rustc_hash::FxHashMap;
+
+use super::memory::{Distinct, Recent, address, number, pair};
 use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
-use crate::stats::table::{CappedTable, LastSeen};
 
 /// The names of the figures, in vector order (each for the short horizon; the long
 /// horizon repeats them with a `_long` suffix).
@@ -62,18 +63,13 @@ struct Counts {
     dns: u64,
 }
 
-/// A host's counts and its long-horizon averages.
-#[derive(Clone, Debug)]
+/// A slot of the host slab: the host (`None` when free), its counts and when it was
+/// last seen. The long-horizon averages live apart (touched once per window).
+#[derive(Clone, Debug, Default)]
 struct Host {
-    counts: Counts,
-    long: Option<[f64; N]>,
+    ip: Option<IpAddr>,
     last: Nanos,
-}
-
-impl LastSeen for Host {
-    fn last_seen(&self) -> Nanos {
-        self.last
-    }
+    counts: Counts,
 }
 
 /// One host's vector for one window: short horizon then long horizon.
@@ -85,23 +81,65 @@ pub struct HostFeatures {
     pub values: Vector,
 }
 
+/// A (src, dst) pair seen lately, as its hosts' slab slots, with the window it was last
+/// counted in: most packets repeat a recent pair, and then one probe here replaces two
+/// host lookups, the peer counts and the new-peer check. The slots' addresses tell
+/// whether the entry is the packet's pair, so no key is kept.
+#[derive(Clone, Copy, Debug, Default)]
+struct PairSlot {
+    src: u32,
+    dst: u32,
+    /// The slab's eviction generation the slots belong to (0: empty).
+    generation: u32,
+    /// The window (counted from 1) whose peer counts include this pair.
+    window: u32,
+}
+
+/// Pair cache slots (two ways per bucket; 16 bytes each).
+const PAIR_BITS: u32 = 13;
+
 /// Builds per-host feature vectors window by window.
 pub struct FeatureBuilder {
     window: Nanos,
-    hosts: CappedTable<IpAddr, Host>,
+    cap: usize,
+    /// The host slab, its index, its free slots and the long horizons per slot.
+    hosts: Vec<Host>,
+    index: FxHashMap<IpAddr, u32>,
+    free: Vec<u32>,
+    long: Vec<Option<[f64; N]>>,
+    /// Pairs seen lately; a slot holds only when its generation is current (it moves on
+    /// at every eviction, which frees slab slots).
+    pairs: Vec<PairSlot>,
+    generation: u32,
+    /// The current window, counted from 1.
+    window_no: u32,
     /// (host, peer) pairs seen before: what makes a peer new.
     known_peers: Recent,
     window_end: Option<Nanos>,
+    evicted: u64,
 }
 
 impl FeatureBuilder {
     /// Vectors every `window` of packet time, for at most `max_hosts` hosts at once.
     pub fn new(window: Nanos, max_hosts: usize) -> Self {
-        FeatureBuilder { window, hosts: CappedTable::new(max_hosts), known_peers: Recent::new(18), window_end: None }
+        FeatureBuilder {
+            window,
+            cap: max_hosts.max(2),
+            hosts: Vec::new(),
+            index: FxHashMap::default(),
+            free: Vec::new(),
+            long: Vec::new(),
+            pairs: vec![PairSlot::default(); 1 << PAIR_BITS],
+            generation: 1,
+            window_no: 1,
+            known_peers: Recent::new(18),
+            window_end: None,
+            evicted: 0,
+        }
     }
 
     /// Counts one packet; when it starts a new window, returns the vectors of the
-    /// window that ended (hosts in no particular order).
+    /// window that ended (hosts in slot order).
     pub fn observe(&mut self, m: &PacketMeta) -> Option<Vec<HostFeatures>> {
         let end = *self.window_end.get_or_insert(m.ts - m.ts.rem_euclid(self.window) + self.window);
         let done = (m.ts >= end).then(|| {
@@ -114,69 +152,139 @@ impl FeatureBuilder {
         done
     }
 
+    /// Hosts dropped so far to stay under the cap.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     fn count(&mut self, m: &PacketMeta) {
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
+        let key = pair(src, dst);
+        // Two ways per bucket: the pair is in one of them, or replaces the older.
+        let bucket = (key >> 1) as usize & ((1 << PAIR_BITS) - 2);
+        let mut cached = self.holds(self.pairs[bucket], src, dst);
+        if !cached && self.holds(self.pairs[bucket + 1], src, dst) {
+            self.pairs.swap(bucket, bucket + 1); // the latest first
+            cached = true;
+        }
+        let p = self.pairs[bucket];
+        let (s, d) = if cached {
+            if p.window != self.window_no {
+                self.hosts[p.src as usize].counts.peers.insert(address(dst));
+                self.hosts[p.dst as usize].counts.peers.insert(address(src));
+                self.pairs[bucket].window = self.window_no;
+            }
+            (p.src as usize, p.dst as usize)
+        } else {
+            if self.index.len() + 2 > self.cap {
+                self.evict_oldest();
+            }
+            let s = self.slot_of(src, m.ts);
+            let d = self.slot_of(dst, m.ts);
+            self.hosts[s].counts.peers.insert(address(dst));
+            self.hosts[d].counts.peers.insert(address(src));
+            self.pairs[bucket + 1] = self.pairs[bucket];
+            self.pairs[bucket] =
+                PairSlot { src: s as u32, dst: d as u32, generation: self.generation, window: self.window_no };
+            (s, d)
+        };
+        // A pair still in the cache is known; else ask the larger, older memory.
+        let new_peer = !cached && self.known_peers.insert_new(key);
         let size = f64::from(m.wire_len);
-        let new_peer = self.known_peers.insert_new(hash_of((src, dst)));
         let flags = m.tcp_flags;
         let failure_to_dst = (m.proto == Proto::Tcp && flags.has(TcpFlags::RST))
             || matches!((m.proto, m.icmp), (Proto::Icmp, Some((3, _))) | (Proto::Icmpv6, Some((1, _))));
-        {
-            let host = self.hosts.entry_or_insert_with(src, || Host::new(m.ts));
-            host.last = host.last.max(m.ts);
-            let h = &mut host.counts;
-            h.packets_out += 1;
-            h.bytes_out += u64::from(m.wire_len);
-            h.size_sum += size;
-            h.size_sq += size * size;
-            h.peers.insert(hash_of(dst));
-            if let Some(dport) = m.dport() {
-                h.ports.insert(hash_of(dport));
-                h.dns += u64::from(dport == 53);
-            }
-            h.new_peers += u64::from(new_peer);
-            if m.proto == Proto::Tcp {
-                h.tcp_out += 1;
-                h.syn_out += u64::from(flags.is_syn_only());
-                h.attempts += u64::from(flags.is_syn_only());
-            } else if m.proto == Proto::Udp && new_peer {
-                h.attempts += 1;
-            }
+        let host = &mut self.hosts[s];
+        host.last = host.last.max(m.ts);
+        let h = &mut host.counts;
+        h.packets_out += 1;
+        h.bytes_out += u64::from(m.wire_len);
+        h.size_sum += size;
+        h.size_sq += size * size;
+        if let Some(dport) = m.dport() {
+            h.ports.insert(number(u64::from(dport)));
+            h.dns += u64::from(dport == 53);
         }
-        let host = self.hosts.entry_or_insert_with(dst, || Host::new(m.ts));
+        h.new_peers += u64::from(new_peer);
+        if m.proto == Proto::Tcp {
+            h.tcp_out += 1;
+            h.syn_out += u64::from(flags.is_syn_only());
+            h.attempts += u64::from(flags.is_syn_only());
+        } else if m.proto == Proto::Udp && new_peer {
+            h.attempts += 1;
+        }
+        let host = &mut self.hosts[d];
         host.last = host.last.max(m.ts);
         let h = &mut host.counts;
         h.packets_in += 1;
         h.bytes_in += u64::from(m.wire_len);
-        h.peers.insert(hash_of(src));
         h.failures += u64::from(failure_to_dst);
+    }
+
+    /// Whether the cached pair `p` is `src` to `dst` (and its slots still theirs).
+    #[inline]
+    fn holds(&self, p: PairSlot, src: IpAddr, dst: IpAddr) -> bool {
+        p.generation == self.generation
+            && self.hosts[p.src as usize].ip == Some(src)
+            && self.hosts[p.dst as usize].ip == Some(dst)
+    }
+
+    /// The slab slot of `ip`, taken if it has none (the caller made room).
+    fn slot_of(&mut self, ip: IpAddr, now: Nanos) -> usize {
+        if let Some(&i) = self.index.get(&ip) {
+            return i as usize;
+        }
+        let i = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.hosts.push(Host::default());
+                self.long.push(None);
+                self.hosts.len() - 1
+            }
+        };
+        self.hosts[i] = Host { ip: Some(ip), last: now, counts: Counts::default() };
+        self.long[i] = None;
+        self.index.insert(ip, i as u32);
+        i
+    }
+
+    fn evict_oldest(&mut self) {
+        let target = (self.index.len() / 8).max(1);
+        let mut by_age: Vec<(Nanos, u32)> = self.index.values().map(|&i| (self.hosts[i as usize].last, i)).collect();
+        by_age.select_nth_unstable(target - 1);
+        for &(_, i) in &by_age[..target] {
+            let host = &mut self.hosts[i as usize];
+            if let Some(ip) = host.ip.take() {
+                self.index.remove(&ip);
+            }
+            self.free.push(i);
+        }
+        self.evicted += target as u64;
+        // Cached pairs may name freed slots.
+        self.generation = self.generation.wrapping_add(1).max(1);
     }
 
     /// Ends the window: one vector per host that was active in it.
     fn close(&mut self) -> Vec<HostFeatures> {
+        self.window_no = self.window_no.wrapping_add(1).max(1);
         let secs = self.window as f64 / NANOS_PER_SEC as f64;
         let mut out = Vec::new();
-        for (ip, host) in self.hosts.iter_mut() {
+        for (host, long_slot) in self.hosts.iter_mut().zip(&mut self.long) {
+            let Some(ip) = host.ip else { continue };
             let c = std::mem::take(&mut host.counts);
             if c.packets_out + c.packets_in == 0 {
                 continue;
             }
             let short = short_figures(&c, secs);
-            let long = match host.long {
+            let long = match *long_slot {
                 None => short,
                 Some(prev) => std::array::from_fn(|i| prev[i] + (short[i] - prev[i]) / LONG),
             };
-            host.long = Some(long);
+            *long_slot = Some(long);
             let values = std::array::from_fn(|i| if i < N { short[i] } else { long[i - N] });
-            out.push(HostFeatures { host: *ip, values });
+            out.push(HostFeatures { host: ip, values });
         }
         out
-    }
-}
-
-impl Host {
-    fn new(ts: Nanos) -> Self {
-        Host { counts: Counts::default(), long: None, last: ts }
     }
 }
 
@@ -265,5 +373,48 @@ mod tests {
         assert_eq!(short, 24.0);
         assert!(long > 2.0 && long < 4.0, "the average moved a twelfth of the way: {long}");
         assert!(windows[1].iter().all(|f| f.host != ip("10.0.0.7")));
+    }
+
+    #[test]
+    fn a_pair_counts_as_a_peer_in_every_window_but_is_new_only_once() {
+        let mut packets = Vec::new();
+        for w in 0..3i64 {
+            for i in 0..20 {
+                packets.push(udp(w * 5 * S + i * 100_000_000, "10.0.0.1", 5000, "10.0.0.2", 9));
+                packets.push(udp(w * 5 * S + i * 100_000_000 + 1, "10.0.0.2", 9, "10.0.0.1", 5000));
+            }
+        }
+        packets.push(udp(20 * S, "10.0.0.7", 1, "10.0.0.8", 2));
+        let windows = run(&packets);
+        assert_eq!(windows.len(), 3);
+        for (w, vectors) in windows.iter().enumerate() {
+            for host in ["10.0.0.1", "10.0.0.2"] {
+                let v = vectors.iter().find(|f| f.host == ip(host)).unwrap();
+                assert_eq!(figure(v, "distinct_peers"), 1.0, "window {w}, {host}");
+                assert_eq!(figure(v, "new_peers"), if w == 0 { 1.0 } else { 0.0 }, "window {w}, {host}");
+                assert_eq!(figure(v, "packets_out_per_s"), 4.0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_table_drops_the_longest_quiet_hosts_and_counts_on() {
+        let mut b = FeatureBuilder::new(5 * S, 16);
+        // One steady pair, then 100 one-packet hosts (a spoofed sweep) in the same window.
+        let mut packets = vec![udp(0, "10.0.0.1", 5000, "10.0.0.2", 9)];
+        for i in 0..100u8 {
+            let t = 1000 + i64::from(i) * 1000;
+            packets.push(udp(t, &format!("10.9.0.{i}"), 1, "10.0.0.2", 9));
+            packets.push(udp(t + 1, "10.0.0.1", 5000, "10.0.0.2", 9));
+        }
+        packets.push(udp(6 * S, "10.0.0.7", 1, "10.0.0.8", 2));
+        let windows: Vec<_> = packets.iter().filter_map(|m| b.observe(m)).collect();
+        assert!(b.evicted() > 0);
+        assert!(windows[0].len() <= 16, "{} vectors", windows[0].len());
+        let v = windows[0].iter().find(|f| f.host == ip("10.0.0.1")).expect("the busy host stays");
+        assert_eq!(figure(v, "packets_out_per_s"), 101.0 / 5.0, "no packet of the busy host lost");
+        assert_eq!(figure(v, "new_peers"), 1.0);
+        let busy = windows[0].iter().find(|f| f.host == ip("10.0.0.2")).expect("the busy peer stays");
+        assert_eq!(figure(busy, "packets_in_per_s"), 201.0 / 5.0);
     }
 }

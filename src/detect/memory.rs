@@ -30,6 +30,30 @@ pub fn tuple(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u64
     }
 }
 
+/// The hash of one address (IPv4 mixed directly).
+#[inline]
+pub fn address(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => mix(u64::from(v4.to_bits())),
+        IpAddr::V6(_) => hash_of(ip),
+    }
+}
+
+/// The hash of a number (a port, say), mixed directly.
+#[inline]
+pub fn number(x: u64) -> u64 {
+    mix(x)
+}
+
+/// The hash of a directed address pair. IPv4 is packed into one word and mixed directly.
+#[inline]
+pub fn pair(src: IpAddr, dst: IpAddr) -> u64 {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => mix(u64::from(s.to_bits()) << 32 | u64::from(d.to_bits())),
+        _ => hash_of((src, dst)),
+    }
+}
+
 /// murmur3's 64-bit finaliser: every output bit depends on every input bit. Never 0.
 #[inline]
 fn mix(mut x: u64) -> u64 {

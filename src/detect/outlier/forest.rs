@@ -133,20 +133,26 @@ fn grow(
     if depth >= limit || rows.len() <= 1 {
         return leaf(tree, rows);
     }
-    // A figure that still varies among these rows, chosen uniformly.
-    let ranges: Vec<(usize, f64, f64)> = (0..data.ncols())
-        .filter_map(|f| {
-            let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
-                let v = data[[r, f]];
-                (lo.min(v), hi.max(v))
-            });
-            (hi > lo).then_some((f, lo, hi))
-        })
-        .collect();
-    if ranges.is_empty() {
-        return leaf(tree, rows);
+    // A figure that still varies among these rows, chosen uniformly: figures in a
+    // random order (a lazy Fisher-Yates), the first that varies. Most do, so this
+    // usually looks at one column rather than all of them.
+    let mut order: Vec<usize> = (0..data.ncols()).collect();
+    let mut chosen = None;
+    for i in 0..order.len() {
+        let j = i + below(rng, order.len() - i);
+        order.swap(i, j);
+        let f = order[i];
+        let column = data.column(f);
+        let (lo, hi) =
+            rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| (lo.min(column[r]), hi.max(column[r])));
+        if hi > lo {
+            chosen = Some((f, lo, hi));
+            break;
+        }
     }
-    let (feature, lo, hi) = ranges[below(rng, ranges.len())];
+    let Some((feature, lo, hi)) = chosen else {
+        return leaf(tree, rows);
+    };
     // A value in (lo, hi]: both sides get at least one row.
     let value = lo + (hi - lo) * (1.0 - unit(rng));
     let mut split = 0;
