@@ -108,6 +108,7 @@ fn detectors(
 fn outlier_detector(cli: &Cli, live: bool) -> anyhow::Result<OutlierDetector> {
     let args = &cli.outliers;
     let mut cfg = args.config(cli.detect.alert_update, !live);
+    let mut train_ms = None;
     let model = match (&args.baseline, &args.model) {
         (Some(baseline), _) => {
             let mut source =
@@ -121,7 +122,9 @@ fn outlier_detector(cli: &Cli, live: bool) -> anyhow::Result<OutlierDetector> {
                     None
                 }
             });
+            let started = std::time::Instant::now();
             let learned = crate::detect::outlier::learn_from(packets, &cfg);
+            train_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
             if let Some(e) = failed {
                 bail!("--baseline: {e}");
             }
@@ -147,7 +150,11 @@ fn outlier_detector(cli: &Cli, live: bool) -> anyhow::Result<OutlierDetector> {
         }
         (None, _) => None,
     };
-    Ok(OutlierDetector::new(cfg, model))
+    let detector = OutlierDetector::new(cfg, model);
+    Ok(match train_ms {
+        Some(ms) => detector.trained_here(ms),
+        None => detector,
+    })
 }
 
 /// `--dump-alerts`: when an incident ends, writes its pcap and notes the file (or the
@@ -298,8 +305,10 @@ fn run_info(
     outliers: Option<&SharedOutliers>,
 ) -> RunInfo {
     let outliers = outliers.and_then(|o| o.lock().ok().map(|v| v.clone()));
+    let mut warnings = Vec::new();
     if let Some(e) = outliers.as_ref().and_then(|o| o.status.error.as_ref()) {
         eprintln!("ntop-rs: warning: outlier model: {e}");
+        warnings.push(format!("outlier model: {e}"));
     }
     RunInfo {
         source: source.to_string(),
@@ -307,6 +316,7 @@ fn run_info(
         frames_read: report.frames,
         alerts: detectors.incidents(),
         outliers,
+        warnings,
         ..Default::default()
     }
 }

@@ -31,6 +31,8 @@ fn a_baseline_trains_a_model_that_a_later_run_loads() {
     assert_eq!(status["state"], "ready", "{status}");
     assert!(status["learned_from"].as_str().unwrap().starts_with("baseline "), "{status}");
     assert!(status["trained_on"].as_u64().unwrap() >= 16);
+    assert!(status["train_ms"].as_f64().unwrap() > 0.0, "reading and training the baseline is timed: {status}");
+    assert_eq!(status["trainings"], 1);
     assert!((0.5..=1.0).contains(&status["threshold"].as_f64().unwrap()));
     assert!(model.exists(), "--model saved the trained model");
     let with_clusters = clusters(&trained);
@@ -81,4 +83,14 @@ fn bad_model_files_and_flags_get_one_line_errors() {
     let out = common::run(&["-r", demo.to_str().unwrap(), "--headless", "--outlier-threshold", "2"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a score from 0.5 to 1"));
+}
+
+#[test]
+fn a_model_that_cannot_be_saved_is_a_warning_and_the_run_goes_on() {
+    let s = common::summary(&demo(), &["--learn", "30", "--model", "/nonexistent/dir/m.model"]);
+    assert_eq!(s["outliers"]["state"], "ready", "the model is used even if it cannot be saved");
+    let error = s["outliers"]["error"].as_str().expect("the status names the failure");
+    assert!(error.contains("cannot write /nonexistent/dir/m.model"), "{error}");
+    let warnings: Vec<&str> = s["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    assert!(warnings.iter().any(|w| w.starts_with("outlier model: --model: cannot write")), "{warnings:?}");
 }

@@ -237,6 +237,14 @@ impl OutlierDetector {
         d
     }
 
+    /// Notes that `model` (given to [`OutlierDetector::new`]) was trained in this run,
+    /// in `millis` of wall time (`--baseline`).
+    pub fn trained_here(mut self, millis: f64) -> Self {
+        self.status.train_ms = millis;
+        self.status.trainings += 1;
+        self
+    }
+
     /// The shared view of clusters and status.
     pub fn shared(&self) -> SharedOutliers {
         Arc::clone(&self.shared)
