@@ -116,6 +116,8 @@ pub struct FeatureBuilder {
     /// (host, peer) pairs seen before: what makes a peer new.
     known_peers: Recent,
     window_end: Option<Nanos>,
+    /// Where the window last closed began (packet time).
+    closed_start: Nanos,
     evicted: u64,
 }
 
@@ -134,6 +136,7 @@ impl FeatureBuilder {
             window_no: 1,
             known_peers: Recent::new(18),
             window_end: None,
+            closed_start: 0,
             evicted: 0,
         }
     }
@@ -146,10 +149,17 @@ impl FeatureBuilder {
             // Skip whole empty windows at once.
             let skipped = (m.ts - end) / self.window;
             self.window_end = Some(end + (skipped + 1) * self.window);
+            self.closed_start = end - self.window;
             self.close()
         });
         self.count(m);
         done
+    }
+
+    /// Packet time at which the window whose vectors [`FeatureBuilder::observe`] last
+    /// returned began.
+    pub fn closed_start(&self) -> Nanos {
+        self.closed_start
     }
 
     /// Hosts dropped so far to stay under the cap.

@@ -388,10 +388,13 @@ impl OutlierDetector {
             let key = IncidentKey { kind: "outlier", src: Some(hf.host), dst: None, proto: "ip", port: None };
             let texts: Vec<String> = unusual.iter().map(|u| words::describe(u, secs)).collect();
             let threshold = model.threshold;
+            // The incident covers the whole window that showed it (its pcap too).
+            let window_start = self.features.closed_start();
             self.book.observe(
                 key,
                 now,
                 |a| {
+                    a.first_ts = a.first_ts.min(window_start);
                     a.packets = packets;
                     a.severity = if top_score >= threshold + 0.1 { Severity::Medium } else { Severity::Low };
                     a.summary = format!("{} is unlike what was learned: {}", hf.host, texts.join("; "));

@@ -182,6 +182,9 @@ fn an_upload_to_a_new_peer_is_flagged_and_explained() {
     assert!(new.iter().any(|a| a.kind == "outlier" && a.src == Some(ip("10.0.0.3"))), "{new:#?}");
     // The peer, never seen before and suddenly receiving a megabyte a second, is unusual too.
     assert!(new.iter().all(|a| a.kind == "outlier" && [ip("10.0.0.3"), ip("10.0.0.99")].contains(&a.src.unwrap())));
+    let first = new.iter().find(|a| a.src == Some(ip("10.0.0.3"))).unwrap();
+    assert!(first.first_ts <= 200 * S, "the incident starts where its window did: {}", first.first_ts);
+    assert!(first.ts - first.first_ts >= 5 * S && first.ts - first.first_ts < 10 * S);
     let last = alerts.iter().rev().find(|a| a.src == Some(ip("10.0.0.3"))).unwrap();
     assert_eq!(last.state, AlertState::End);
     let e = &last.evidence;
