@@ -71,10 +71,19 @@ fn the_demo_capture_shows_its_attacks() {
         format!("host_sweep {attacker} null"),
         format!("syn_flood {attacker} {victim}"),
         format!("udp_flood {attacker} {victim}"),
+        // After 2.5 minutes of benign traffic (120 s of learning), .13 uploads 4 MB to
+        // .99, a peer nobody talked to: the receiving end is flagged.
+        "outlier \"10.88.0.99\" null".to_string(),
     ] {
         assert!(got.contains(&want), "missing {want} in {got:?}");
     }
-    assert!(got.iter().all(|a| a.contains(attacker) || a.starts_with("rate_spike")), "{got:?}");
+    let explained = |a: &String| a.contains(attacker) || a.starts_with("rate_spike") || a.starts_with("outlier");
+    assert!(got.iter().all(explained), "{got:?}");
+    let outliers: Vec<&String> = got.iter().filter(|a| a.starts_with("outlier")).collect();
+    assert!(
+        outliers.iter().all(|a| ["10.88.0.99", "10.88.0.13", "10.88.0.12"].iter().any(|h| a.contains(h))),
+        "outliers only for the unusual behaviours' hosts: {outliers:?}"
+    );
 }
 
 #[test]

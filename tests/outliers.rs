@@ -48,7 +48,7 @@ fn a_baseline_trains_a_model_that_a_later_run_loads() {
 
 #[test]
 fn the_summary_says_how_far_the_model_is() {
-    // The demo is 140 s long: learned from its first 120 s, ready for the rest.
+    // The demo is 268 s long: learned from its first 120 s, ready for the rest.
     let s = common::summary(&demo(), &[]);
     let status = &s["outliers"];
     for key in ["state", "learned_from", "trained_on", "threshold", "clusters", "train_ms", "trainings", "error"] {
