@@ -11,12 +11,6 @@ use std::process::Command;
 
 #[test]
 fn every_lab_behaviour_is_flagged_as_an_outlier_and_benign_traffic_is_quiet() {
-    // Issue 5 is in progress: the 15-minute run is not yet proven on a clean machine, so
-    // it runs on request until it is (then this gate goes).
-    if std::env::var_os("NTOP_OUTLIER_LAB").is_none() {
-        println!("SKIP: outlier lab: set NTOP_OUTLIER_LAB=1 to run it (15 minutes; issue 5 in progress)");
-        return;
-    }
     if let Some(why) = common::lab::unavailable(&["python3"]) {
         println!("SKIP: outlier lab: {why}");
         return;
