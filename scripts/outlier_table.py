@@ -55,7 +55,7 @@ def main(out):
             print(f"- {a['src']}: {a['summary']}")
     rules = [a for a in news if a["kind"] != "outlier"]
     print(f"Rule alerts: {len(rules)}" + "".join(f"\n- {a['kind']} {a['src']} -> {a['dst']}: {a['summary']}" for a in rules))
-    print(f"Model: {status.get('learned_from')}, {status.get('trained_on')} host windows, "
+    print(f"Model: learned from {status.get('learned_from')}, "
           f"{status.get('clusters')} clusters, threshold {status.get('threshold', 0):.3f}, "
           f"last training {status.get('train_ms', 0):.0f} ms, {status.get('trainings')} trainings")
     failed |= rate > 1
