@@ -15,10 +15,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/debug/ntop-rs}
 OUT=${2:-$(mktemp -d)}
-[ "$(id -u)" -eq 0 ] || { echo "lab-detect: needs root (network namespaces)" >&2; exit 1; }
-for tool in nmap hping3 curl python3 ip; do
-    command -v "$tool" >/dev/null || { echo "lab-detect: $tool is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
-done
 mkdir -p "$OUT"
 BIN=$(realpath "$BIN")
 
@@ -27,6 +23,7 @@ NET=10.88.0
 declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [attacker]=66 [slow]=68)
 for v in $(seq 1 14); do HOSTS[v$v]=$((20 + v)); done
 source scripts/lab-net.sh
+lab_require lab-detect nmap hping3 curl python3 ip
 # mark NAME COMMAND KIND SRC DST PROTO PORT: the attack starts now (wall clock, which a
 # live capture's packet times follow).
 mark() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date +%s.%N)" "$@" >> "$OUT/attacks.tsv"; }

@@ -1,10 +1,12 @@
-# Shared by the namespace labs (record-demo.sh, lab-detect.sh); source it, do not run it.
+# Shared by the namespace labs (record-demo.sh, lab-detect.sh, lab-outliers.sh); source
+# it, do not run it.
 #
 # Before sourcing: `P` (a namespace prefix), `NET` (the /24's first three octets) and the
 # associative array `HOSTS` (name -> last octet). Provides `lab_up` (a bridge namespace
 # "${P}br" with br0, one namespace per host on it, IPv6 off), `run_in NS SECS CMD...`
 # (CMD inside a namespace, killed after SECS), `bg_in NS CMD...` (in the background,
 # killed on exit), `at SECS` (sleep until SECS after the lab clock started),
+# `lab_require NAME TOOL...` (one line and exit 1 unless root with every TOOL),
 # `lab_servers NS` (web on 80, DNS on 53, an SSH-like echo on 22 in NS, from lab.py),
 # and a cleanup on exit that kills what bg_in started and deletes the namespaces.
 
@@ -18,6 +20,15 @@ lab_cleanup() {
     rm -rf "$WORK"
 }
 trap lab_cleanup EXIT
+
+lab_require() {
+    local name=$1 tool
+    shift
+    [ "$(id -u)" -eq 0 ] || { echo "$name: needs root (network namespaces)" >&2; exit 1; }
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$name: $tool is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
+    done
+}
 
 run_in() { local ns=$1 secs=$2; shift 2; timeout "$secs" ip netns exec "$P$ns" "$@"; }
 # ip netns exec execs, so $! is the command itself.

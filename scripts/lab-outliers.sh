@@ -22,10 +22,6 @@ cd "$(dirname "$0")/.."
 BIN=${1:-target/debug/ntop-rs}
 OUT=${2:-$(mktemp -d)}
 BENIGN=${BENIGN:-600}
-[ "$(id -u)" -eq 0 ] || { echo "lab-outliers: needs root (network namespaces)" >&2; exit 1; }
-for tool in python3 ip; do
-    command -v "$tool" >/dev/null || { echo "lab-outliers: $tool is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
-done
 mkdir -p "$OUT"
 BIN=$(realpath "$BIN")
 
@@ -33,6 +29,7 @@ P=nto$$
 NET=10.88.0
 declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [c4]=14 [peer]=99 [farm]=100)
 source scripts/lab-net.sh
+lab_require lab-outliers python3 ip
 # mark NAME DESCRIPTION HOST: the behaviour starts now (wall clock, which a live
 # capture's packet times follow).
 mark() { printf '%s\t%s\t%s\t%s\n' "$(date +%s.%N)" "$@" >> "$OUT/behaviours.tsv"; }
