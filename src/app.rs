@@ -184,9 +184,14 @@ fn dump_ended_alert(alert: &mut crate::detect::Alert, ring: &std::sync::Mutex<Pa
 /// Adds a failure of the `--alerts` stream to the run's warnings (and stderr).
 fn note_sink_error(detectors: &Detectors, info: &mut RunInfo) {
     if let Some(e) = detectors.sink_error() {
-        eprintln!("ntop-rs: warning: writing alerts failed: {e}");
-        info.warnings.push(format!("writing alerts failed: {e}"));
+        warn(&mut info.warnings, format!("writing alerts failed: {e}"));
     }
+}
+
+/// Prints a warning on stderr and keeps it for the summary's `warnings`.
+fn warn(warnings: &mut Vec<String>, warning: String) {
+    eprintln!("ntop-rs: warning: {warning}");
+    warnings.push(warning);
 }
 
 fn stats_config(cli: &Cli) -> StatsConfig {
@@ -307,8 +312,7 @@ fn run_info(
     let outliers = outliers.and_then(|o| o.lock().ok().map(|v| v.clone()));
     let mut warnings = Vec::new();
     if let Some(e) = outliers.as_ref().and_then(|o| o.status.error.as_ref()) {
-        eprintln!("ntop-rs: warning: outlier model: {e}");
-        warnings.push(format!("outlier model: {e}"));
+        warn(&mut warnings, format!("outlier model: {e}"));
     }
     RunInfo {
         source: source.to_string(),
