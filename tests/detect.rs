@@ -72,8 +72,11 @@ fn the_demo_capture_shows_its_attacks() {
         format!("syn_flood {attacker} {victim}"),
         format!("udp_flood {attacker} {victim}"),
         // After 2.5 minutes of benign traffic (120 s of learning), .13 uploads 4 MB to
-        // .99, a peer nobody talked to: the receiving end is flagged.
+        // .99, a peer nobody talked to: both ends are flagged. Then .12 sends a burst of
+        // DNS queries for long random names.
+        "outlier \"10.88.0.13\" null".to_string(),
         "outlier \"10.88.0.99\" null".to_string(),
+        "outlier \"10.88.0.12\" null".to_string(),
     ] {
         assert!(got.contains(&want), "missing {want} in {got:?}");
     }

@@ -168,7 +168,7 @@ fn alerts_show_their_evidence_and_d_dumps_their_packets() {
         dir.path().display()
     );
     let tmux = Tmux::start(&command, 160, 48);
-    tmux.wait_for("the demo's alerts", |s| s.contains("(end of file)") && s.contains("Alerts (6)"));
+    tmux.wait_for("the demo's alerts", |s| s.contains("(end of file)") && s.contains("Alerts (8)"));
     tmux.keys("Tab");
     tmux.keys("Tab");
     tmux.keys("Enter");

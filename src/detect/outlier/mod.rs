@@ -9,8 +9,10 @@
 //! outlier when its score reaches the model's threshold *and* at least one of its
 //! figures is far above what is typical for hosts of its usual cluster (the cluster its
 //! minute-long averages are nearest, so a sudden change is judged against the host's
-//! own recent kind): those figures are what the alert says ("312 distinct ports,
-//! typical 3").
+//! own recent kind) *and* well beyond the host's own routine ([`History`]: what it did
+//! in at least two windows lately), so a host repeating what it does is not an outlier
+//! because its kind seldom does it. Those figures are what the alert says ("312
+//! distinct ports, typical 3").
 //!
 //! Retraining runs every `retrain` of packet time on recent windows, leaving out hosts
 //! with an open outlier incident and the windows that were outliers. Training is on its
@@ -20,6 +22,7 @@
 //! always gives the same alerts; live, it takes over as soon as it is ready.
 
 pub mod forest;
+mod history;
 pub mod model;
 mod words;
 
@@ -39,6 +42,7 @@ use super::features::{FeatureBuilder, HostFeatures, Vector};
 use super::{Alert, Book, Detector, IncidentKey, Severity};
 use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::PacketMeta;
+use history::History;
 use model::feature_name;
 pub use model::{Model, TrainConfig};
 
@@ -206,6 +210,8 @@ pub struct OutlierDetector {
     shared: SharedOutliers,
     status: OutlierStatus,
     clusters: FxHashMap<IpAddr, u8>,
+    /// What each host itself does routinely.
+    history: History,
 }
 
 impl OutlierDetector {
@@ -229,6 +235,7 @@ impl OutlierDetector {
             shared: SharedOutliers::default(),
             status,
             clusters: FxHashMap::default(),
+            history: History::new(MAX_HOSTS),
             cfg,
         };
         if let Some(m) = model {
@@ -309,6 +316,7 @@ impl OutlierDetector {
 
     fn learn(&mut self, now: Nanos, vectors: Vec<HostFeatures>) {
         for hf in vectors {
+            self.history.note(hf.host, now, &hf.values, |_| false);
             self.learning.offer(hf.values);
         }
         let done = self.learn_until.is_some_and(|until| now >= until);
@@ -365,11 +373,13 @@ impl OutlierDetector {
             let verdict = model.assess(&hf.values);
             self.clusters.insert(hf.host, verdict.cluster);
             let usual = verdict.usual;
-            let unusual = if verdict.score >= model.threshold {
-                words::unusual(model, usual, &hf.values, self.cfg.min_deviation)
-            } else {
-                Vec::new()
-            };
+            // Figures unusual for the host's kind and new for the host: never taken into
+            // its routine, and what an alert names when the score is high enough.
+            let far = words::far_above(model, usual, &hf.values, self.cfg.min_deviation, |f, value| {
+                self.history.is_new(&hf.host, f, value, now)
+            });
+            self.history.note(hf.host, now, &hf.values, |f| far.iter().any(|u| u.feature == f));
+            let unusual = if verdict.score >= model.threshold { words::named(&far) } else { Vec::new() };
             if unusual.is_empty() {
                 if !self.tallies.contains_key(&hf.host) && self.cfg.retrain > 0 {
                     if self.recent.len() == TRAIN_MAX {
@@ -388,6 +398,7 @@ impl OutlierDetector {
             let key = IncidentKey { kind: "outlier", src: Some(hf.host), dst: None, proto: "ip", port: None };
             let texts: Vec<String> = unusual.iter().map(|u| words::describe(u, secs)).collect();
             let threshold = model.threshold;
+            let routine = |f: usize| self.history.routine(&hf.host, f, now);
             // The incident covers the whole window that showed it (its pcap too).
             let window_start = self.features.closed_start();
             self.book.observe(
@@ -411,6 +422,7 @@ impl OutlierDetector {
                             "value": round3(u.value),
                             "typical": round3(u.typical),
                             "deviation": round3(u.deviation),
+                            "host_routine": routine(u.feature).map(round3),
                             "text": text,
                         })).collect::<Vec<_>>(),
                     });

@@ -31,6 +31,8 @@ const MIN_SPREAD: f64 = 0.35;
 pub const MIN_VECTORS: usize = 16;
 /// Most vectors K-means is fitted on (evenly spaced over the training set).
 const KMEANS_MAX: usize = 20_000;
+/// The share of training scores under the learned threshold.
+const THRESHOLD_QUANTILE: f64 = 0.98;
 
 /// `ln(1 + x)` of a non-negative figure.
 pub fn squash(x: f64) -> f64 {
@@ -339,9 +341,12 @@ fn io_reason(e: &std::io::Error) -> String {
     crate::capture::file::io_reason(e)
 }
 
-/// The score above which a vector is an outlier, from the training scores (sorted):
-/// above the 99.5th percentile of what was learned, with a small margin, and never below
-/// 0.6 (the textbook "clearly anomalous" line).
+/// The score above which a vector is an outlier, from the training scores (sorted): the
+/// [`THRESHOLD_QUANTILE`] of what was learned, never below 0.6 (the textbook "clearly
+/// anomalous" line). A score alone never alerts: the figures must also be unusual for
+/// the host's kind and new for the host, so the score only has to pick out the least
+/// usual few windows, not rule out everything benign. A percentile below the top one
+/// also keeps a small training set's single busiest window from setting the bar.
 fn learned_threshold(sorted: &[f64]) -> f64 {
-    (quantile(sorted, 0.995) + 0.01).max(0.6)
+    quantile(sorted, THRESHOLD_QUANTILE).max(0.6)
 }

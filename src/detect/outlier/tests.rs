@@ -196,6 +196,27 @@ fn an_upload_to_a_new_peer_is_flagged_and_explained() {
 }
 
 #[test]
+fn a_hosts_own_routine_is_not_an_outlier_in_another_host_it_is() {
+    // 10.0.0.3 backs up to 10.0.0.99 once while the detector learns (two windows), and
+    // again later: its own routine. 10.0.0.4 never did and then does the same.
+    let mut packets = benign(0, 600, 6);
+    packets.extend(upload(10, 8));
+    packets.extend(upload(400, 15));
+    let mut other = upload(500, 15);
+    for m in &mut other {
+        m.src = Some(ip("10.0.0.4"));
+    }
+    packets.extend(other);
+    let cfg = OutlierConfig { learn: 300 * S, retrain: 0, ..OutlierConfig::default() };
+    let (alerts, _) = run(&mut packets, cfg);
+    let flagged: Vec<IpAddr> = alerts.iter().filter(|a| a.state == AlertState::New).filter_map(|a| a.src).collect();
+    assert_eq!(flagged, [ip("10.0.0.4")], "{alerts:#?}");
+    let e = &alerts.iter().find(|a| a.src == Some(ip("10.0.0.4"))).unwrap().evidence;
+    let (value, routine) = (e["unusual"][0]["value"].as_f64().unwrap(), e["unusual"][0]["host_routine"].as_f64());
+    assert!(routine.is_some_and(|r| r < value / 100.0), "far beyond what the host itself does: {e}");
+}
+
+#[test]
 fn no_alert_while_learning() {
     let mut packets = benign(0, 100, 3);
     packets.extend(upload(50, 15));

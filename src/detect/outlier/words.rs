@@ -2,7 +2,7 @@
 
 use super::NAMED;
 use super::model::Model;
-use crate::detect::features::{FEATURES, N, Vector};
+use crate::detect::features::{DIM, FEATURES, N, Vector};
 
 /// One figure far above what is typical for the host's cluster.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,24 +39,49 @@ const FLOOR: [f64; N] = [
 /// Figures that describe how a host sends rather than how much or to whom.
 const QUALIFIERS: [&str; 2] = ["mean_size_out", "size_spread_out"];
 
-/// The figures of `raw` at least `min_deviation` spreads and [`FLOOR`] above the typical
-/// of cluster `cluster`, most unusual first, at most [`NAMED`], one per figure (the short
-/// or the long horizon, whichever stands out more). Only figures above typical count: a
-/// host is flagged for doing more or different, not less; and not for packet sizes alone.
-pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> Vec<Unusual> {
+/// Packet rates and the byte rate of the same direction: more packets count only with
+/// more bytes. A rise of small packets that add up to little (the ACKs of a download,
+/// keepalives) is how TCP paces itself, not a change of behaviour.
+const PACKETS_NEED_BYTES: [(&str, &str); 2] =
+    [("packets_out_per_s", "bytes_out_per_s"), ("packets_in_per_s", "bytes_in_per_s")];
+
+/// Every figure of `raw` (either horizon) at least `min_deviation` spreads and [`FLOOR`]
+/// above the typical of cluster `cluster` and new for the host
+/// (`new_for_host(index, value)`). Only figures above typical count: a host is flagged
+/// for doing more or different, not less.
+pub fn far_above(
+    model: &Model,
+    cluster: u8,
+    raw: &Vector,
+    min_deviation: f64,
+    new_for_host: impl Fn(usize, f64) -> bool,
+) -> Vec<Unusual> {
     let Some(profile) = model.profiles.get(usize::from(cluster)) else { return Vec::new() };
-    let mut found: Vec<Unusual> = (0..N)
-        .filter_map(|f| {
-            [f, f + N]
-                .into_iter()
-                .map(|i| Unusual {
-                    feature: i,
-                    value: raw[i],
-                    typical: profile.typical(i),
-                    deviation: profile.deviation(i, raw[i]),
-                })
-                .filter(|u| u.deviation >= min_deviation && u.value - u.typical >= FLOOR[f])
-                .max_by(|a, b| a.deviation.total_cmp(&b.deviation))
+    (0..DIM)
+        .map(|i| Unusual {
+            feature: i,
+            value: raw[i],
+            typical: profile.typical(i),
+            deviation: profile.deviation(i, raw[i]),
+        })
+        .filter(|u| {
+            u.deviation >= min_deviation
+                && u.value - u.typical >= FLOOR[u.feature % N]
+                && new_for_host(u.feature, u.value)
+        })
+        .collect()
+}
+
+/// What an alert names of the figures [`far_above`] found: most unusual first, at most
+/// [`NAMED`], one per figure (the short or the long horizon, whichever stands out more);
+/// nothing when only packet sizes stand out.
+pub fn named(found: &[Unusual]) -> Vec<Unusual> {
+    let has = |name: &str| found.iter().any(|u| FEATURES[u.feature % N] == name);
+    let found: Vec<&Unusual> = found
+        .iter()
+        .filter(|u| {
+            let name = FEATURES[u.feature % N];
+            PACKETS_NEED_BYTES.iter().all(|&(packets, bytes)| name != packets || has(bytes))
         })
         .collect();
     // Packet sizes qualify a change of volume or reach; on their own (a quiet host
@@ -64,9 +89,17 @@ pub fn unusual(model: &Model, cluster: u8, raw: &Vector, min_deviation: f64) -> 
     if found.iter().all(|u| QUALIFIERS.contains(&FEATURES[u.feature % N])) {
         return Vec::new();
     }
-    found.sort_by(|a, b| b.deviation.total_cmp(&a.deviation).then(a.feature.cmp(&b.feature)));
-    found.truncate(NAMED);
-    found
+    let mut named: Vec<Unusual> = Vec::with_capacity(NAMED);
+    for u in found {
+        match named.iter_mut().find(|n| n.feature % N == u.feature % N) {
+            Some(n) if u.deviation > n.deviation => *n = (*u).clone(),
+            Some(_) => {}
+            None => named.push((*u).clone()),
+        }
+    }
+    named.sort_by(|a, b| b.deviation.total_cmp(&a.deviation).then(a.feature.cmp(&b.feature)));
+    named.truncate(NAMED);
+    named
 }
 
 /// One unusual figure as a phrase, e.g. "312 distinct ports, typical 3" (the long
@@ -128,6 +161,40 @@ mod tests {
         assert_eq!(bytes(812.0), "812 B");
         assert_eq!(bytes(4_200.0), "4.2 kB");
         assert_eq!(bytes(1_300_000.0), "1.3 MB");
+    }
+
+    fn figure(name: &str, long: bool, deviation: f64) -> Unusual {
+        let f = FEATURES.iter().position(|f| *f == name).unwrap();
+        Unusual { feature: if long { f + N } else { f }, value: 100.0, typical: 1.0, deviation }
+    }
+
+    #[test]
+    fn an_alert_names_each_figure_once_most_unusual_first() {
+        let found = [
+            figure("distinct_peers", false, 5.0),
+            figure("distinct_peers", true, 7.0),
+            figure("dns_queries_per_s", false, 6.0),
+            figure("new_peers", false, 4.5),
+            figure("attempts_per_s", true, 4.2),
+        ];
+        let named = named(&found);
+        let names: Vec<(usize, f64)> = named.iter().map(|u| (u.feature, u.deviation)).collect();
+        assert_eq!(names.len(), NAMED);
+        assert_eq!(names[0], (found[1].feature, 7.0), "the long horizon stood out more");
+        assert_eq!(names[1].0, found[2].feature);
+        assert_eq!(names[2].0, found[3].feature);
+    }
+
+    #[test]
+    fn sizes_alone_and_packets_without_bytes_are_not_named() {
+        assert!(named(&[figure("mean_size_out", false, 9.0)]).is_empty());
+        // The ACKs of a download: many more small packets, bytes ordinary.
+        assert!(named(&[figure("packets_in_per_s", false, 9.0), figure("mean_size_out", false, 9.0)]).is_empty());
+        let with_bytes = named(&[figure("packets_in_per_s", false, 9.0), figure("bytes_in_per_s", true, 5.0)]);
+        assert_eq!(with_bytes.len(), 2, "packets count with the bytes of their direction");
+        let other_direction = named(&[figure("packets_out_per_s", false, 9.0), figure("bytes_in_per_s", false, 5.0)]);
+        assert_eq!(other_direction.len(), 1);
+        assert_eq!(FEATURES[other_direction[0].feature % N], "bytes_in_per_s");
     }
 
     #[test]
