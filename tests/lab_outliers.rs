@@ -11,13 +11,6 @@ use std::process::Command;
 
 #[test]
 fn every_lab_behaviour_is_flagged_as_an_outlier_and_benign_traffic_is_quiet() {
-    // Runs on request until it passes on clean clones reliably: in the CI run of 50b5f61
-    // it counted the upload's own alert as benign (fixed in outlier_table.py) besides one
-    // real benign alert of the server, which is at the limit of 1 per 10 minutes.
-    if std::env::var_os("NTOP_OUTLIER_LAB").is_none() {
-        println!("SKIP: outlier lab: set NTOP_OUTLIER_LAB=1 to run it (15 minutes; issue 5 in progress)");
-        return;
-    }
     if let Some(why) = common::lab::unavailable(&["python3"]) {
         println!("SKIP: outlier lab: {why}");
         return;
