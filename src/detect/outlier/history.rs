@@ -12,19 +12,16 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
-
 use super::model::squash;
 use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::detect::features::{DIM, Vector};
+use crate::stats::table::{CappedTable, LastSeen};
 
 /// A level halves (as `1 + x`) in this much packet time: what a host did within the
 /// last hour or so is its own routine.
 const HALF_LIFE_SECS: f64 = 3600.0;
 /// A figure is new for a host when `1 + x` is at least this many times its routine's.
-pub const FACTOR: f64 = 2.0;
-/// A host not seen for this long is forgotten.
-const FORGET: Nanos = 6 * 3600 * NANOS_PER_SEC;
+const FACTOR: f64 = 2.0;
 
 /// One host's two highest levels of each figure, squashed, as of `at`.
 #[derive(Clone, Debug)]
@@ -45,31 +42,28 @@ impl Levels {
     }
 }
 
-/// Every host's levels, at most `max_hosts` of them.
+impl LastSeen for Levels {
+    fn last_seen(&self) -> Nanos {
+        self.at
+    }
+}
+
+/// Every host's levels, at most `max_hosts` of them (the least recently seen go first).
 #[derive(Clone, Debug)]
 pub struct History {
-    hosts: FxHashMap<IpAddr, Levels>,
-    max_hosts: usize,
+    hosts: CappedTable<IpAddr, Levels>,
 }
 
 impl History {
     /// An empty history of at most `max_hosts` hosts.
     pub fn new(max_hosts: usize) -> Self {
-        History { hosts: FxHashMap::default(), max_hosts }
+        History { hosts: CappedTable::new(max_hosts) }
     }
 
     /// Takes a window of `host` (its raw figures) at `now` into its levels, all but the
     /// figures `skip` names.
     pub fn note(&mut self, host: IpAddr, now: Nanos, raw: &Vector, skip: impl Fn(usize) -> bool) {
-        if self.hosts.len() >= self.max_hosts && !self.hosts.contains_key(&host) {
-            self.hosts.retain(|_, l| now.saturating_sub(l.at) < FORGET);
-            if self.hosts.len() >= self.max_hosts {
-                // Still full of hosts seen lately: start over rather than grow. At worst
-                // a host's own routine is judged by its cluster alone for a while.
-                self.hosts.clear();
-            }
-        }
-        let l = self.hosts.entry(host).or_insert(Levels { at: now, highest: [0.0; DIM], second: [0.0; DIM] });
+        let l = self.hosts.entry_or_insert_with(host, || Levels { at: now, highest: [0.0; DIM], second: [0.0; DIM] });
         let secs = l.secs_since(now);
         for (f, (&value, (highest, second))) in raw.iter().zip(l.highest.iter_mut().zip(&mut l.second)).enumerate() {
             let (mut hi, mut lo) = (fade(*highest, secs), fade(*second, secs));
@@ -167,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_history_forgets_stale_hosts_first() {
+    fn a_full_history_forgets_the_least_recently_seen_hosts_first() {
         let mut h = History::new(2);
         h.note(host(1), 0, &vector(9.0), |_| false);
         h.note(host(2), 7 * 3600 * SEC, &vector(9.0), |_| false);
@@ -175,7 +169,10 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert!(h.routine(&host(1), 0, 7 * 3600 * SEC).is_none(), "the stale host went");
         assert!(h.routine(&host(2), 0, 7 * 3600 * SEC).is_some());
-        h.note(host(4), 7 * 3600 * SEC, &vector(9.0), |_| false);
-        assert_eq!(h.len(), 1, "full of recent hosts: starts over");
+        h.note(host(2), 8 * 3600 * SEC, &vector(9.0), |_| false);
+        h.note(host(4), 8 * 3600 * SEC, &vector(9.0), |_| false);
+        assert_eq!(h.len(), 2, "never more than the cap");
+        assert!(h.routine(&host(3), 0, 8 * 3600 * SEC).is_none(), "the least recently seen went");
+        assert!(h.routine(&host(2), 0, 8 * 3600 * SEC).is_some() && h.routine(&host(4), 0, 8 * 3600 * SEC).is_some());
     }
 }
