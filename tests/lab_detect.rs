@@ -6,20 +6,13 @@
 
 mod common;
 
-use std::process::Command;
-
 #[test]
 fn every_lab_attack_is_caught_fast_and_nothing_else_alerts() {
     if let Some(why) = common::lab::unavailable(&["nmap", "hping3", "curl", "python3"]) {
         println!("SKIP: detection lab: {why}");
         return;
     }
-    let out_dir = tempfile::tempdir().expect("temporary directory");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab-detect.sh");
-    let out = Command::new("bash")
-        .args([script, common::bin_path(), out_dir.path().to_str().unwrap()])
-        .output()
-        .expect("running scripts/lab-detect.sh");
+    let out = common::lab::run_script("lab-detect.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let table: String =
         stdout.lines().filter(|l| l.starts_with('|') || l.starts_with("False")).collect::<Vec<_>>().join("\n");

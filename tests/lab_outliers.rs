@@ -7,20 +7,13 @@
 
 mod common;
 
-use std::process::Command;
-
 #[test]
 fn every_lab_behaviour_is_flagged_as_an_outlier_and_benign_traffic_is_quiet() {
     if let Some(why) = common::lab::unavailable(&["python3"]) {
         println!("SKIP: outlier lab: {why}");
         return;
     }
-    let out_dir = tempfile::tempdir().expect("temporary directory");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab-outliers.sh");
-    let out = Command::new("bash")
-        .args([script, common::bin_path(), out_dir.path().to_str().unwrap()])
-        .output()
-        .expect("running scripts/lab-outliers.sh");
+    let out = common::lab::run_script("lab-outliers.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert!(out.status.success(), "lab failed:\n{stdout}\n--- stderr ---\n{}", String::from_utf8_lossy(&out.stderr));

@@ -22,6 +22,17 @@ pub fn unavailable(tools: &[&str]) -> Option<String> {
     None
 }
 
+/// Runs a lab script (`scripts/NAME`) with the built binary and a fresh output directory,
+/// as `scripts/NAME BIN OUT_DIR`.
+pub fn run_script(name: &str) -> Output {
+    let out_dir = tempfile::tempdir().expect("temporary directory");
+    let script = format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR"));
+    Command::new("bash")
+        .args([script.as_str(), super::bin_path(), out_dir.path().to_str().unwrap()])
+        .output()
+        .unwrap_or_else(|e| panic!("running scripts/{name}: {e}"))
+}
+
 fn nix_is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
