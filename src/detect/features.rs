@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use crate::hash::Map;
 
 use super::memory::{Distinct, Recent, address, number, pair};
 use crate::capture::{NANOS_PER_SEC, Nanos};
@@ -104,7 +104,7 @@ pub struct FeatureBuilder {
     cap: usize,
     /// The host slab, its index, its free slots and the long horizons per slot.
     hosts: Vec<Host>,
-    index: FxHashMap<IpAddr, u32>,
+    index: Map<IpAddr, u32>,
     free: Vec<u32>,
     long: Vec<Option<[f64; N]>>,
     /// Pairs seen lately; a slot holds only when its generation is current (it moves on
@@ -128,7 +128,7 @@ impl FeatureBuilder {
             window,
             cap: max_hosts.max(2),
             hosts: Vec::new(),
-            index: FxHashMap::default(),
+            index: Map::default(),
             free: Vec::new(),
             long: Vec::new(),
             pairs: vec![PairSlot::default(); 1 << PAIR_BITS],

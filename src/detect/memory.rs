@@ -2,17 +2,17 @@
 //! distinct things there were. Both cost the same whatever the traffic, so a spoofed
 //! flood cannot grow them.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
-
-use rustc_hash::FxHasher;
 
 /// A key hash, for [`Recent`] and [`Distinct`].
 pub fn hash_of(parts: impl Hash) -> u64 {
-    let mut h = FxHasher::default();
+    // A fixed seed: these memories are lossy (a full bucket forgets its oldest key), so a
+    // per-run seed would make which key is forgotten, and so the alerts, differ between
+    // runs of the same capture. Finish with murmur3's mixer so that every bit depends on
+    // every input bit.
+    let mut h = foldhash::fast::FixedState::with_seed(0x6e74_6f70).build_hasher();
     parts.hash(&mut h);
-    // Fx is fast but leaves structure (sequential ports stay evenly spaced): finish with
-    // murmur3's mixer so that every bit depends on every input bit.
     mix(h.finish())
 }
 

@@ -48,9 +48,9 @@ pub struct Detectors {
     /// Latest report per incident, in order of first report (so by id).
     incidents: Vec<Alert>,
     /// Run-wide ids of (detector, the detector's own incident id).
-    ids: rustc_hash::FxHashMap<(usize, u64), u64>,
+    ids: crate::hash::Map<(usize, u64), u64>,
     /// Rate spikes and outliers that another incident already explains: never reported.
-    explained: rustc_hash::FxHashSet<(usize, u64)>,
+    explained: crate::hash::Set<(usize, u64)>,
     next_tick: Option<Nanos>,
     /// Packet time of the latest packet seen.
     last_ts: Option<Nanos>,

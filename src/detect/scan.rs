@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 use std::net::IpAddr;
 
-use rustc_hash::FxHashSet;
+use crate::hash::Set;
 use serde_json::json;
 
 use super::book::{Book, IncidentKey};
@@ -83,7 +83,7 @@ const PENDING_CAP: usize = 1 << 18;
 const TRACEROUTE: std::ops::RangeInclusive<u16> = 33434..=33534;
 
 /// What was probed with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Class {
     Tcp,
     Udp,
@@ -130,7 +130,7 @@ struct Probe {
 
 /// Failed attempts of one source against one host (ports) or one service (hosts).
 struct Tally<T> {
-    items: FxHashSet<T>,
+    items: Set<T>,
     /// The first few items, for the evidence.
     sample: Vec<T>,
     /// When each new item of the fast window appeared.
@@ -154,7 +154,7 @@ impl<T> LastSeen for Tally<T> {
 impl<T: Hash + Eq + Copy> Tally<T> {
     fn new(ts: Nanos) -> Self {
         Tally {
-            items: FxHashSet::default(),
+            items: Set::default(),
             sample: Vec::new(),
             recent: VecDeque::new(),
             fast_peak: 0,
@@ -247,7 +247,7 @@ impl<T: Copy + PartialEq> Singles<T> {
 
 /// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
 /// item shows up); returns the tally when the item was new to it.
-fn count<'a, K: Hash + Eq + Copy, T: Hash + Eq + Copy>(
+fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
     table: &'a mut CappedTable<K, Tally<T>>,
     singles: &mut Singles<T>,
     key: K,

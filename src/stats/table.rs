@@ -6,7 +6,7 @@
 
 use std::hash::Hash;
 
-use rustc_hash::FxHashMap;
+use crate::hash::Map;
 
 use crate::capture::Nanos;
 
@@ -29,19 +29,20 @@ pub trait LastSeen {
 /// A hash map with a maximum size and oldest-first eviction.
 #[derive(Clone, Debug)]
 pub struct CappedTable<K, V> {
-    map: FxHashMap<K, V>,
+    map: Map<K, V>,
     cap: usize,
     evicted: u64,
 }
 
-impl<K: Hash + Eq + Copy, V: LastSeen> CappedTable<K, V> {
+impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// An empty table that holds at most `cap` entries (at least 1).
     pub fn new(cap: usize) -> Self {
-        CappedTable { map: FxHashMap::default(), cap: cap.max(1), evicted: 0 }
+        CappedTable { map: Map::default(), cap: cap.max(1), evicted: 0 }
     }
 
     /// The entry for `key`, created with `make` if absent (evicting first when full).
     pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        // One lookup while there is room (the common case); a full table looks first.
         if self.map.len() >= self.cap && !self.map.contains_key(&key) {
             self.evict_oldest();
         }
@@ -93,24 +94,15 @@ impl<K: Hash + Eq + Copy, V: LastSeen> CappedTable<K, V> {
         self.map.iter()
     }
 
+    /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
+    /// entries go never depends on the table's (randomly seeded) iteration order.
     fn evict_oldest(&mut self) {
         let target = (self.map.len() / 8).max(1);
-        let mut ages: Vec<Nanos> = self.map.values().map(LastSeen::last_seen).collect();
+        let mut ages: Vec<(Nanos, K)> = self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
         let (_, cutoff, _) = ages.select_nth_unstable(target - 1);
         let cutoff = *cutoff;
-        // Everything strictly older than the cutoff goes, then ties until the target.
-        let mut ties_left = target - ages.iter().filter(|&&t| t < cutoff).count();
-        self.map.retain(|_, v| {
-            let t = v.last_seen();
-            if t < cutoff {
-                false
-            } else if t == cutoff && ties_left > 0 {
-                ties_left -= 1;
-                false
-            } else {
-                true
-            }
-        });
+        drop(ages);
+        self.map.retain(|k, v| (v.last_seen(), *k) > cutoff);
         self.evicted += target as u64;
     }
 }
@@ -135,6 +127,22 @@ mod tests {
         t.entry_or_insert_with(100, || 100);
         assert_eq!((t.len(), t.evicted()), (15, 2));
         assert!(t.get(&0).is_none() && t.get(&1).is_none() && t.get(&2).is_some());
+    }
+
+    #[test]
+    fn ties_in_age_are_broken_by_key_whatever_the_insert_order() {
+        // Every entry is equally old: the lowest keys go, in either insert order (the
+        // table's iteration order is randomly seeded, the outcome must not be).
+        for keys in [(0..16).collect::<Vec<u32>>(), (0..16).rev().collect()] {
+            let mut t: CappedTable<u32, Nanos> = CappedTable::new(16);
+            for k in keys {
+                t.entry_or_insert_with(k, || 7);
+            }
+            t.entry_or_insert_with(100, || 7);
+            let mut left: Vec<u32> = t.iter().map(|(k, _)| *k).collect();
+            left.sort_unstable();
+            assert_eq!(left, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 100]);
+        }
     }
 
     #[test]

@@ -31,10 +31,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::hash::Map;
 use crossbeam_channel::Receiver;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::json;
 
@@ -129,7 +129,7 @@ pub struct OutlierStatus {
 #[derive(Clone, Debug, Default)]
 pub struct OutlierView {
     /// Latest cluster of each host scored.
-    pub clusters: FxHashMap<IpAddr, u8>,
+    pub clusters: Map<IpAddr, u8>,
     /// The model's status.
     pub status: OutlierStatus,
 }
@@ -206,10 +206,10 @@ pub struct OutlierDetector {
     pending: Option<Pending>,
     book: Book,
     /// Windows and packets per open incident's host.
-    tallies: FxHashMap<IpAddr, (u64, u64, f64)>,
+    tallies: Map<IpAddr, (u64, u64, f64)>,
     shared: SharedOutliers,
     status: OutlierStatus,
-    clusters: FxHashMap<IpAddr, u8>,
+    clusters: Map<IpAddr, u8>,
     /// What each host itself does routinely.
     history: History,
 }
@@ -231,10 +231,10 @@ impl OutlierDetector {
             next_retrain: None,
             pending: None,
             book: Book::new(cfg.update_every, cfg.quiet),
-            tallies: FxHashMap::default(),
+            tallies: Map::default(),
             shared: SharedOutliers::default(),
             status,
-            clusters: FxHashMap::default(),
+            clusters: Map::default(),
             history: History::new(MAX_HOSTS),
             cfg,
         };
