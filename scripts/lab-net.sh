@@ -7,6 +7,7 @@
 # (CMD inside a namespace, killed after SECS), `bg_in NS CMD...` (in the background,
 # killed on exit), `at SECS` (sleep until SECS after the lab clock started),
 # `lab_require NAME TOOL...` (one line and exit 1 unless root with every TOOL),
+# `lab_install PKG...` (apt-installs the missing Debian packages),
 # `lab_servers NS` (web on 80, DNS on 53, an SSH-like echo on 22 in NS, from lab.py),
 # and a cleanup on exit that kills what bg_in started and deletes the namespaces.
 
@@ -28,6 +29,17 @@ lab_require() {
     for tool in "$@"; do
         command -v "$tool" >/dev/null || { echo "$name: $tool is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
     done
+}
+
+# lab_install PKG...: apt-installs the Debian packages that are missing.
+lab_install() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
 }
 
 run_in() { local ns=$1 secs=$2; shift 2; timeout "$secs" ip netns exec "$P$ns" "$@"; }

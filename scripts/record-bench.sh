@@ -24,18 +24,12 @@ cd "$(dirname "$0")/.."
 OUT=${1:-bench-data/lab.pcap}
 SCALE=${SCALE:-1}
 [ "$(id -u)" -eq 0 ] || { echo "record-bench: needs root (network namespaces)" >&2; exit 1; }
-missing=()
-for pkg in nmap hping3 tcpdump iproute2 python3 ethtool curl; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
 
 P=ntr$$
 NET=10.87.0
 declare -A HOSTS=([server]=10 [client]=11 [victim]=20 [attacker]=66)
 source scripts/lab-net.sh
+lab_install nmap hping3 tcpdump iproute2 python3 ethtool curl
 lab_up offloads-off
 # The victim answers SYNs with RSTs and UDP with port unreachables, as a real host does,
 # without the kernel's ICMP rate limit hiding most of them.

@@ -22,18 +22,12 @@ cd "$(dirname "$0")/.."
 OUT=${1:-assets/demo.pcap}
 [ "$(id -u)" -eq 0 ] || { echo "record-demo: needs root (network namespaces)" >&2; exit 1; }
 
-missing=()
-for pkg in nmap hping3 tcpdump iproute2 iputils-ping python3 ethtool; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
 
 P=ntd$$
 NET=10.88.0
 declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [peer]=99 [attacker]=66)
 source scripts/lab-net.sh
+lab_install nmap hping3 tcpdump iproute2 iputils-ping python3 ethtool
 lab_up offloads-off
 
 bg_in br tcpdump -i br0 -s 200 -U -w "$WORK/demo.pcap" -q

@@ -314,7 +314,7 @@ impl OutlierArgs {
             update_every: update_every as i64 * S,
             quiet: self.outlier_quiet as i64 * S,
             wait_for_training,
-            save_to: self.model.clone(),
+            save_to: None, // opened with the other outputs (app::open)
             learned_from: format!("the first {} s of this traffic", self.learn),
         }
     }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod decode;
 pub mod detect;
 pub mod export;
+pub mod files;
 pub mod hash;
 pub mod pipeline;
 pub mod privs;

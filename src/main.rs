@@ -1,5 +1,6 @@
 //! The `ntop-rs` binary: parse flags, run, and report any error in one line.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,7 +11,8 @@ fn main() -> ExitCode {
     match ntop_rs::app::run(&cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("ntop-rs: error: {e:#}");
+            // A closed stderr is no reason to panic: the exit status still says it failed.
+            let _ = writeln!(std::io::stderr(), "ntop-rs: error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -18,14 +18,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A failing run: non-zero exit and exactly one line on stderr containing `needle`.
-fn assert_one_line_error(out: &Output, needle: &str) {
-    let err = stderr(out);
-    assert!(!out.status.success(), "expected failure, stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err:?}");
-    assert!(err.contains(needle), "{needle:?} not in {err:?}");
-    assert!(!err.contains("panicked"), "{err}");
-}
+use common::assert_one_line_error;
 
 #[test]
 fn pcap_byte_orders_and_resolutions() {
@@ -298,4 +291,31 @@ fn alerts_stream_file_and_bad_path() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--alerts", "/nonexistent/dir/a.ndjson"]);
     assert_one_line_error(&out, "cannot write alerts to /nonexistent/dir/a.ndjson: no such file");
+}
+
+#[test]
+fn alerts_files_are_private_and_never_written_through_a_planted_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let path = dir.path().join("alerts.ndjson");
+    summary(&demo, &["--no-outliers", "--alerts", path.to_str().unwrap()]);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert!(first.lines().count() > 5);
+    // A second run appends: what the first wrote is never truncated.
+    summary(&demo, &["--no-outliers", "--alerts", path.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{first}{first}"));
+    // A symlink planted at the path (to a file that exists, or to none) is refused.
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    for target in [victim.clone(), dir.path().join("absent")] {
+        let link = dir.path().join("link.ndjson");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let out = run(&["-r", demo.to_str().unwrap(), "--headless", "--alerts", link.to_str().unwrap()]);
+        assert_one_line_error(&out, "refusing to write through a symbolic link");
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert!(!dir.path().join("absent").exists());
 }

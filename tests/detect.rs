@@ -18,7 +18,7 @@ fn describe(a: &Value) -> String {
 #[test]
 fn labelled_attacks_are_found_and_benign_files_stay_quiet() {
     let Some(dir) = common::shared_pcaps() else {
-        println!("SKIP: ../shared/pcaps not found beside the checkout; labelled detection not run");
+        common::skip("../shared/pcaps not found beside the checkout; labelled detection not run");
         return;
     };
     let labels: Value =
@@ -137,7 +137,7 @@ fn dump_alerts_writes_each_incidents_pcap() {
         let path = a["evidence"]["pcap"].as_str().unwrap_or_else(|| panic!("no pcap for {}", describe(a)));
         let text = std::process::Command::new("tshark").args(["-r", path, "-T", "fields", "-e", "ip.src"]).output();
         let Ok(out) = text else {
-            println!("SKIP: tshark not installed; pcap contents not checked");
+            common::skip("tshark not installed; pcap contents not checked");
             continue;
         };
         assert!(out.status.success(), "tshark reads {path}");

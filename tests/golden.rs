@@ -21,7 +21,7 @@ fn contract_hosts(hosts: &Value) -> Vec<Value> {
 #[test]
 fn every_shared_capture_matches_tshark() {
     let Some(dir) = common::shared_pcaps() else {
-        println!("SKIP: ../shared/pcaps not found beside the checkout; golden comparison not run");
+        common::skip("../shared/pcaps not found beside the checkout; golden comparison not run");
         return;
     };
     let expected = std::fs::read_to_string(dir.join("expected.jsonl")).expect("expected.jsonl is readable");

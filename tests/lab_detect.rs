@@ -9,7 +9,7 @@ mod common;
 #[test]
 fn every_lab_attack_is_caught_fast_and_nothing_else_alerts() {
     if let Some(why) = common::lab::unavailable(&["nmap", "hping3", "curl", "python3"]) {
-        println!("SKIP: detection lab: {why}");
+        common::skip(&format!("detection lab: {why}"));
         return;
     }
     let out = common::lab::run_script("lab-detect.sh");

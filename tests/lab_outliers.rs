@@ -10,7 +10,7 @@ mod common;
 #[test]
 fn every_lab_behaviour_is_flagged_as_an_outlier_and_benign_traffic_is_quiet() {
     if let Some(why) = common::lab::unavailable(&["python3"]) {
-        println!("SKIP: outlier lab: {why}");
+        common::skip(&format!("outlier lab: {why}"));
         return;
     }
     let out = common::lab::run_script("lab-outliers.sh");

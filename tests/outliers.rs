@@ -87,10 +87,24 @@ fn bad_model_files_and_flags_get_one_line_errors() {
 
 #[test]
 fn a_model_that_cannot_be_saved_is_a_warning_and_the_run_goes_on() {
-    let s = common::summary(&demo(), &["--learn", "30", "--model", "/nonexistent/dir/m.model"]);
+    // A symlink planted at the model's path (dangling, so there is nothing to load): the
+    // save refuses to write through it, and the run goes on with the model it trained.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.model");
+    let target = dir.path().join("planted");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let s = common::summary(&demo(), &["--learn", "30", "--model", path.to_str().unwrap()]);
     assert_eq!(s["outliers"]["state"], "ready", "the model is used even if it cannot be saved");
     let error = s["outliers"]["error"].as_str().expect("the status names the failure");
-    assert!(error.contains("cannot write /nonexistent/dir/m.model"), "{error}");
+    assert!(error.contains("refusing to write through a symbolic link"), "{error}");
     let warnings: Vec<&str> = s["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
-    assert!(warnings.iter().any(|w| w.starts_with("outlier model: --model: cannot write")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.starts_with("outlier model: --model: ")), "{warnings:?}");
+    assert!(!target.exists(), "nothing was written through the link");
+    assert!(std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink(), "the link is left alone");
+}
+
+#[test]
+fn a_model_in_a_missing_directory_is_an_error_at_once() {
+    let out = common::run(&["-r", demo().to_str().unwrap(), "--headless", "--model", "/nonexistent/dir/m.model"]);
+    common::assert_one_line_error(&out, "--model /nonexistent/dir: not a directory");
 }

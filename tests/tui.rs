@@ -87,7 +87,7 @@ fn tshark_count(file: &str, filter: &str) -> usize {
 #[test]
 fn toggles_reslice_the_panes_and_w_dumps_the_window() {
     if !tool("tmux") || !tool("tshark") {
-        println!("SKIP: TUI end-to-end test: tmux or tshark is not installed");
+        common::skip("TUI end-to-end test: tmux or tshark is not installed");
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -139,7 +139,7 @@ fn toggles_reslice_the_panes_and_w_dumps_the_window() {
 #[test]
 fn sigterm_restores_the_terminal() {
     if !tool("tmux") {
-        println!("SKIP: TUI SIGTERM test: tmux is not installed");
+        common::skip("TUI SIGTERM test: tmux is not installed");
         return;
     }
     let command = format!("{} -r {} --speed 1; echo EXIT=$?; sleep 60", bin_path(), sample().display());
@@ -156,7 +156,7 @@ fn sigterm_restores_the_terminal() {
 #[test]
 fn alerts_show_their_evidence_and_d_dumps_their_packets() {
     if !tool("tmux") || !tool("tshark") {
-        println!("SKIP: TUI alert test: tmux or tshark is not installed");
+        common::skip("TUI alert test: tmux or tshark is not installed");
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

@@ -401,17 +401,7 @@ fn pcap_reason(e: &PcapError) -> String {
     }
 }
 
-/// A short lower-case reason for an I/O error, without the `(os error N)` tail.
-pub fn io_reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "no such file".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
-        }
-    }
-}
+pub use crate::files::io_reason;
 
 /// A growable window over a byte stream: `buf[start..end]` is unread data.
 struct StreamBuf {

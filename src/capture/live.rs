@@ -141,6 +141,8 @@ pub struct LiveSource {
     /// Set while the interface is administratively down.
     down: Option<String>,
     last_link_check: Instant,
+    /// Set once privileges are dropped: who we run as (no reopening after that).
+    unprivileged: Option<String>,
 }
 
 impl LiveSource {
@@ -167,7 +169,14 @@ impl LiveSource {
             last_attempt: Instant::now(),
             down: None,
             last_link_check: Instant::now(),
+            unprivileged: None,
         })
+    }
+
+    /// Privileges are gone (ntop-rs now runs as `user`): a device that fails can no
+    /// longer be reopened, so a failure is reported once, in a line that says so.
+    pub fn set_unprivileged(&mut self, user: &str) {
+        self.unprivileged = Some(user.to_string());
     }
 
     /// The device's link type.
@@ -189,6 +198,18 @@ impl LiveSource {
     }
 
     fn retry(&mut self) {
+        if let Some(user) = &self.unprivileged {
+            // Reopening needs the privileges given up after the first open.
+            if !self.error.as_deref().is_some_and(|e| e.contains("cannot be reopened")) {
+                let what = self.error.take().unwrap_or_else(|| format!("{}: the capture failed", self.name));
+                let what = what.trim_end_matches(" (retrying every second)");
+                self.error = Some(format!(
+                    "{what}; it cannot be reopened without privileges (ntop-rs runs as {user}): restart ntop-rs"
+                ));
+            }
+            std::thread::sleep(LINK_CHECK_EVERY);
+            return;
+        }
         // A device that is down: wait for it to come up, then reopen at once.
         if link_is_up(&self.name) == Some(false) {
             self.down = Some(self.down_message());

@@ -2,7 +2,7 @@
 //! distinct things there were. Both cost the same whatever the traffic, so a spoofed
 //! flood cannot grow them.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
 /// A key hash, for [`Recent`] and [`Distinct`].
@@ -11,9 +11,7 @@ pub fn hash_of(parts: impl Hash) -> u64 {
     // per-run seed would make which key is forgotten, and so the alerts, differ between
     // runs of the same capture. Finish with murmur3's mixer so that every bit depends on
     // every input bit.
-    let mut h = foldhash::fast::FixedState::with_seed(0x6e74_6f70).build_hasher();
-    parts.hash(&mut h);
-    mix(h.finish())
+    mix(foldhash::fast::FixedState::with_seed(0x6e74_6f70).hash_one(parts))
 }
 
 /// The hash of a directed transport tuple: `proto` from `src:sport` to `dst:dport`.

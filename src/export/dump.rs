@@ -1,9 +1,6 @@
 //! Dumping a window of the packet ring to a pcap file: never overwriting, mode 0600,
 //! the packets' own link type, nanosecond timestamps.
 
-use std::fs::OpenOptions;
-use std::io::BufWriter;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use std::net::IpAddr;
@@ -13,6 +10,7 @@ use crate::capture::scripted::OwnedFrame;
 use crate::capture::{NANOS_PER_SEC, Nanos, PacketRing};
 use crate::decode::{PacketMeta, decode};
 use crate::detect::Alert;
+use crate::files::OutDir;
 
 /// What a dump wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +60,7 @@ fn stamped(label: &str, from: Nanos, to: Nanos) -> String {
 
 /// Writes `frames` into `dir` under [`file_name`], adding `-2`, `-3`… rather than
 /// overwriting an existing file.
-pub fn write(frames: &[OwnedFrame], dir: &Path, source: &str, from: Nanos, to: Nanos) -> Result<Dumped, DumpFailed> {
+pub fn write(frames: &[OwnedFrame], dir: &OutDir, source: &str, from: Nanos, to: Nanos) -> Result<Dumped, DumpFailed> {
     write_named(frames, dir, &file_name(source, from, to))
 }
 
@@ -93,38 +91,39 @@ pub fn alert_file_name(alert: &Alert) -> String {
 
 /// Writes the alert's own pcap from the ring: its packets from `first_ts` minus
 /// [`ALERT_MARGIN`] to `last_ts`.
-pub fn write_alert(ring: &PacketRing, alert: &Alert, dir: &Path) -> Result<Dumped, DumpFailed> {
+pub fn write_alert(ring: &PacketRing, alert: &Alert, dir: &OutDir) -> Result<Dumped, DumpFailed> {
     let frames = ring.collect(alert.first_ts - ALERT_MARGIN, alert.last_ts + 1, |f| alert_keeps(alert, &decode(f)));
     write_named(&frames, dir, &alert_file_name(alert))
 }
 
-/// Writes `frames` into `dir` as `name`, adding `-2`, `-3`… rather than overwriting.
-fn write_named(frames: &[OwnedFrame], dir: &Path, name: &str) -> Result<Dumped, DumpFailed> {
+/// Writes `frames` into `dir` as `name`, adding `-2`, `-3`… rather than overwriting
+/// (the file is built in memory, then written by the safe-file helper).
+fn write_named(frames: &[OwnedFrame], dir: &OutDir, name: &str) -> Result<Dumped, DumpFailed> {
     let first = frames.first().ok_or(DumpFailed::Empty)?;
-    let stem = name.trim_end_matches(".pcap").to_string();
-    let fail = |path: &Path, e: &dyn std::fmt::Display| DumpFailed::Write {
-        path: path.display().to_string(),
+    let fail = |e: &dyn std::fmt::Display| DumpFailed::Write {
+        path: dir.path().join(name).display().to_string(),
         reason: e.to_string(),
     };
-    let (path, file) = (1..1000)
-        .map(|n| if n == 1 { dir.join(name) } else { dir.join(format!("{stem}-{n}.pcap")) })
-        .find_map(|path| match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
-            Ok(f) => Some(Ok((path, f))),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-            Err(e) => Some(Err(fail(&path, &e))),
-        })
-        .unwrap_or_else(|| Err(fail(&dir.join(name), &"a thousand files of that name exist")))?;
-    let mut dump = PcapDump::new(BufWriter::new(file), first.linktype).map_err(|e| fail(&path, &e))?;
+    let size: usize = frames.iter().map(|f| f.data.len() + 16).sum::<usize>() + 24;
+    let mut dump = PcapDump::new(Vec::with_capacity(size), first.linktype).map_err(|e| fail(&e))?;
     let mut other = 0;
     for f in frames {
         if f.linktype == first.linktype {
-            dump.write(&f.as_frame()).map_err(|e| fail(&path, &e))?;
+            dump.write(&f.as_frame()).map_err(|e| fail(&e))?;
         } else {
             other += 1;
         }
     }
     let packets = dump.packets();
-    dump.finish().map_err(|e| fail(&path, &e))?;
+    let bytes = dump.finish().map_err(|e| fail(&e))?;
+    let stem = name.trim_end_matches(".pcap");
+    let path = dir.create_unique(stem, "pcap", &bytes).map_err(|e| DumpFailed::Write {
+        path: dir.path().join(name).display().to_string(),
+        reason: match e {
+            crate::files::FileError::Io { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    })?;
     Ok(Dumped { path, packets, other_linktype: other })
 }
 
@@ -145,8 +144,9 @@ mod tests {
             OwnedFrame::new(from + 5, LinkType::ETHERNET, vec![0; 14]),
             OwnedFrame::new(from + 9, LinkType::RAW, vec![0x45; 24]),
         ];
-        let a = write(&frames, dir.path(), "eth0", from, from).unwrap();
-        let b = write(&frames, dir.path(), "eth0", from, from).unwrap();
+        let out = OutDir::open(dir.path()).unwrap();
+        let a = write(&frames, &out, "eth0", from, from).unwrap();
+        let b = write(&frames, &out, "eth0", from, from).unwrap();
         assert_ne!(a.path, b.path);
         assert!(b.path.to_str().unwrap().ends_with("Z-2.pcap"));
         assert_eq!((a.packets, a.other_linktype), (2, 1));
@@ -158,7 +158,7 @@ mod tests {
             Next::Frame(f) => assert_eq!((f.ts, f.linktype, f.data.len()), (from, LinkType::RAW, 20)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(write(&[], dir.path(), "eth0", from, from), Err(DumpFailed::Empty)));
+        assert!(matches!(write(&[], &out, "eth0", from, from), Err(DumpFailed::Empty)));
     }
 
     #[test]
@@ -195,7 +195,7 @@ mod tests {
             evidence: serde_json::json!({}),
         };
         let dir = tempfile::tempdir().unwrap();
-        let d = write_alert(&ring, &alert, dir.path()).unwrap();
+        let d = write_alert(&ring, &alert, &OutDir::open(dir.path()).unwrap()).unwrap();
         // 9 s (in the margin), 10 s (reply), 12 s; not 0 s, not the other host, not 13 s.
         assert_eq!(d.packets, 3);
         assert!(d.path.file_name().unwrap().to_str().unwrap().starts_with("ntop-rs-alert3-port_scan-"));

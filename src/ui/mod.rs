@@ -14,7 +14,6 @@ pub mod render;
 pub mod state;
 pub mod theme;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,7 +58,7 @@ pub struct Session<S> {
     /// Recent raw packets, for `w`.
     pub ring: Arc<Mutex<PacketRing>>,
     /// Where `w` writes.
-    pub dump_dir: PathBuf,
+    pub dump_dir: crate::files::OutDir,
     /// Resolve host names (off with `-n`).
     pub resolve: bool,
     /// Host clusters and model status from the outlier detector, when it runs.
@@ -229,7 +228,7 @@ fn engine(mut stats: Stats, io: EngineIo, shared: &Mutex<SourceState>, source: S
 /// Writes the visible window from the packet ring.
 struct Dumper<'a> {
     ring: &'a Mutex<PacketRing>,
-    dir: &'a Path,
+    dir: &'a crate::files::OutDir,
 }
 
 impl Dumper<'_> {

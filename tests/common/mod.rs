@@ -14,6 +14,24 @@ pub fn run(args: &[&str]) -> Output {
     bin().args(args).stdin(Stdio::null()).output().expect("the ntop-rs binary runs")
 }
 
+/// A test whose prerequisite is missing: a visible SKIP line on a developer's machine,
+/// a failure under CI (`CI=true`), where every prerequisite must be there.
+pub fn skip(why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("prerequisite missing under CI: {why}");
+    }
+    println!("SKIP: {why}");
+}
+
+/// A failing run: non-zero exit and exactly one line on stderr containing `needle`.
+pub fn assert_one_line_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err:?}");
+    assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// Runs `-r FILE --headless --json [--top 0] [extra]` and parses the summary.
 pub fn summary(file: &Path, extra: &[&str]) -> serde_json::Value {
     let path = file.to_str().expect("utf-8 path");

@@ -84,6 +84,40 @@ impl Forest {
         if norm <= 0.0 { 0.5 } else { 2f64.powf(-mean / norm) }
     }
 
+    /// Checks a forest read from a file: every link points forward inside its tree (so a
+    /// path always ends, on a leaf), every split uses one of `dim` figures, and the sizes
+    /// are sane. A forest that passes cannot panic or loop when scoring.
+    pub fn validate(&self, dim: usize) -> Result<(), String> {
+        const MAX_TREES: usize = 10_000;
+        const MAX_NODES: usize = 1 << 22;
+        if self.trees.len() > MAX_TREES || self.sample == 0 || self.sample > MAX_NODES {
+            return Err(format!("{} trees of {} points", self.trees.len(), self.sample));
+        }
+        if self.nodes() > MAX_NODES {
+            return Err(format!("{} nodes", self.nodes()));
+        }
+        for (k, t) in self.trees.iter().enumerate() {
+            let n = t.feature.len();
+            if n == 0 || [t.value.len(), t.right.len(), t.lo.len(), t.hi.len()].iter().any(|&l| l != n) {
+                return Err(format!("tree {k} has inconsistent sizes"));
+            }
+            for at in 0..n {
+                let f = t.feature[at];
+                if f == LEAF {
+                    if !(t.value[at].is_finite() && t.value[at] >= 0.0) {
+                        return Err(format!("tree {k} node {at}: a leaf of {} points", t.value[at]));
+                    }
+                    continue;
+                }
+                let right = t.right[at] as usize;
+                if usize::from(f) >= dim || at + 1 >= n || right <= at + 1 || right >= n {
+                    return Err(format!("tree {k} node {at}: a link out of range or backwards"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Nodes over all trees (for the memory figure).
     pub fn nodes(&self) -> usize {
         self.trees.iter().map(|t| t.feature.len()).sum()
@@ -198,6 +232,26 @@ fn unit(rng: &mut Xoshiro256PlusPlus) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forest_with_bad_links_is_refused() {
+        let data = ndarray::Array2::from_shape_fn((64, 3), |(i, j)| (i * (j + 1)) as f64);
+        let good = Forest::fit(data.view(), 4, 32, 1);
+        assert_eq!(good.validate(3), Ok(()));
+        assert!(good.validate(1).is_err(), "a figure beyond the vector");
+        let split = good.trees[0].feature.iter().position(|&f| f != LEAF).unwrap();
+        for right in [0u32, split as u32, u32::MAX] {
+            let mut bad = good.clone();
+            bad.trees[0].right[split] = right;
+            assert!(bad.validate(3).is_err(), "right = {right}");
+        }
+        let mut short = good.clone();
+        short.trees[1].lo.pop();
+        assert!(short.validate(3).is_err());
+        let mut empty = good;
+        empty.trees[2] = Tree { feature: vec![], value: vec![], right: vec![], lo: vec![], hi: vec![] };
+        assert!(empty.validate(3).is_err());
+    }
     use ndarray::Array2;
 
     /// 500 points in a tight 2-d cluster around (0, 0).

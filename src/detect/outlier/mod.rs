@@ -28,7 +28,6 @@ mod words;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::hash::Map;
@@ -74,7 +73,7 @@ pub struct OutlierConfig {
     /// needed (reproducible); live, adopt it when ready (never waits).
     pub wait_for_training: bool,
     /// Save every trained model here (`--model`).
-    pub save_to: Option<PathBuf>,
+    pub save_to: Option<crate::files::OutFile>,
     /// Where the first model came from, in words (for the status).
     pub learned_from: String,
 }
@@ -352,7 +351,7 @@ impl OutlierDetector {
             let started = std::time::Instant::now();
             let result = Model::train(&vectors, window_secs, &cfg).map_err(|e| e.to_string()).map(|model| {
                 let millis = started.elapsed().as_secs_f64() * 1000.0;
-                let save_error = save_to.and_then(|p| model.save(&p).err()).map(|e| format!("--model: {e}"));
+                let save_error = save_to.and_then(|f| model.save(&f).err()).map(|e| format!("--model: {e}"));
                 Trained { model, millis, save_error }
             });
             let _ = tx.send(result);

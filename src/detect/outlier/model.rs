@@ -300,21 +300,37 @@ impl Model {
         self.profiles.len()
     }
 
-    /// Writes the model as JSON.
-    pub fn save(&self, path: &Path) -> Result<(), ModelFileError> {
+    /// Writes the model as JSON, atomically (a sensor never loads half a file).
+    pub fn save(&self, out: &crate::files::OutFile) -> Result<(), ModelFileError> {
         let text = serde_json::to_string(self).map_err(|e| ModelFileError::Io(e.to_string()))?;
-        // Write beside and rename, so a sensor never loads half a file.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| ModelFileError::Io(format!("cannot write {}: {}", path.display(), io_reason(&e))))
+        out.replace(text.as_bytes()).map(|_| ()).map_err(|e| ModelFileError::Io(e.to_string()))
     }
 
     /// Reads a model written by [`Model::save`].
     pub fn load(path: &Path) -> Result<Model, ModelFileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ModelFileError::Io(format!("cannot read {}: {}", path.display(), io_reason(&e))))?;
-        let model: Model = serde_json::from_str(&text).map_err(|e| ModelFileError::Format(e.to_string()))?;
+        Self::from_json(&Self::read_file(path)?)
+    }
+
+    /// The bytes of a model file (at most 256 MB), to parse later with [`Model::from_json`].
+    pub fn read_file(path: &Path) -> Result<Vec<u8>, ModelFileError> {
+        use std::io::Read;
+        /// Far beyond any model this build writes (a few MB), so a huge file is refused
+        /// before it is read into memory.
+        const MAX_BYTES: u64 = 256 << 20;
+        let cannot =
+            |e: std::io::Error| ModelFileError::Io(format!("cannot read {}: {}", path.display(), io_reason(&e)));
+        let mut text = Vec::new();
+        std::fs::File::open(path).and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut text)).map_err(cannot)?;
+        if text.len() as u64 > MAX_BYTES {
+            return Err(ModelFileError::Format(format!("larger than {} MB", MAX_BYTES >> 20)));
+        }
+        Ok(text)
+    }
+
+    /// Reads a model from the bytes of a file written by [`Model::save`], checking every
+    /// size and link before it is used.
+    pub fn from_json(text: &[u8]) -> Result<Model, ModelFileError> {
+        let model: Model = serde_json::from_slice(text).map_err(|e| ModelFileError::Format(e.to_string()))?;
         if model.format != FORMAT || model.version != VERSION {
             return Err(ModelFileError::Format(format!("{} version {}", model.format, model.version)));
         }
@@ -333,6 +349,7 @@ impl Model {
         if !consistent {
             return Err(ModelFileError::Format("inconsistent sizes".into()));
         }
+        model.forest.validate(DIM).map_err(|e| ModelFileError::Format(format!("its forest: {e}")))?;
         Ok(model)
     }
 }

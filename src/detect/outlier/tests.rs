@@ -123,7 +123,7 @@ fn a_model_survives_a_save_and_load_round_trip() {
     let model = Model::train(&vectors(500, 3), 5.0, &TrainConfig::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("normal.model");
-    model.save(&path).unwrap();
+    model.save(&crate::files::OutFile::open(&path).unwrap()).unwrap();
     let loaded = Model::load(&path).unwrap();
     for v in vectors(100, 4) {
         assert_eq!(model.assess(&v), loaded.assess(&v));

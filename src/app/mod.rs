@@ -2,7 +2,6 @@
 //! print the result.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,17 +10,20 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::capture::live::{self, LiveConfig, LiveSource};
-use crate::capture::{FileSource, Filter, LinkType, Next, PacedSource, PacketRing, PacketSource, ReplayControl};
+mod detectors;
+mod open;
+
+use crate::capture::live;
+use crate::capture::{Filter, LinkType, PacedSource, PacketRing, PacketSource, ReplayControl};
 use crate::cli::Cli;
 use crate::detect::Detectors;
-use crate::detect::outlier::{Model, OutlierDetector, SharedOutliers};
+use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
 use crate::pipeline::{self, Handoff, Options};
-use crate::privs;
 use crate::stats::{Stats, StatsConfig};
 use crate::ui;
+use open::Input;
 
 /// Exit status after a second Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: i32 = 130;
@@ -41,17 +43,30 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
             bail!("the interactive view needs a terminal; use --headless for a report (and --json for JSON)");
         }
-        run_interactive(cli)?;
+        let stop = stop_on_signals(false)?;
+        let opened = open::open(cli, true)?;
+        run_interactive(cli, opened, stop)?;
         return Ok(ExitCode::SUCCESS);
     }
     let stop = stop_on_signals(true)?;
+    let opened = open::open(cli, false)?;
     let mut stats = Stats::new(stats_config(cli));
-    let info = match cli.read.as_deref() {
-        Some(path) => read_file(cli, path, &mut stats, &stop)?,
-        None => capture_live(cli, &mut stats, &stop)?,
+    let info = match opened.input {
+        Input::File(_) => read_file(cli, opened, &mut stats, &stop)?,
+        Input::Live(_) => capture_live(cli, opened, &mut stats, &stop)?,
     };
     print_summary(cli, &stats, &info)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one line on stderr; a closed or broken stderr is not an error.
+pub(crate) fn note_line(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "ntop-rs: {msg}");
+}
+
+/// Prints one warning line on stderr (see [`note_line`]).
+pub(crate) fn warn_line(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "ntop-rs: warning: {msg}");
 }
 
 /// The ring of recent raw packets that `w`, `d` and `--dump-alerts` write from: as much
@@ -59,126 +74,6 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
 fn packet_ring(cli: &Cli) -> Arc<std::sync::Mutex<PacketRing>> {
     let bytes = usize::try_from(cli.ring_mb << 20).unwrap_or(usize::MAX);
     Arc::new(std::sync::Mutex::new(PacketRing::new(bytes, 86_400 * crate::capture::NANOS_PER_SEC)))
-}
-
-/// The detectors that run (scans and sweeps, floods and spikes, outliers; none with
-/// --no-detect), writing their reports to `--alerts` if asked, and each ended incident's
-/// pcap to `--dump-alerts` from `ring`. Also the outlier detector's shared view (host
-/// clusters and model status), when it runs.
-fn detectors(
-    cli: &Cli,
-    ring: Option<Arc<std::sync::Mutex<PacketRing>>>,
-    headless: bool,
-    live: bool,
-) -> anyhow::Result<(Detectors, Option<SharedOutliers>)> {
-    let mut list: Vec<Box<dyn crate::detect::Detector>> = Vec::new();
-    let mut shared = None;
-    if !cli.detect.no_detect {
-        list.push(Box::new(crate::detect::scan::ScanDetector::new(cli.detect.scan_config())));
-        list.push(Box::new(crate::detect::flood::FloodDetector::new(cli.detect.flood_config())));
-        if !cli.outliers.no_outliers {
-            let outliers = outlier_detector(cli, live)?;
-            shared = Some(outliers.shared());
-            list.push(Box::new(outliers));
-        }
-    }
-    let mut set = Detectors::new(list);
-    if let (Some(dir), Some(ring)) = (cli.dump_alerts.clone(), ring) {
-        if !dir.is_dir() {
-            bail!("--dump-alerts {}: not a directory", dir.display());
-        }
-        set = set.with_hook(Box::new(move |alert| dump_ended_alert(alert, &ring, &dir, headless)));
-    }
-    let set = match cli.alerts.as_deref() {
-        None => set,
-        Some("-") => set.with_sink(Box::new(std::io::stdout())),
-        Some(path) => {
-            let file = std::fs::File::create(path).map_err(|e| {
-                anyhow::anyhow!("cannot write alerts to {path}: {}", crate::capture::file::io_reason(&e))
-            })?;
-            set.with_sink(Box::new(std::io::BufWriter::new(file)))
-        }
-    };
-    Ok((set, shared))
-}
-
-/// The outlier detector, ready at once from `--baseline` or an existing `--model`, or
-/// learning from the first `--learn` seconds. Live, new models are adopted when ready;
-/// on a file, at a fixed packet time (reproducible).
-fn outlier_detector(cli: &Cli, live: bool) -> anyhow::Result<OutlierDetector> {
-    let args = &cli.outliers;
-    let mut cfg = args.config(cli.detect.alert_update, !live);
-    let mut train_ms = None;
-    let model = match (&args.baseline, &args.model) {
-        (Some(baseline), _) => {
-            let mut source =
-                FileSource::open(&baseline.to_string_lossy()).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?;
-            let mut failed = None;
-            let packets = std::iter::from_fn(|| match source.next_frame() {
-                Ok(Next::Frame(frame)) => Some(crate::decode::decode(&frame)),
-                Ok(_) => None,
-                Err(e) => {
-                    failed = Some(e);
-                    None
-                }
-            });
-            let started = std::time::Instant::now();
-            let learned = crate::detect::outlier::learn_from(packets, &cfg);
-            train_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-            if let Some(e) = failed {
-                bail!("--baseline: {e}");
-            }
-            let model = learned.map_err(|e| anyhow::anyhow!("--baseline {}: {e}", baseline.display()))?;
-            if let Some(path) = &args.model {
-                model.save(path).map_err(|e| anyhow::anyhow!("--model: {e}"))?;
-            }
-            cfg.learned_from = format!("baseline {} ({} host windows)", baseline.display(), model.trained_on);
-            Some(model)
-        }
-        (None, Some(path)) if path.exists() => {
-            let model = Model::load(path).map_err(|e| anyhow::anyhow!("--model {}: {e}", path.display()))?;
-            if (model.window_secs - args.outlier_window as f64).abs() > f64::EPSILON {
-                bail!(
-                    "--model {}: trained on {} s windows; run with --outlier-window {}",
-                    path.display(),
-                    model.window_secs,
-                    model.window_secs
-                );
-            }
-            cfg.learned_from = format!("model {} ({} host windows)", path.display(), model.trained_on);
-            Some(model)
-        }
-        (None, _) => None,
-    };
-    let detector = OutlierDetector::new(cfg, model);
-    Ok(match train_ms {
-        Some(ms) => detector.trained_here(ms),
-        None => detector,
-    })
-}
-
-/// `--dump-alerts`: when an incident ends, writes its pcap and notes the file (or the
-/// failure) in its evidence as `pcap` (or `pcap_error`).
-fn dump_ended_alert(alert: &mut crate::detect::Alert, ring: &std::sync::Mutex<PacketRing>, dir: &Path, headless: bool) {
-    if alert.state != crate::detect::AlertState::End {
-        return;
-    }
-    let result = match ring.lock() {
-        Ok(ring) => crate::export::dump::write_alert(&ring, alert, dir).map_err(|e| e.to_string()),
-        Err(_) => Err("the packet ring is unavailable".to_string()),
-    };
-    let Some(evidence) = alert.evidence.as_object_mut() else { return };
-    match result {
-        Ok(d) => {
-            evidence.insert("pcap".into(), d.path.display().to_string().into());
-        }
-        Err(e) => {
-            if headless {
-                eprintln!("ntop-rs: warning: alert {} pcap: {e}", alert.id);
-            }
-            evidence.insert("pcap_error".into(), e.into());
-        }
-    }
 }
 
 /// Adds a failure of the `--alerts` stream to the run's warnings (and stderr).
@@ -190,7 +85,7 @@ fn note_sink_error(detectors: &Detectors, info: &mut RunInfo) {
 
 /// Prints a warning on stderr and keeps it for the summary's `warnings`.
 fn warn(warnings: &mut Vec<String>, warning: String) {
-    eprintln!("ntop-rs: warning: {warning}");
+    warn_line(&warning);
     warnings.push(warning);
 }
 
@@ -218,33 +113,29 @@ fn stop_on_signals(second_sigint_exits: bool) -> anyhow::Result<Arc<AtomicBool>>
     Ok(stop)
 }
 
-/// The TUI: everything that can fail on bad flags or permissions fails here, before the
-/// terminal enters raw mode.
-fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
-    let stop = stop_on_signals(false)?;
+/// The TUI: everything that can fail on bad flags or permissions fails before the
+/// terminal enters raw mode (opening, the drop, the detectors).
+fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     let stats = Stats::new(stats_config(cli));
     let ring = packet_ring(cli);
-    let dump_dir = cli.dump_dir.clone();
-    if !dump_dir.is_dir() {
-        bail!("--dump-dir {}: not a directory", dump_dir.display());
-    }
-    match cli.read.as_deref() {
-        Some(path) => {
-            let mut source = FileSource::open(path)?;
+    let dump_dir = opened.dump_dir.clone().context("the dump directory is open")?;
+    let live = matches!(opened.input, Input::Live(_));
+    let (detectors, outliers, input) = detectors::build(cli, opened, Some(Arc::clone(&ring)), false)?;
+    match input {
+        Input::File(mut source) => {
             let filter = match cli.filter_expr() {
                 Some(e) => Some(Filter::new(&e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
                 None => None,
             };
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            let (detectors, outliers) = detectors(cli, Some(Arc::clone(&ring)), false, false)?;
             ui::run(ui::Session {
                 source,
                 filter,
                 outliers,
                 stats,
                 detectors,
-                live: false,
+                live,
                 replay: Some(control),
                 stop,
                 ring,
@@ -252,38 +143,34 @@ fn run_interactive(cli: &Cli) -> anyhow::Result<()> {
                 resolve: !cli.no_resolve,
             })
         }
-        None => {
-            let source = open_live(cli)?;
-            let (detectors, outliers) = detectors(cli, Some(Arc::clone(&ring)), false, true)?;
-            ui::run(ui::Session {
-                source,
-                filter: None,
-                outliers,
-                stats,
-                detectors,
-                live: true,
-                replay: None,
-                stop,
-                ring,
-                dump_dir,
-                resolve: !cli.no_resolve,
-            })
-        }
+        Input::Live(source) => ui::run(ui::Session {
+            source,
+            filter: None,
+            outliers,
+            stats,
+            detectors,
+            live,
+            replay: None,
+            stop,
+            ring,
+            dump_dir,
+            resolve: !cli.no_resolve,
+        }),
     }
 }
 
-fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> anyhow::Result<RunInfo> {
-    let mut source = FileSource::open(path)?;
+fn read_file(cli: &Cli, opened: open::Opened, stats: &mut Stats, stop: &AtomicBool) -> anyhow::Result<RunInfo> {
+    // The packet ring is only needed headless when alerts get their own pcaps.
+    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
+    let (mut detectors, outliers, input) = detectors::build(cli, opened, ring.clone(), true)?;
+    let Input::File(mut source) = input else { bail!("not a file") };
     let expr = cli.filter_expr();
     let mut filter = match &expr {
         Some(e) => Some(Filter::new(e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
         None => None,
     };
     let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    // The packet ring is only needed headless when alerts get their own pcaps.
-    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
     let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: ring.as_deref() };
-    let (mut detectors, outliers) = detectors(cli, ring.clone(), true, false)?;
     let report =
         pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
     bar.finish_and_clear();
@@ -291,11 +178,11 @@ fn read_file(cli: &Cli, path: &str, stats: &mut Stats, stop: &AtomicBool) -> any
     let mut info = run_info(source.name(), expr, &report, &detectors, outliers.as_ref());
     note_sink_error(&detectors, &mut info);
     if let Some(w) = source.warning() {
-        eprintln!(
-            "ntop-rs: warning: {}: {w}; the summary covers the {} packets before it",
+        warn_line(&format!(
+            "{}: {w}; the summary covers the {} packets before it",
             source.name(),
             stats.totals.packets
-        );
+        ));
         info.warnings.push(w.to_string());
     }
     Ok(info)
@@ -325,31 +212,11 @@ fn run_info(
     }
 }
 
-/// Opens the live device and gives up root: everything that needs privileges.
-fn open_live(cli: &Cli) -> anyhow::Result<LiveSource> {
-    let config = LiveConfig {
-        device: cli.interface.clone(),
-        promisc: !cli.no_promisc,
-        snaplen: cli.snaplen,
-        buffer_mib: cli.buffer_mib,
-        filter: cli.filter_expr(),
-    };
-    let source = LiveSource::open(config)?;
-    eprintln!(
-        "ntop-rs: listening on {}, link-type {}, snapshot length {}",
-        source.name(),
-        source.linktype(),
-        cli.snaplen
-    );
-    if let Some(user) = privs::drop_privileges(cli.user.as_deref())? {
-        eprintln!("ntop-rs: running as {user}");
-    }
-    Ok(source)
-}
-
-fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
+fn capture_live(cli: &Cli, opened: open::Opened, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
     let expr = cli.filter_expr();
-    let mut source = open_live(cli)?;
+    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
+    let (mut detectors, outliers, input) = detectors::build(cli, opened, ring.clone(), true)?;
+    let Input::Live(mut source) = input else { bail!("not a live source") };
     if let Some(secs) = cli.duration {
         let stop = Arc::clone(stop);
         std::thread::Builder::new()
@@ -360,8 +227,6 @@ fn capture_live(cli: &Cli, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow:
             })
             .context("cannot start the duration timer")?;
     }
-    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
-    let (mut detectors, outliers) = detectors(cli, ring.clone(), true, true)?;
     // Source problems (a device that went down, and its return) go to stderr as they happen.
     let shared = std::sync::Mutex::new(pipeline::SourceState::default());
     let report = std::thread::scope(|scope| {
@@ -391,8 +256,8 @@ fn report_status_changes(device: &str, shared: &std::sync::Mutex<pipeline::Sourc
         let now = shared.lock().ok().and_then(|s| s.status.clone());
         if now != last {
             match &now {
-                Some(problem) => eprintln!("ntop-rs: warning: {problem}"),
-                None => eprintln!("ntop-rs: {device}: capturing again"),
+                Some(problem) => warn_line(problem),
+                None => note_line(&format!("{device}: capturing again")),
             }
             last = now;
         }

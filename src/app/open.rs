@@ -1,0 +1,144 @@
+//! Everything a run opens while it may still hold privileges, and the drop after it.
+//!
+//! Order: the input (a capture device or a file, which may need root), then the outputs
+//! named on the command line (the `--alerts` stream, the dump directories, the model's
+//! directory, and the bytes of an existing `--model`), then privileges are given up
+//! ([`crate::privs`]). Only after that is a single byte of traffic, a baseline capture or
+//! a model parsed.
+//!
+//! Who owns what is written: files are written as the user the run became (the sudo
+//! caller, `-Z USER` or `nobody`); a directory named on the command line that this user
+//! cannot write gets a helper that stayed root and writes its files, which are then
+//! root's (mode 0600, as every output); an `--alerts` file created by this run is given
+//! to the user when the user could have created it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::bail;
+
+use crate::capture::live::{LiveConfig, LiveSource};
+use crate::capture::{FileSource, PacketSource};
+use crate::cli::Cli;
+use crate::files::{OutDir, OutFile};
+use crate::privs::{self, Plan};
+
+/// The packet input.
+pub enum Input {
+    /// A capture file or standard input.
+    File(FileSource),
+    /// A live device.
+    Live(LiveSource),
+}
+
+/// What the run opened before it gave up privileges.
+pub struct Opened {
+    /// The input, opened.
+    pub input: Input,
+    /// The `--alerts` stream.
+    pub alerts: Option<Box<dyn Write + Send>>,
+    /// `--dump-alerts`.
+    pub dump_alerts: Option<OutDir>,
+    /// `--dump-dir` (the TUI's `w` and `d`).
+    pub dump_dir: Option<OutDir>,
+    /// `--model`, to save to.
+    pub model: Option<OutFile>,
+    /// The bytes of an existing `--model`, to load.
+    pub model_bytes: Option<Vec<u8>>,
+    /// `--baseline`, opened.
+    pub baseline: Option<FileSource>,
+}
+
+/// Opens the input and the outputs, then gives up privileges.
+pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
+    let input = match cli.read.as_deref() {
+        Some(path) => Input::File(FileSource::open(path)?),
+        None => Input::Live(open_live(cli)?),
+    };
+    let dir = |flag: &str, path: &Path| OutDir::open(path).map_err(|e| anyhow::anyhow!("{flag} {e}"));
+    let dump_alerts = cli.dump_alerts.as_deref().map(|p| dir("--dump-alerts", p)).transpose()?;
+    let dump_dir = if interactive { Some(dir("--dump-dir", &cli.dump_dir)?) } else { None };
+    let model = cli.outliers.model.as_deref().map(|p| OutFile::open(p).map_err(|e| anyhow::anyhow!("--model {e}")));
+    let model = model.transpose()?;
+    let model_bytes = match &cli.outliers.model {
+        Some(path) if cli.outliers.baseline.is_none() && path.exists() => Some(
+            crate::detect::outlier::Model::read_file(path)
+                .map_err(|e| anyhow::anyhow!("--model {}: {e}", path.display()))?,
+        ),
+        _ => None,
+    };
+    let baseline = match &cli.outliers.baseline {
+        Some(p) => Some(FileSource::open(&p.to_string_lossy()).map_err(|e| anyhow::anyhow!("--baseline: {e}"))?),
+        None => None,
+    };
+    let plan = privs::plan(cli.user.as_deref())?;
+    let mut alerts = None;
+    if let Some(path) = cli.alerts.as_deref() {
+        alerts = Some(alert_stream(path, &plan)?);
+    }
+    if let Plan::Become(user) = &plan {
+        let dirs = [dump_alerts.as_ref(), dump_dir.as_ref(), model.as_ref().map(OutFile::dir)];
+        for d in dirs.into_iter().flatten() {
+            if !privs::can_write(user, d.path()) {
+                d.keep_writing_as_root()
+                    .map_err(|e| anyhow::anyhow!("{}: cannot start the writer: {e}", d.path().display()))?;
+            }
+        }
+    }
+    privs::apply(&plan)?;
+    match (&plan, &input) {
+        (Plan::KeepRoot, _) => crate::app::warn_line("-Z root: packets are parsed as root"),
+        (Plan::Become(u), Input::Live(_)) => crate::app::note_line(&format!("running as {}", u.name)),
+        _ => {}
+    }
+    let mut input = input;
+    if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
+        live.set_unprivileged(&plan.name());
+    }
+    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline })
+}
+
+/// The `--alerts` stream: standard output, or a file opened safely (and given to the
+/// user the run becomes, when this run created it where that user could have).
+fn alert_stream(path: &str, plan: &Plan) -> anyhow::Result<Box<dyn Write + Send>> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdout()));
+    }
+    let (file, created) = crate::files::open_stream(Path::new(path)).map_err(|e| match e {
+        crate::files::FileError::Io { path, reason } => anyhow::anyhow!("cannot write alerts to {path}: {reason}"),
+        other => anyhow::anyhow!("--alerts {other}"),
+    })?;
+    if let (Plan::Become(user), true) = (plan, created) {
+        let parent = match Path::new(path).parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if privs::can_write(user, parent) {
+            privs::give(&file, user)
+                .map_err(|e| anyhow::anyhow!("--alerts {path}: cannot give it to {}: {e}", user.name))?;
+        }
+    }
+    Ok(Box::new(std::io::BufWriter::new(file)))
+}
+
+/// Opens the live device (the step that needs privileges).
+fn open_live(cli: &Cli) -> anyhow::Result<LiveSource> {
+    if cli.duration.is_some() && cli.read.is_some() {
+        bail!("--duration applies to live capture (-i), not to files");
+    }
+    let config = LiveConfig {
+        device: cli.interface.clone(),
+        promisc: !cli.no_promisc,
+        snaplen: cli.snaplen,
+        buffer_mib: cli.buffer_mib,
+        filter: cli.filter_expr(),
+    };
+    let source = LiveSource::open(config)?;
+    crate::app::note_line(&format!(
+        "listening on {}, link-type {}, snapshot length {}",
+        source.name(),
+        source.linktype(),
+        cli.snaplen
+    ));
+    Ok(source)
+}

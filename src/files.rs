@@ -1,0 +1,526 @@
+//! Output files, written safely: the one place that creates or rewrites a file.
+//!
+//! ntop-rs often runs as root (or was root when it started), in directories that others
+//! can write (`/tmp`, a shared dump directory). So every output:
+//! - never follows a symlink at the target, and never writes through a hard link;
+//! - never truncates a file it did not create in this run: a stream (`--alerts`) appends
+//!   to an existing regular file of ours, and a new file (a dump) takes a new name;
+//! - is created mode 0600;
+//! - is rewritten (`--model`) atomically, through a randomly named temporary file in the
+//!   same directory and a rename, so a reader never sees half a file.
+//!
+//! Directories are opened once, when the run starts ([`OutDir::open`]), and every file is
+//! made relative to that descriptor. When ntop-rs gives up root after opening its input,
+//! [`OutDir::keep_writing_as_root`] hands the directory to a small helper process that
+//! stays root and only ever creates or replaces files in it, so a root service writes
+//! where it was told while the process that parses packets has no privileges.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Why an output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// A symlink sits where the file would go.
+    #[error("{0}: refusing to write through a symbolic link")]
+    Symlink(String),
+    /// Something that is not a regular file of ours sits there.
+    #[error("{path}: {why}; refusing to write to it")]
+    Unsafe {
+        /// Where.
+        path: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A directory named for output is missing or is not one.
+    #[error("{0}: not a directory")]
+    NotADirectory(String),
+    /// The system refused.
+    #[error("cannot write {path}: {reason}")]
+    Io {
+        /// Where.
+        path: String,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// A short reason for an I/O error, without the "(os error N)" tail.
+pub fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_lowercase()
+        }
+    }
+}
+
+fn io_err(path: &Path, e: &io::Error) -> FileError {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        return FileError::Symlink(path.display().to_string());
+    }
+    FileError::Io { path: path.display().to_string(), reason: io_reason(e) }
+}
+
+/// Opens `path` for a stream of records (NDJSON alerts): created 0600 when absent,
+/// appended to when it is a regular file of ours with one link; a FIFO or a character
+/// device (`/dev/null`, a terminal) is written as it is. Refuses a symlink at `path`, a
+/// hard-linked file and another user's file. Also says whether this call created it.
+pub fn open_stream(path: &Path) -> Result<(File, bool), FileError> {
+    let create = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path);
+    match create {
+        Ok(f) => return Ok((f, true)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(path, &e)),
+    }
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| io_err(path, &e))?;
+    let meta = file.metadata().map_err(|e| io_err(path, &e))?;
+    let unsafe_file = |why| Err(FileError::Unsafe { path: path.display().to_string(), why });
+    let kind = meta.mode() & libc::S_IFMT;
+    if kind == libc::S_IFIFO || kind == libc::S_IFCHR {
+        clear_nonblock(&file);
+        return Ok((file, false));
+    }
+    if kind != libc::S_IFREG {
+        return unsafe_file("not a regular file");
+    }
+    if meta.nlink() > 1 {
+        return unsafe_file("it has other hard links");
+    }
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return unsafe_file("it belongs to another user");
+    }
+    clear_nonblock(&file);
+    Ok((file, false))
+}
+
+/// O_NONBLOCK only kept the open of a FIFO without a reader from hanging.
+fn clear_nonblock(file: &File) {
+    // SAFETY: fcntl on a descriptor we own, with flags read from it.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// A directory that outputs go into, opened when the run starts. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct OutDir(Arc<DirInner>);
+
+#[derive(Debug)]
+struct DirInner {
+    path: PathBuf,
+    fd: OwnedFd,
+    /// Set once a root helper writes for us.
+    helper: Mutex<Option<UnixStream>>,
+}
+
+/// A file name inside an [`OutDir`]: one component, no `/`, not `.` or `..`.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 255 && !name.contains(['/', '\0']) && name != "." && name != ".."
+}
+
+impl OutDir {
+    /// Opens the directory `path` (which must exist).
+    pub fn open(path: &Path) -> Result<OutDir, FileError> {
+        let dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR | libc::ENOENT) => FileError::NotADirectory(path.display().to_string()),
+            _ => io_err(path, &e),
+        })?;
+        Ok(OutDir(Arc::new(DirInner { path: path.to_path_buf(), fd: dir.into(), helper: Mutex::new(None) })))
+    }
+
+    /// The directory's path, as named.
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// Writes `bytes` as a new file `stem.ext` (or `stem-2.ext`, `stem-3.ext`… when taken),
+    /// mode 0600, never replacing anything; returns its path.
+    pub fn create_unique(&self, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        self.call(Op::CreateUnique, &format!("{stem}.{ext}"), bytes)
+    }
+
+    /// Replaces (or creates) the file `name` with `bytes`, atomically: a random temporary
+    /// name, written and synced, then renamed over it. Refuses when a symlink or anything
+    /// but a regular file sits at `name`.
+    pub fn replace(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        self.call(Op::Replace, name, bytes)
+    }
+
+    fn call(&self, op: Op, name: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        let path = self.0.path.join(name);
+        if !valid_name(name) {
+            return Err(FileError::Unsafe { path: path.display().to_string(), why: "not a plain file name" });
+        }
+        let mut helper = self.0.helper.lock().unwrap_or_else(|p| p.into_inner());
+        match helper.as_mut() {
+            None => do_op(self.0.fd.as_raw_fd(), &self.0.path, op, name, bytes),
+            Some(stream) => ask(stream, op, name, bytes)
+                .map_err(|e| FileError::Io { path: path.display().to_string(), reason: io_reason(&e) })?
+                .map(|written| self.0.path.join(written))
+                .map_err(|reason| FileError::Io { path: path.display().to_string(), reason }),
+        }
+    }
+
+    /// Before dropping root: starts a helper process that keeps root and writes this
+    /// directory's files from now on (it does nothing else, and exits with us).
+    pub fn keep_writing_as_root(&self) -> io::Result<()> {
+        let (ours, theirs) = UnixStream::pair()?;
+        let keep = [self.0.fd.as_raw_fd(), theirs.as_raw_fd()];
+        // SAFETY: called before any other thread exists (the run's setup); the child only
+        // makes system calls and allocates, then exits without returning.
+        match unsafe { libc::fork() } {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                close_all_but(&keep);
+                // SAFETY: prctl with constant arguments.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                serve(self.0.fd.as_raw_fd(), &self.0.path, theirs);
+                // SAFETY: ends the helper without running the parent's exit handlers.
+                unsafe { libc::_exit(0) }
+            }
+            _ => {
+                drop(theirs);
+                *self.0.helper.lock().unwrap_or_else(|p| p.into_inner()) = Some(ours);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a helper is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    CreateUnique = 1,
+    Replace = 2,
+}
+
+/// The helper's loop: one request at a time until the parent hangs up.
+fn serve(dir: i32, path: &Path, mut stream: UnixStream) {
+    loop {
+        let Ok((op, name, bytes)) = read_request(&mut stream) else { return };
+        let answer = if valid_name(&name) {
+            do_op(dir, path, op, &name, &bytes)
+                .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+                .map_err(|e| match e {
+                    FileError::Io { reason, .. } => reason,
+                    other => other.to_string(),
+                })
+        } else {
+            Err("not a plain file name".into())
+        };
+        if write_answer(&mut stream, &answer).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_request(stream: &mut UnixStream) -> io::Result<(Op, String, Vec<u8>)> {
+    let mut head = [0u8; 13];
+    stream.read_exact(&mut head)?;
+    let op = match head[0] {
+        1 => Op::CreateUnique,
+        2 => Op::Replace,
+        _ => return Err(io::Error::other("bad request")),
+    };
+    let name_len = u32::from_le_bytes(head[1..5].try_into().unwrap_or_default()) as usize;
+    let len = u64::from_le_bytes(head[5..13].try_into().unwrap_or_default());
+    if name_len > 255 || len > (1 << 40) {
+        return Err(io::Error::other("bad request"));
+    }
+    let mut name = vec![0; name_len];
+    stream.read_exact(&mut name)?;
+    let mut bytes = vec![0; len as usize];
+    stream.read_exact(&mut bytes)?;
+    Ok((op, String::from_utf8_lossy(&name).into_owned(), bytes))
+}
+
+fn write_answer(stream: &mut UnixStream, answer: &Result<String, String>) -> io::Result<()> {
+    let (ok, text) = match answer {
+        Ok(t) => (1u8, t),
+        Err(t) => (0u8, t),
+    };
+    let mut msg = vec![ok];
+    msg.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    msg.extend_from_slice(text.as_bytes());
+    stream.write_all(&msg)
+}
+
+/// Sends one request to the helper; the outer error is the channel's, the inner one the
+/// helper's answer.
+fn ask(stream: &mut UnixStream, op: Op, name: &str, bytes: &[u8]) -> io::Result<Result<String, String>> {
+    let mut head = vec![op as u8];
+    head.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    head.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    head.extend_from_slice(name.as_bytes());
+    stream.write_all(&head)?;
+    stream.write_all(bytes)?;
+    let mut status = [0u8; 5];
+    stream.read_exact(&mut status)?;
+    let len = u32::from_le_bytes(status[1..5].try_into().unwrap_or_default()) as usize;
+    let mut text = vec![0; len.min(4096)];
+    stream.read_exact(&mut text)?;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    Ok(if status[0] == 1 { Ok(text) } else { Err(text) })
+}
+
+/// Closes every descriptor but `keep` (the helper holds nothing else of ours).
+fn close_all_but(keep: &[i32]) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds {
+        if !keep.contains(&fd) && fd > 2 {
+            // SAFETY: closing descriptors in a freshly forked single-threaded child.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// Does `op` on `name` relative to the directory descriptor `dir`.
+fn do_op(dir: i32, dir_path: &Path, op: Op, name: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
+    match op {
+        Op::CreateUnique => {
+            let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+            for n in 1..1000 {
+                let candidate = match (n, ext) {
+                    (1, _) => name.to_string(),
+                    (_, "") => format!("{stem}-{n}"),
+                    _ => format!("{stem}-{n}.{ext}"),
+                };
+                let path = dir_path.join(&candidate);
+                match create_at(dir, &candidate) {
+                    Ok(mut f) => {
+                        return f
+                            .write_all(bytes)
+                            .and_then(|()| f.sync_all())
+                            .map(|()| path.clone())
+                            .map_err(|e| io_err(&path, &e));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io_err(&path, &e)),
+                }
+            }
+            Err(FileError::Io {
+                path: dir_path.join(name).display().to_string(),
+                reason: "a thousand files of that name exist".into(),
+            })
+        }
+        Op::Replace => {
+            let path = dir_path.join(name);
+            check_replaceable(dir, name, &path)?;
+            let tmp = format!(".{name}.{:016x}.tmp", random());
+            let tmp = if tmp.len() > 255 { format!(".ntop-rs.{:016x}.tmp", random()) } else { tmp };
+            let written = create_at(dir, &tmp).and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+            let renamed = written.and_then(|()| rename_at(dir, &tmp, name));
+            if let Err(e) = renamed {
+                let _ = unlink_at(dir, &tmp);
+                return Err(io_err(&path, &e));
+            }
+            Ok(path)
+        }
+    }
+}
+
+/// Refuses to replace a symlink or anything but a regular file (absent is fine).
+fn check_replaceable(dir: i32, name: &str, path: &Path) -> Result<(), FileError> {
+    let c = CString::new(name).map_err(|_| FileError::Unsafe { path: path.display().to_string(), why: "bad name" })?;
+    // SAFETY: a zeroed stat buffer filled by fstatat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid descriptor, NUL-terminated name, a buffer of the right type.
+    let r = unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(io_err(path, &e)) };
+    }
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFLNK => Err(FileError::Symlink(path.display().to_string())),
+        libc::S_IFREG => Ok(()),
+        _ => Err(FileError::Unsafe { path: path.display().to_string(), why: "not a regular file" }),
+    }
+}
+
+fn create_at(dir: i32, name: &str) -> io::Result<File> {
+    let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: valid descriptor and NUL-terminated name; the result is checked.
+    let fd = unsafe { libc::openat(dir, c.as_ptr(), flags, 0o600 as libc::c_uint) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor we just opened and own.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+fn rename_at(dir: i32, from: &str, to: &str) -> io::Result<()> {
+    let (f, t) = (CString::new(from)?, CString::new(to)?);
+    // SAFETY: valid descriptor and NUL-terminated names.
+    if unsafe { libc::renameat(dir, f.as_ptr(), dir, t.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn unlink_at(dir: i32, name: &str) -> io::Result<()> {
+    let c = CString::new(name)?;
+    // SAFETY: valid descriptor and NUL-terminated name.
+    if unsafe { libc::unlinkat(dir, c.as_ptr(), 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// 64 unpredictable bits (the standard library's per-process random hash keys, mixed
+/// with a counter and the clock), for temporary names nobody can plant in advance.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish()
+}
+
+/// One file that is rewritten whole (`--model`): its directory, opened when the run
+/// starts, and its name.
+#[derive(Clone, Debug)]
+pub struct OutFile {
+    dir: OutDir,
+    name: String,
+}
+
+impl OutFile {
+    /// Opens the directory of `path` (which must exist; the file need not).
+    pub fn open(path: &Path) -> Result<OutFile, FileError> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| valid_name(n))
+            .ok_or_else(|| FileError::Unsafe { path: path.display().to_string(), why: "not a file name" })?;
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Ok(OutFile { dir: OutDir::open(parent)?, name: name.to_string() })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join(&self.name)
+    }
+
+    /// Replaces the file with `bytes` atomically ([`OutDir::replace`]).
+    pub fn replace(&self, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        self.dir.replace(&self.name, bytes)
+    }
+
+    /// Its directory (to hand to a root helper).
+    pub fn dir(&self) -> &OutDir {
+        &self.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn streams_are_created_private_and_appended_never_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.ndjson");
+        open_stream(&path).unwrap().0.write_all(b"one\n").unwrap();
+        assert_eq!(mode(&path), 0o600);
+        open_stream(&path).unwrap().0.write_all(b"two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+        open_stream(Path::new("/dev/null")).unwrap().0.write_all(b"x").unwrap();
+    }
+
+    #[test]
+    fn a_planted_symlink_or_hard_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let link = dir.path().join("alerts");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(matches!(open_stream(&link), Err(FileError::Symlink(_))), "{:?}", open_stream(&link));
+        let model = OutFile::open(&link).unwrap();
+        assert!(matches!(model.replace(b"model"), Err(FileError::Symlink(_))));
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&victim, &hard).unwrap();
+        assert!(matches!(open_stream(&hard), Err(FileError::Unsafe { .. })));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
+
+    #[test]
+    fn replace_is_atomic_and_private_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutDir::open(dir.path()).unwrap();
+        let path = out.replace("model.json", b"first").unwrap();
+        out.replace("model.json", b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        assert_eq!(mode(&path), 0o600);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        // A directory in the way is not replaced.
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        assert!(out.replace("d", b"x").is_err());
+    }
+
+    #[test]
+    fn new_files_take_new_names_and_never_leave_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutDir::open(dir.path()).unwrap();
+        let a = out.create_unique("dump", "pcap", b"a").unwrap();
+        let b = out.create_unique("dump", "pcap", b"b").unwrap();
+        assert!(b.ends_with("dump-2.pcap"), "{b:?}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"a");
+        assert_eq!(mode(&b), 0o600);
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("x.pcap")).unwrap();
+        assert!(out.create_unique("x", "pcap", b"no").unwrap().ends_with("x-2.pcap"));
+        for bad in ["../escape", "a/b", "..", ""] {
+            assert!(out.replace(bad, b"no").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_helper_process_writes_for_us() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutDir::open(dir.path()).unwrap();
+        // Tests run on many threads, but the helper child only makes system calls.
+        out.keep_writing_as_root().unwrap();
+        let p = out.create_unique("via-helper", "pcap", b"bytes").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"bytes");
+        out.replace("m.json", b"{}").unwrap();
+        assert!(out.replace("../x", b"no").is_err());
+        assert_eq!(std::fs::read(dir.path().join("m.json")).unwrap(), b"{}");
+    }
+}
