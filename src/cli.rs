@@ -106,8 +106,9 @@ pub struct Cli {
     #[command(flatten)]
     pub outliers: OutlierArgs,
 
-    /// BPF filter expression words, as in tcpdump
-    #[arg(value_name = "EXPRESSION", trailing_var_arg = true, allow_hyphen_values = true)]
+    /// BPF filter expression words, as in tcpdump (flags may come before or after them;
+    /// after `--`, every word is the expression's)
+    #[arg(value_name = "EXPRESSION")]
     pub expression: Vec<String>,
 }
 
@@ -355,13 +356,18 @@ const AFTER_HELP: &str = "Examples:
   tcpdump -w - | ntop-rs -r - --headless tcp port 443";
 
 /// `--speed`: a positive factor, or `max` for as fast as possible.
+/// The slowest replay speed: a hundredth of real time.
+pub const MIN_SPEED: f64 = 0.01;
+/// The fastest finite replay speed (beyond it, `max`).
+pub const MAX_SPEED: f64 = 10_000.0;
+
 fn parse_speed(text: &str) -> Result<f64, String> {
     if text.eq_ignore_ascii_case("max") {
         return Ok(f64::INFINITY);
     }
     match text.parse::<f64>() {
-        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
-        _ => Err(format!("'{text}' is not a positive number or 'max'")),
+        Ok(x) if (MIN_SPEED..=MAX_SPEED).contains(&x) => Ok(x),
+        _ => Err(format!("'{text}' is not a speed from {MIN_SPEED} to {MAX_SPEED}, or 'max'")),
     }
 }
 
@@ -409,6 +415,33 @@ mod tests {
         let cli = parse(&["-r", "x.pcap", "-f", "udp", "host", "10.0.0.1"]).unwrap();
         assert_eq!(cli.filter_expr().as_deref(), Some("(udp) and (host 10.0.0.1)"));
         assert_eq!(parse(&["-r", "x"]).unwrap().filter_expr(), None);
+        // Flags after the expression are flags; `--` makes every word the expression's.
+        let cli = parse(&["-r", "x", "udp", "port", "53", "--json"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.filter_expr().as_deref(), Some("udp port 53"));
+        let cli = parse(&["-r", "x", "--", "len", "-", "14", ">", "100"]).unwrap();
+        assert_eq!(cli.filter_expr().as_deref(), Some("len - 14 > 100"));
+    }
+
+    #[test]
+    fn an_unknown_flag_is_named_whatever_follows() {
+        for args in
+            [&["-r", "x", "--report", "x"][..], &["-r", "x", "tcp", "--report"], &["--bogus", "tcp", "port", "80"]]
+        {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}");
+            let flag = args.iter().find(|a| a.starts_with("--")).unwrap();
+            assert!(e.to_string().contains(&format!("unexpected argument '{flag}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn speed_is_bounded() {
+        for bad in ["1e-300", "0", "-1", "1e9", "nan", "inf"] {
+            assert!(parse(&["-r", "x", "--speed", bad]).is_err(), "{bad}");
+        }
+        assert_eq!(parse(&["-r", "x", "--speed", "0.01"]).unwrap().speed, 0.01);
+        assert!(parse(&["-r", "x", "--speed", "max"]).unwrap().speed.is_infinite());
     }
 
     #[test]

@@ -319,3 +319,58 @@ fn alerts_files_are_private_and_never_written_through_a_planted_link() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(!dir.path().join("absent").exists());
 }
+
+#[test]
+fn closed_standard_streams_end_the_run_cleanly() {
+    // A reader that went away (`ntop-rs ... 2>&1 | head -0`): writes fail with EPIPE.
+    // The run has warnings (a truncated file) and alert lines (`--alerts -`) to write.
+    let demo = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &demo[..demo.len() - 7]).unwrap();
+    for closed in ["stdout", "stderr", "both"] {
+        let mut child = bin()
+            .args(["-r", cut.to_str().unwrap(), "--headless", "--json", "--no-outliers", "--alerts", "-"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let (mut keep_out, mut keep_err) = (None, None);
+        match closed {
+            "stdout" => {
+                drop(out);
+                keep_err = Some(err);
+            }
+            "stderr" => {
+                drop(err);
+                keep_out = Some(out);
+            }
+            _ => drop((out, err)),
+        }
+        let mut text = String::new();
+        if let Some(mut e) = keep_err {
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+        }
+        if let Some(mut o) = keep_out {
+            std::io::Read::read_to_string(&mut o, &mut String::new()).unwrap();
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{closed} closed: {status:?} {text}");
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn tiny_speeds_and_unknown_flags_are_one_line_errors() {
+    // clap's usual message: the error line, then a hint.
+    let out = run(&["-r", sample().to_str().unwrap(), "--speed", "1e-300"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is not a speed from 0.01 to 10000"), "{err}");
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--report", "x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("unexpected argument '--report'"), "{err}");
+    assert!(!err.contains("filter"), "not taken for a filter expression: {err}");
+}

@@ -201,11 +201,22 @@ fn run_info(
     if let Some(e) = outliers.as_ref().and_then(|o| o.status.error.as_ref()) {
         warn(&mut warnings, format!("outlier model: {e}"));
     }
+    if detectors.clock_held() > 0 {
+        warn(
+            &mut warnings,
+            format!(
+                "{} packets were dated far from their neighbours; the detectors saw them at their neighbours' time",
+                detectors.clock_held()
+            ),
+        );
+    }
     RunInfo {
         source: source.to_string(),
         filter,
         frames_read: report.frames,
         alerts: detectors.incidents(),
+        alerts_total: detectors.incidents_total(),
+        detect_tables: detectors.tables(),
         outliers,
         warnings,
         ..Default::default()

@@ -27,6 +27,11 @@ pub type Nanos = i64;
 /// Nanoseconds in one second.
 pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
+/// The latest packet time counted (2^62 ns, early in the year 2116): decoded timestamps
+/// are clamped to `0..=MAX_TS`, so adding any duration to one, or subtracting two, never
+/// overflows, whatever a file claims.
+pub const MAX_TS: Nanos = 1 << 62;
+
 /// A libpcap `LINKTYPE_*` value naming a frame's link-layer header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LinkType(pub u16);

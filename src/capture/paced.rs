@@ -13,6 +13,9 @@ use super::{CaptureError, KernelStats, Nanos, Next, PacketSource, Progress, Warn
 
 /// Longest single sleep while waiting for a frame's time.
 const SLICE: Duration = Duration::from_millis(50);
+/// The longest wait between two packets of a replay: a longer gap in packet time (a
+/// capture paused overnight, a packet dated decades ahead) is cut to this.
+pub const MAX_GAP: Duration = Duration::from_secs(5);
 
 /// Shared knobs of a replay.
 #[derive(Debug)]
@@ -54,16 +57,27 @@ pub struct PacedSource<S> {
     control: Arc<ReplayControl>,
     /// (wall time, packet time, speed) that the schedule is measured from.
     anchor: Option<(Instant, Nanos, f64)>,
+    /// The longest wait between two packets ([`MAX_GAP`]).
+    max_gap: Duration,
 }
 
 impl<S: PacketSource> PacedSource<S> {
     /// Paces `inner` by `control`.
     pub fn new(inner: S, control: Arc<ReplayControl>) -> Self {
-        PacedSource { inner, control, anchor: None }
+        PacedSource { inner, control, anchor: None, max_gap: MAX_GAP }
     }
 
-    /// Waits until the frame at packet time `ts` is due; false if stopped meanwhile.
+    /// Cuts gaps to `gap` instead of [`MAX_GAP`].
+    pub fn with_max_gap(mut self, gap: Duration) -> Self {
+        self.max_gap = gap;
+        self
+    }
+
+    /// Waits until the frame at packet time `ts` is due; false if stopped meanwhile. A
+    /// packet earlier than the schedule's anchor (a clock stepped back) starts a new
+    /// schedule; a gap longer than [`MAX_GAP`] of wall time is cut to that.
     fn wait_for(&mut self, ts: Nanos) -> bool {
+        let started = Instant::now();
         loop {
             if self.control.stopped() {
                 return false;
@@ -83,12 +97,21 @@ impl<S: PacketSource> PacedSource<S> {
                 self.anchor = Some((Instant::now(), ts, speed));
                 continue;
             }
-            // Packets out of order (earlier than the anchor) are due at once.
-            let offset = Duration::from_secs_f64(((ts - base).max(0) as f64 / 1e9) / speed);
-            match (wall + offset).checked_duration_since(Instant::now()) {
-                None => return true,
-                Some(left) => std::thread::sleep(left.min(SLICE)),
+            if ts < base {
+                self.anchor = Some((Instant::now(), ts, speed));
+                return true;
             }
+            let due = (ts.saturating_sub(base) as f64 / 1e9) / speed;
+            let left = due - wall.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                return true;
+            }
+            if left > self.max_gap.as_secs_f64() && started.elapsed() >= self.max_gap {
+                // A long quiet stretch (or a packet dated far ahead): go on from here.
+                self.anchor = Some((Instant::now(), ts, speed));
+                return true;
+            }
+            std::thread::sleep(Duration::from_secs_f64(left.min(SLICE.as_secs_f64())));
         }
     }
 }
@@ -130,5 +153,37 @@ impl<S: PacketSource> PacketSource for PacedSource<S> {
 
     fn status(&self) -> Option<&str> {
         self.inner.status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::scripted::OwnedFrame;
+    use crate::capture::{LinkType, NANOS_PER_SEC, ScriptedSource};
+
+    fn times(frames: &[Nanos], speed: f64) -> (Vec<Nanos>, Duration) {
+        let script = frames.iter().map(|&ts| OwnedFrame::new(ts, LinkType::RAW, vec![0x45; 20])).collect();
+        let control = ReplayControl::new(speed, Arc::new(AtomicBool::new(false)));
+        let mut paced = PacedSource::new(ScriptedSource::new(script), control).with_max_gap(Duration::from_millis(200));
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        while let Next::Frame(f) = paced.next_frame().unwrap() {
+            seen.push(f.ts);
+        }
+        (seen, started.elapsed())
+    }
+
+    #[test]
+    fn far_future_and_backward_packets_never_hang_a_replay() {
+        let s = NANOS_PER_SEC;
+        let frames = [100 * s, 100 * s + 1_000_000, crate::capture::MAX_TS, 100 * s, 40 * s, 41 * s];
+        for speed in [crate::cli::MIN_SPEED, 1.0, 256.0] {
+            let (seen, took) = times(&frames, speed);
+            assert_eq!(seen, frames, "every packet, in order, at speed {speed}");
+            // 1 ms at 0.01x is 0.1 s, the jump ahead is cut to 0.2 s, the step back and
+            // the second after it are 1 s of packet time (at 0.01x: cut to 0.2 s).
+            assert!(took < Duration::from_secs(3), "speed {speed}: {took:?}");
+        }
     }
 }

@@ -226,7 +226,7 @@ impl PacketMeta {
     /// A packet we know nothing about yet beyond its frame.
     pub fn blank(frame: &Frame<'_>) -> Self {
         PacketMeta {
-            ts: frame.ts,
+            ts: frame.ts.clamp(0, crate::capture::MAX_TS),
             wire_len: frame.orig_len,
             cap_len: frame.data.len() as u32,
             linktype: frame.linktype,

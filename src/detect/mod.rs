@@ -7,8 +7,10 @@
 
 pub mod alert;
 pub mod book;
+pub mod clock;
 pub mod features;
 pub mod flood;
+pub mod incidents;
 pub mod memory;
 pub mod outlier;
 pub mod scan;
@@ -45,15 +47,11 @@ const TICK: Nanos = crate::capture::NANOS_PER_SEC;
 /// A set of detectors and the incidents they reported.
 pub struct Detectors {
     list: Vec<Box<dyn Detector>>,
-    /// Latest report per incident, in order of first report (so by id).
-    incidents: Vec<Alert>,
-    /// Run-wide ids of (detector, the detector's own incident id).
-    ids: crate::hash::Map<(usize, u64), u64>,
-    /// Rate spikes and outliers that another incident already explains: never reported.
-    explained: crate::hash::Set<(usize, u64)>,
+    /// Ids, explanations and the latest report of each incident (bounded).
+    incidents: incidents::Incidents,
     next_tick: Option<Nanos>,
-    /// Packet time of the latest packet seen.
-    last_ts: Option<Nanos>,
+    /// Detection time (packet time made monotonic and sane; see [`clock`]).
+    clock: clock::Clock,
     /// Where every report goes as one JSON line (`--alerts`), if anywhere.
     sink: Option<Box<dyn Write + Send>>,
     sink_error: Option<String>,
@@ -66,11 +64,9 @@ impl Detectors {
     pub fn new(list: Vec<Box<dyn Detector>>) -> Self {
         Detectors {
             list,
-            incidents: Vec::new(),
-            ids: Default::default(),
-            explained: Default::default(),
+            incidents: incidents::Incidents::default(),
             next_tick: None,
-            last_ts: None,
+            clock: clock::Clock::default(),
             sink: None,
             sink_error: None,
             hook: None,
@@ -123,6 +119,14 @@ impl Detectors {
             return out;
         }
         for meta in batch {
+            let t = self.clock.place(meta.ts);
+            let placed;
+            let meta = if t == meta.ts {
+                meta
+            } else {
+                placed = meta.with_ts(t);
+                &placed
+            };
             let due = *self.next_tick.get_or_insert(meta.ts + TICK);
             for i in 0..self.list.len() {
                 let before = out.len();
@@ -138,7 +142,6 @@ impl Detectors {
                 self.next_tick = Some(meta.ts + TICK);
             }
         }
-        self.last_ts = batch.last().map(|m| m.ts).or(self.last_ts);
         self.record(&mut out);
         out
     }
@@ -147,7 +150,7 @@ impl Detectors {
     /// returns those final reports.
     pub fn finish(&mut self) -> Vec<Alert> {
         let mut out = Vec::new();
-        if let Some(now) = self.last_ts {
+        if let Some(now) = self.clock.now() {
             for i in 0..self.list.len() {
                 let before = out.len();
                 self.list[i].finish(now, &mut out);
@@ -158,67 +161,59 @@ impl Detectors {
         out
     }
 
-    /// Gives the reports of detector `i` in `out[from..]` run-wide incident ids (1, 2, ...
-    /// in order of first report), and drops reports that another incident explains (a
-    /// scan or flood is one incident, not also a spike or an outlier).
     fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
-        let mut k = from;
-        while k < out.len() {
-            let a = &out[k];
-            let local = (i, a.id);
-            let explained = self.explained.contains(&local)
-                || (a.state == AlertState::New && self.incidents.iter().chain(&out[..from]).any(|b| explains(b, a)));
-            if explained {
-                self.explained.insert(local);
-                out.remove(k);
-                continue;
-            }
-            let next = self.ids.len() as u64 + 1;
-            out[k].id = *self.ids.entry(local).or_insert(next);
-            k += 1;
-        }
+        self.incidents.renumber(i, out, from);
     }
 
     fn record(&mut self, out: &mut [Alert]) {
+        // Reports were made in detection time: keep them so (explanations compare
+        // detection times), and give what leaves here the packets' own times.
+        let detection: Vec<(Nanos, Nanos, Nanos)> = out.iter().map(|a| (a.ts, a.first_ts, a.last_ts)).collect();
+        for a in out.iter_mut() {
+            self.to_real(a);
+        }
         if let Some(hook) = &mut self.hook {
             out.iter_mut().for_each(hook);
         }
-        // Ids are 1, 2, ... in order of first report: incident `id` sits at `id - 1`.
-        for alert in out.iter() {
-            match self.incidents.get_mut(alert.id as usize - 1) {
-                Some(known) => *known = alert.clone(),
-                None => self.incidents.push(alert.clone()),
-            }
+        for (a, (ts, first_ts, last_ts)) in out.iter().zip(detection) {
+            self.incidents.keep(Alert { ts, first_ts, last_ts, ..a.clone() });
         }
         if !out.is_empty() {
             self.write_reports(out);
         }
     }
 
-    /// The latest report of every incident, newest incident first.
+    fn to_real(&self, a: &mut Alert) {
+        (a.ts, a.first_ts, a.last_ts) =
+            (self.clock.to_real(a.ts), self.clock.to_real(a.first_ts), self.clock.to_real(a.last_ts));
+    }
+
+    /// The latest report of every incident held (all open ones and the latest ended
+    /// ones), newest incident first.
     pub fn incidents(&self) -> Vec<Alert> {
-        self.incidents.iter().rev().cloned().collect()
-    }
-}
-
-/// Whether incident `b` already explains the new report `a`, which is then never
-/// reported: a rate spike of a protocol that an open scan or flood is flooding, or an
-/// outlier host that a scan or flood names (as attacker or victim) within the last
-/// [`OUTLIER_EXPLAINED`]. Rules name what they can; outliers are for the rest.
-fn explains(b: &Alert, a: &Alert) -> bool {
-    let rule = !matches!(b.kind, "rate_spike" | "outlier");
-    match a.kind {
-        "rate_spike" => b.kind != "rate_spike" && b.proto == a.proto && b.last_ts + TICK >= a.first_ts,
-        "outlier" => {
-            rule && a.src.is_some() && (b.src == a.src || b.dst == a.src) && b.last_ts + OUTLIER_EXPLAINED >= a.first_ts
+        let mut all = self.incidents.latest();
+        for a in &mut all {
+            self.to_real(a);
         }
-        _ => false,
+        all
+    }
+
+    /// Incidents reported in this run, including ended ones no longer held.
+    pub fn incidents_total(&self) -> u64 {
+        self.incidents.total()
+    }
+
+    /// Size, cap and drops of the detection structures (for the summary's `tables`).
+    pub fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
+        self.incidents.tables().to_vec()
+    }
+
+    /// Packets dated far from their neighbours, which the detectors saw at the
+    /// detection clock's time instead of their own ([`clock`]).
+    pub fn clock_held(&self) -> u64 {
+        self.clock.held()
     }
 }
-
-/// How long after a scan or flood an outlier of the same host counts as explained by it:
-/// the long horizon of the outlier's figures remembers about a minute.
-const OUTLIER_EXPLAINED: Nanos = 90 * crate::capture::NANOS_PER_SEC;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -443,6 +438,22 @@ pub(crate) mod tests {
         let flood = &d.incidents()[0];
         assert!(flood.src.is_none() && flood.packets > 999_000, "{flood:?}");
         assert!(flood.last_ts > 1_999_000_000, "the end covers the last packet: {flood:?}");
+    }
+
+    #[test]
+    fn ended_incidents_are_kept_up_to_the_cap_and_counted_beyond() {
+        let mut d = Detectors::new(vec![Box::new(BigPackets::new())]);
+        let n = incidents::MAX_ENDED as i64 + 500;
+        for i in 0..n {
+            // A big packet opens an incident; the next second's tick ends it.
+            d.observe(&[meta(i * 2 * NANOS_PER_SEC, 1500), meta(i * 2 * NANOS_PER_SEC + NANOS_PER_SEC + 1, 60)]);
+        }
+        let held = d.incidents();
+        assert_eq!(held.len(), incidents::MAX_ENDED);
+        assert_eq!(d.incidents_total(), n as u64);
+        assert_eq!(held[0].id, n as u64, "the newest are kept");
+        let t = d.tables().into_iter().find(|(name, _)| *name == "incidents").unwrap().1;
+        assert_eq!((t.len, t.evicted), (incidents::MAX_ENDED, 500));
     }
 
     #[test]

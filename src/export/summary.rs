@@ -35,6 +35,10 @@ pub struct RunInfo {
     pub alerts: Vec<Alert>,
     /// The outlier detector's host clusters and model status, when it ran.
     pub outliers: Option<crate::detect::outlier::OutlierView>,
+    /// Incidents reported in the run (`alerts` holds the latest of them).
+    pub alerts_total: u64,
+    /// The detectors' bounded structures, for `tables`.
+    pub detect_tables: Vec<(&'static str, crate::stats::table::Fill)>,
 }
 
 /// Live capture counters: what the kernel saw and what was lost where.
@@ -115,8 +119,11 @@ pub struct Summary {
     pub tables: BTreeMap<&'static str, TableJson>,
     /// Problems that ended reading early.
     pub warnings: Vec<String>,
-    /// Alerts raised (one entry per incident: its latest report).
+    /// Alerts raised (one entry per incident: its latest report; all open incidents and
+    /// the latest ended ones, see `tables.incidents`).
     pub alerts: Vec<Alert>,
+    /// Incidents reported in the run, including ended ones no longer listed.
+    pub alerts_total: u64,
     /// Live capture counters; `null` for files.
     pub capture: Option<CaptureJson>,
     /// The outlier model's status (`state`, `learned_from`, `trained_on`, `threshold`,
@@ -275,10 +282,13 @@ impl Summary {
         for (lt, n) in &stats.link_types {
             *link_types.entry(lt.to_string()).or_insert(0) += n;
         }
-        let tables = BTreeMap::from([
+        let mut tables = BTreeMap::from([
             ("hosts", TableJson { len: stats.hosts.len(), cap: stats.hosts.cap(), evicted: stats.hosts.evicted() }),
             ("flows", TableJson { len: stats.flows.len(), cap: stats.flows.cap(), evicted: stats.flows.evicted() }),
         ]);
+        for (name, f) in &info.detect_tables {
+            tables.insert(name, TableJson { len: f.len, cap: f.cap, evicted: f.evicted });
+        }
         Summary {
             source: info.source.clone(),
             filter: info.filter.clone(),
@@ -319,6 +329,7 @@ impl Summary {
             tables,
             warnings: info.warnings.clone(),
             alerts: info.alerts.clone(),
+            alerts_total: info.alerts_total.max(info.alerts.len() as u64),
             capture: info.capture.clone(),
             outliers: info.outliers.as_ref().map(|o| o.status.clone()),
         }

@@ -26,6 +26,25 @@ pub trait LastSeen {
     fn last_seen(&self) -> Nanos;
 }
 
+/// A bare time is its own last-seen time.
+impl LastSeen for Nanos {
+    fn last_seen(&self) -> Nanos {
+        *self
+    }
+}
+
+/// How full a capped structure is: entries held, the cap, and entries dropped to stay
+/// under it (the summary's `tables`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fill {
+    /// Entries held now.
+    pub len: usize,
+    /// Most entries held at once.
+    pub cap: usize,
+    /// Entries evicted or dropped so far.
+    pub evicted: u64,
+}
+
 /// A hash map with a maximum size and oldest-first eviction.
 #[derive(Clone, Debug)]
 pub struct CappedTable<K, V> {
@@ -79,6 +98,11 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         self.cap
     }
 
+    /// Size, cap and evictions.
+    pub fn fill(&self) -> Fill {
+        Fill { len: self.map.len(), cap: self.cap, evicted: self.evicted }
+    }
+
     /// Entries evicted so far to stay under the cap.
     pub fn evicted(&self) -> u64 {
         self.evicted
@@ -110,12 +134,6 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    impl LastSeen for Nanos {
-        fn last_seen(&self) -> Nanos {
-            *self
-        }
-    }
 
     #[test]
     fn evicts_oldest_eighth_when_full() {

@@ -1,0 +1,174 @@
+//! The run's incidents: run-wide ids, which reports another incident explains, and the
+//! latest report of each incident, all bounded.
+//!
+//! Open incidents are held until they end (the detectors' own caps bound how many can
+//! be open); of the ended ones the latest [`MAX_ENDED`] are kept, and the rest only
+//! counted. Whether an incident explains a new report is answered from two small
+//! indexes (the latest rule activity per protocol and per host), so each report costs
+//! O(1) whatever the number of past incidents.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+use super::{Alert, AlertState, TICK};
+use crate::capture::Nanos;
+use crate::hash::{Map, Set};
+use crate::stats::table::{CappedTable, Fill};
+
+/// Ended incidents kept (newest); older ones are counted, not kept.
+pub const MAX_ENDED: usize = 1000;
+/// Hosts remembered for "a rule already names this host" (least recently named evicted).
+const MAX_NAMED_HOSTS: usize = 65_536;
+/// Open explained incidents remembered (a detector cap bounds them well below this).
+const MAX_EXPLAINED: usize = 65_536;
+
+/// How long after a scan or flood an outlier of the same host counts as explained by it:
+/// the long horizon of the outlier's figures remembers about a minute.
+pub const OUTLIER_EXPLAINED: Nanos = 90 * crate::capture::NANOS_PER_SEC;
+
+/// Incident bookkeeping (see the module doc). Times are detection times.
+pub struct Incidents {
+    open: Map<u64, Alert>,
+    ended: VecDeque<Alert>,
+    ended_dropped: u64,
+    /// Run-wide ids of open (detector, the detector's own incident id).
+    ids: Map<(usize, u64), u64>,
+    next_id: u64,
+    /// Open incidents that another explains: none of their reports is passed on.
+    explained: Set<(usize, u64)>,
+    explained_dropped: u64,
+    /// Latest packet time of an incident other than a rate spike, per protocol.
+    by_proto: Map<&'static str, Nanos>,
+    /// Latest packet time of a rule incident naming the host (as source or target).
+    by_host: CappedTable<IpAddr, Nanos>,
+}
+
+impl Default for Incidents {
+    fn default() -> Self {
+        Incidents {
+            open: Map::default(),
+            ended: VecDeque::new(),
+            ended_dropped: 0,
+            ids: Map::default(),
+            next_id: 0,
+            explained: Set::default(),
+            explained_dropped: 0,
+            by_proto: Map::default(),
+            by_host: CappedTable::new(MAX_NAMED_HOSTS),
+        }
+    }
+}
+
+impl Incidents {
+    /// Gives the reports of detector `i` in `out[from..]` run-wide ids (1, 2, ... in
+    /// order of first report), and drops the reports of incidents that another incident
+    /// explains (a scan or flood is one incident, not also a spike or an outlier).
+    pub fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
+        let mut k = from;
+        while k < out.len() {
+            let a = &out[k];
+            let local = (i, a.id);
+            let end = a.state == AlertState::End;
+            if self.explained.contains(&local) {
+                if end {
+                    self.explained.remove(&local);
+                }
+                out.remove(k);
+                continue;
+            }
+            if a.state == AlertState::New && self.is_explained(a) {
+                if !end {
+                    if self.explained.len() >= MAX_EXPLAINED {
+                        self.explained_dropped += self.explained.len() as u64;
+                        self.explained.clear();
+                    }
+                    self.explained.insert(local);
+                }
+                out.remove(k);
+                continue;
+            }
+            let next = &mut self.next_id;
+            let id = *self.ids.entry(local).or_insert_with(|| {
+                *next += 1;
+                *next
+            });
+            if end {
+                self.ids.remove(&local);
+            }
+            self.index(&out[k]);
+            out[k].id = id;
+            k += 1;
+        }
+    }
+
+    /// Whether an incident already explains the new report `a`: a rate spike of a
+    /// protocol that a scan, flood or outlier is active in, or an outlier host that a scan
+    /// or flood names (as attacker or victim) within [`OUTLIER_EXPLAINED`].
+    fn is_explained(&self, a: &Alert) -> bool {
+        match a.kind {
+            "rate_spike" => self.by_proto.get(a.proto).is_some_and(|&last| last + TICK >= a.first_ts),
+            "outlier" => {
+                a.src.and_then(|h| self.by_host.get(&h)).is_some_and(|&last| last + OUTLIER_EXPLAINED >= a.first_ts)
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes what a passed-on report can explain later.
+    fn index(&mut self, a: &Alert) {
+        if a.kind == "rate_spike" {
+            return;
+        }
+        let last = self.by_proto.entry(a.proto).or_insert(a.last_ts);
+        *last = (*last).max(a.last_ts);
+        if a.kind == "outlier" {
+            return;
+        }
+        for host in [a.src, a.dst].into_iter().flatten() {
+            let seen = self.by_host.entry_or_insert_with(host, || a.last_ts);
+            *seen = (*seen).max(a.last_ts);
+        }
+    }
+
+    /// Keeps `a` (in detection times) as its incident's latest report.
+    pub fn keep(&mut self, a: Alert) {
+        if a.state != AlertState::End {
+            self.open.insert(a.id, a);
+            return;
+        }
+        self.open.remove(&a.id);
+        if self.ended.len() == MAX_ENDED {
+            self.ended.pop_front();
+            self.ended_dropped += 1;
+        }
+        self.ended.push_back(a);
+    }
+
+    /// The latest report of every incident held, newest incident first.
+    pub fn latest(&self) -> Vec<Alert> {
+        let mut all: Vec<Alert> = self.open.values().chain(&self.ended).cloned().collect();
+        all.sort_unstable_by_key(|a| std::cmp::Reverse(a.id));
+        all
+    }
+
+    /// Incidents reported in this run (held or not).
+    pub fn total(&self) -> u64 {
+        self.next_id
+    }
+
+    /// The bounded structures: incidents held, explained incidents, named hosts.
+    pub fn tables(&self) -> [(&'static str, Fill); 3] {
+        [
+            (
+                "incidents",
+                Fill {
+                    len: self.open.len() + self.ended.len(),
+                    cap: self.open.len() + MAX_ENDED,
+                    evicted: self.ended_dropped,
+                },
+            ),
+            ("explained", Fill { len: self.explained.len(), cap: MAX_EXPLAINED, evicted: self.explained_dropped }),
+            ("named_hosts", self.by_host.fill()),
+        ]
+    }
+}
