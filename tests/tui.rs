@@ -186,3 +186,67 @@ fn alerts_show_their_evidence_and_d_dumps_their_packets() {
     tmux.keys("q");
     assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
 }
+
+#[test]
+fn a_tui_replay_to_the_end_reports_exactly_what_the_headless_run_does() {
+    if !tool("tmux") {
+        common::skip("TUI parity test: tmux is not installed");
+        return;
+    }
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let (tui, headless) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let outputs = |dir: &std::path::Path| {
+        let dumps = dir.join("dumps");
+        std::fs::create_dir(&dumps).unwrap();
+        (dir.join("alerts.ndjson"), dumps)
+    };
+    let ((tui_alerts, tui_dumps), (hl_alerts, hl_dumps)) = (outputs(tui.path()), outputs(headless.path()));
+    let command = format!(
+        "{} -r {} -n --speed max --alerts {} --dump-alerts {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        demo.display(),
+        tui_alerts.display(),
+        tui_dumps.display()
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Alerts (8)"));
+    tmux.keys("q");
+    assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
+    let out = common::run(&[
+        "-r",
+        demo.to_str().unwrap(),
+        "--headless",
+        "--alerts",
+        hl_alerts.to_str().unwrap(),
+        "--dump-alerts",
+        hl_dumps.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The same reports, line for line, once the dump directories are named alike.
+    let reports = |path: &std::path::Path, dumps: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap().replace(&dumps.display().to_string(), "DUMPS");
+        text.lines().map(str::to_string).collect()
+    };
+    let (a, b) = (reports(&tui_alerts, &tui_dumps), reports(&hl_alerts, &hl_dumps));
+    assert_eq!(a, b, "TUI and headless reports differ");
+    let ends = a.iter().filter(|l| l.contains(r#""state":"end""#)).count();
+    assert!(ends >= 8, "every incident ended, the last ones at the end of the file: {ends}");
+    // The same alert pcaps, byte for byte.
+    let pcaps = |dir: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let (p, q) = (pcaps(&tui_dumps), pcaps(&hl_dumps));
+    assert_eq!(p.len(), ends, "one pcap per ended incident");
+    assert!(
+        p == q,
+        "TUI and headless pcaps differ: {:?} vs {:?}",
+        p.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        q.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+}

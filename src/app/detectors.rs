@@ -1,26 +1,35 @@
 //! The detectors a run uses, built from the flags and what [`super::open`] opened.
 
-use std::sync::{Arc, Mutex};
-
 use anyhow::bail;
 
 use super::open::{Input, Opened};
-use crate::capture::{Next, PacketRing, PacketSource};
+use crate::capture::{Next, PacketSource};
 use crate::cli::Cli;
 use crate::detect::Detectors;
 use crate::detect::outlier::{Model, OutlierDetector, SharedOutliers};
 use crate::files::OutDir;
+use crate::pipeline::Sink;
+use crate::pipeline::sink::NdjsonAlerts;
 
-/// The detectors that run (scans and sweeps, floods and spikes, outliers; none with
-/// --no-detect), writing their reports to `--alerts` if asked, and each ended incident's
-/// pcap to `--dump-alerts` from `ring`; the outlier detector's shared view (host clusters
-/// and model status) when it runs; and the input, handed back.
-pub fn build(
-    cli: &Cli,
-    opened: Opened,
-    ring: Option<Arc<Mutex<PacketRing>>>,
-    headless: bool,
-) -> anyhow::Result<(Detectors, Option<SharedOutliers>, Input)> {
+/// What a run works with, once its input and outputs are open.
+pub struct Built {
+    /// The detectors that run (scans and sweeps, floods and spikes, outliers; none with
+    /// --no-detect).
+    pub detectors: Detectors,
+    /// The outlier detector's shared view (host clusters and model status), when it runs.
+    pub outliers: Option<SharedOutliers>,
+    /// The input, handed back.
+    pub input: Input,
+    /// The sinks (`--alerts`).
+    pub sinks: Vec<Box<dyn Sink>>,
+    /// `--dump-alerts`.
+    pub dump_alerts: Option<OutDir>,
+    /// `--dump-dir` (the TUI).
+    pub dump_dir: Option<OutDir>,
+}
+
+/// Builds the detectors and sinks from the flags and what was opened.
+pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     let live = matches!(opened.input, Input::Live(_));
     let mut list: Vec<Box<dyn crate::detect::Detector>> = Vec::new();
     let mut shared = None;
@@ -33,14 +42,18 @@ pub fn build(
             list.push(Box::new(outliers));
         }
     }
-    let mut set = Detectors::new(list);
-    if let (Some(dir), Some(ring)) = (opened.dump_alerts, ring) {
-        set = set.with_hook(Box::new(move |alert| dump_ended_alert(alert, &ring, &dir, headless)));
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(out) = opened.alerts {
+        sinks.push(Box::new(NdjsonAlerts::new(out)));
     }
-    if let Some(sink) = opened.alerts {
-        set = set.with_sink(sink);
-    }
-    Ok((set, shared, opened.input))
+    Ok(Built {
+        detectors: Detectors::new(list),
+        outliers: shared,
+        input: opened.input,
+        sinks,
+        dump_alerts: opened.dump_alerts,
+        dump_dir: opened.dump_dir,
+    })
 }
 
 /// The outlier detector, ready at once from `--baseline` or an existing `--model`, or
@@ -102,28 +115,4 @@ fn outlier_detector(
         Some(ms) => detector.trained_here(ms),
         None => detector,
     })
-}
-
-/// `--dump-alerts`: when an incident ends, writes its pcap and notes the file (or the
-/// failure) in its evidence as `pcap` (or `pcap_error`).
-fn dump_ended_alert(alert: &mut crate::detect::Alert, ring: &Mutex<PacketRing>, dir: &OutDir, headless: bool) {
-    if alert.state != crate::detect::AlertState::End {
-        return;
-    }
-    let result = match ring.lock() {
-        Ok(ring) => crate::export::dump::write_alert(&ring, alert, dir).map_err(|e| e.to_string()),
-        Err(_) => Err("the packet ring is unavailable".to_string()),
-    };
-    let Some(evidence) = alert.evidence.as_object_mut() else { return };
-    match result {
-        Ok(d) => {
-            evidence.insert("pcap".into(), d.path.display().to_string().into());
-        }
-        Err(e) => {
-            if headless {
-                super::warn_line(&format!("alert {} pcap: {e}", alert.id));
-            }
-            evidence.insert("pcap_error".into(), e.into());
-        }
-    }
 }

@@ -16,10 +16,10 @@ mod open;
 use crate::capture::live;
 use crate::capture::{Filter, LinkType, PacedSource, PacketRing, PacketSource, ReplayControl};
 use crate::cli::Cli;
-use crate::detect::Detectors;
 use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
 use crate::export::{RunInfo, Summary, report};
+use crate::pipeline::SinkSet;
 use crate::pipeline::{self, Handoff, Options};
 use crate::stats::{Stats, StatsConfig};
 use crate::ui;
@@ -50,12 +50,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
     let stop = stop_on_signals(true)?;
     let opened = open::open(cli, false)?;
-    let mut stats = Stats::new(stats_config(cli));
-    let info = match opened.input {
-        Input::File(_) => read_file(cli, opened, &mut stats, &stop)?,
-        Input::Live(_) => capture_live(cli, opened, &mut stats, &stop)?,
-    };
-    print_summary(cli, &stats, &info)?;
+    run_headless(cli, opened, &stop)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -71,16 +66,9 @@ pub(crate) fn warn_line(msg: &str) {
 
 /// The ring of recent raw packets that `w`, `d` and `--dump-alerts` write from: as much
 /// of the last day as fits in --ring-mb.
-fn packet_ring(cli: &Cli) -> Arc<std::sync::Mutex<PacketRing>> {
+fn packet_ring(cli: &Cli) -> Arc<PacketRing> {
     let bytes = usize::try_from(cli.ring_mb << 20).unwrap_or(usize::MAX);
-    Arc::new(std::sync::Mutex::new(PacketRing::new(bytes, 86_400 * crate::capture::NANOS_PER_SEC)))
-}
-
-/// Adds a failure of the `--alerts` stream to the run's warnings (and stderr).
-fn note_sink_error(detectors: &Detectors, info: &mut RunInfo) {
-    if let Some(e) = detectors.sink_error() {
-        warn(&mut info.warnings, format!("writing alerts failed: {e}"));
-    }
+    Arc::new(PacketRing::new(bytes, 86_400 * crate::capture::NANOS_PER_SEC))
 }
 
 /// Prints a warning on stderr and keeps it for the summary's `warnings`.
@@ -113,79 +101,151 @@ fn stop_on_signals(second_sigint_exits: bool) -> anyhow::Result<Arc<AtomicBool>>
     Ok(stop)
 }
 
+/// A user-space BPF filter for a file (live filters run in the kernel).
+fn file_filter(cli: &Cli, source: &mut crate::capture::FileSource) -> anyhow::Result<Option<Filter>> {
+    Ok(match cli.filter_expr() {
+        Some(e) => Some(Filter::new(&e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
+        None => None,
+    })
+}
+
+/// Sleeps `secs`, then sets `stop` (`--duration`).
+fn stop_after(secs: u64, stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
+    let stop = Arc::clone(stop);
+    std::thread::Builder::new()
+        .name("ntop-timer".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs));
+            stop.store(true, Ordering::Relaxed);
+        })
+        .context("cannot start the duration timer")?;
+    Ok(())
+}
+
 /// The TUI: everything that can fail on bad flags or permissions fails before the
 /// terminal enters raw mode (opening, the drop, the detectors).
 fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    let stats = Stats::new(stats_config(cli));
-    let ring = packet_ring(cli);
-    let dump_dir = opened.dump_dir.clone().context("the dump directory is open")?;
     let live = matches!(opened.input, Input::Live(_));
-    let (detectors, outliers, input) = detectors::build(cli, opened, Some(Arc::clone(&ring)), false)?;
-    match input {
+    let built = detectors::build(cli, opened)?;
+    let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
+    let sinks = SinkSet::new(built.sinks, handoff).context("cannot start the sinks")?;
+    let ring = packet_ring(cli);
+    let dump_dir = built.dump_dir.clone().context("the dump directory is open")?;
+    let session = |stats| ui::Session {
+        stats,
+        filter: None,
+        detectors: built.detectors,
+        live,
+        replay: None,
+        stop: Arc::clone(&stop),
+        ring: Arc::clone(&ring),
+        dump_dir,
+        dump_alerts: built.dump_alerts,
+        sinks: &sinks,
+        resolve: !cli.no_resolve,
+        outliers: built.outliers.clone(),
+    };
+    let stats = Stats::new(stats_config(cli));
+    let (name, stats, report) = match built.input {
         Input::File(mut source) => {
-            let filter = match cli.filter_expr() {
-                Some(e) => Some(Filter::new(&e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
-                None => None,
-            };
+            let filter = file_filter(cli, &mut source)?;
             let control = ReplayControl::new(cli.speed, Arc::clone(&stop));
             let source = PacedSource::new(source, Arc::clone(&control));
-            ui::run(ui::Session {
-                source,
-                filter,
-                outliers,
-                stats,
-                detectors,
-                live,
-                replay: Some(control),
-                stop,
-                ring,
-                dump_dir,
-                resolve: !cli.no_resolve,
-            })
+            let name = source.name().to_string();
+            let (stats, report) = ui::run(source, ui::Session { filter, replay: Some(control), ..session(stats) })?;
+            (name, stats, report)
         }
-        Input::Live(source) => ui::run(ui::Session {
-            source,
-            filter: None,
-            outliers,
-            stats,
-            detectors,
-            live,
-            replay: None,
-            stop,
-            ring,
-            dump_dir,
-            resolve: !cli.no_resolve,
-        }),
-    }
+        Input::Live(source) => {
+            let name = source.name().to_string();
+            let (stats, report) = ui::run(source, session(stats))?;
+            (name, stats, report)
+        }
+    };
+    // The sinks get the final summary too, as headless.
+    let info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
+    let summary = Summary::new(&stats, &info, cli.top);
+    let _ = sinks.finish(&serde_json::to_value(&summary).unwrap_or_default());
+    Ok(())
 }
 
-fn read_file(cli: &Cli, opened: open::Opened, stats: &mut Stats, stop: &AtomicBool) -> anyhow::Result<RunInfo> {
+/// Headless: run to the end (of the file, `--duration`, or a signal), then the summary.
+fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
+    let live = matches!(opened.input, Input::Live(_));
+    let built = detectors::build(cli, opened)?;
+    let handoff = if live { Handoff::DropWhenFull } else { Handoff::Block };
+    let sinks = SinkSet::new(built.sinks, handoff).context("cannot start the sinks")?;
     // The packet ring is only needed headless when alerts get their own pcaps.
-    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
-    let (mut detectors, outliers, input) = detectors::build(cli, opened, ring.clone(), true)?;
-    let Input::File(mut source) = input else { bail!("not a file") };
-    let expr = cli.filter_expr();
-    let mut filter = match &expr {
-        Some(e) => Some(Filter::new(e, source.first_linktype().unwrap_or(LinkType::ETHERNET))?),
-        None => None,
+    let ring = built.dump_alerts.as_ref().map(|_| packet_ring(cli));
+    let mut stats = Stats::new(stats_config(cli));
+    let mut detectors = built.detectors;
+    let options = |shared| Options {
+        handoff,
+        stop: Some(stop),
+        shared,
+        ring: ring.as_deref(),
+        dump_alerts: built.dump_alerts.clone(),
+        sinks: Some(&sinks),
+        views: None,
     };
-    let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
-    let options = Options { handoff: Handoff::Block, stop: Some(stop), shared: None, ring: ring.as_deref() };
-    let report =
-        pipeline::run(&mut source, filter.as_mut(), stats, &mut detectors, options, |p| bar.set_position(p.done))?;
-    bar.finish_and_clear();
-
-    let mut info = run_info(source.name(), expr, &report, &detectors, outliers.as_ref());
-    note_sink_error(&detectors, &mut info);
-    if let Some(w) = source.warning() {
-        warn_line(&format!(
-            "{}: {w}; the summary covers the {} packets before it",
-            source.name(),
-            stats.totals.packets
-        ));
-        info.warnings.push(w.to_string());
+    let mut info = match built.input {
+        Input::File(mut source) => {
+            let mut filter = file_filter(cli, &mut source)?;
+            let bar = progress_bar(cli, source.progress().and_then(|p| p.total));
+            let report = pipeline::run(&mut source, filter.as_mut(), &mut stats, &mut detectors, options(None), |p| {
+                bar.set_position(p.done)
+            })?;
+            bar.finish_and_clear();
+            let mut info = run_info(source.name(), cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
+            if let Some(w) = source.warning() {
+                warn_line(&format!(
+                    "{}: {w}; the summary covers the {} packets before it",
+                    source.name(),
+                    stats.totals.packets
+                ));
+                info.warnings.push(w.to_string());
+            }
+            info
+        }
+        Input::Live(mut source) => {
+            if let Some(secs) = cli.duration {
+                stop_after(secs, stop)?;
+            }
+            // Source problems (a device that went down, and its return) go to stderr as they happen.
+            let shared = std::sync::Mutex::new(pipeline::SourceState::default());
+            let report = std::thread::scope(|scope| {
+                let (shared, name) = (&shared, source.name().to_string());
+                scope.spawn(move || report_status_changes(&name, shared, stop));
+                let report =
+                    pipeline::run(&mut source, None, &mut stats, &mut detectors, options(Some(shared)), |_| {});
+                stop.store(true, Ordering::Relaxed);
+                report
+            })?;
+            let kernel = source.kernel_stats().unwrap_or_default();
+            let mut info = run_info(source.name(), cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
+            if let Some(status) = source.status() {
+                info.warnings.push(status.to_string());
+            }
+            info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring, report.dropped_detector));
+            info
+        }
+    };
+    info.detect_tables = detectors.tables();
+    if detectors.clock_held() > 0 {
+        warn(
+            &mut info.warnings,
+            format!(
+                "{} packets were dated far from their neighbours; the detectors saw them at their neighbours' time",
+                detectors.clock_held()
+            ),
+        );
     }
-    Ok(info)
+    let summary = Summary::new(&stats, &info, cli.top);
+    for s in sinks.finish(&serde_json::to_value(&summary).unwrap_or_default()) {
+        if let Some(e) = s.error.filter(|_| info.sinks.get(s.name).is_none_or(|k| k.error.is_none())) {
+            warn_line(&format!("{} sink: {e}", s.name));
+        }
+    }
+    print_summary(cli, &summary)
 }
 
 /// What a run reports besides the counters.
@@ -193,70 +253,45 @@ fn run_info(
     source: &str,
     filter: Option<String>,
     report: &pipeline::RunReport,
-    detectors: &Detectors,
     outliers: Option<&SharedOutliers>,
+    sinks: &SinkSet,
 ) -> RunInfo {
     let outliers = outliers.and_then(|o| o.lock().ok().map(|v| v.clone()));
     let mut warnings = Vec::new();
     if let Some(e) = outliers.as_ref().and_then(|o| o.status.error.as_ref()) {
         warn(&mut warnings, format!("outlier model: {e}"));
     }
-    if detectors.clock_held() > 0 {
-        warn(
-            &mut warnings,
-            format!(
-                "{} packets were dated far from their neighbours; the detectors saw them at their neighbours' time",
-                detectors.clock_held()
-            ),
-        );
+    for w in &report.warnings {
+        warn(&mut warnings, w.clone());
+    }
+    let statuses = sinks.status();
+    for s in &statuses {
+        if let Some(e) = &s.error {
+            let what = if s.name == "alerts" {
+                "writing alerts failed".to_string()
+            } else {
+                format!("{} sink failed", s.name)
+            };
+            warn(&mut warnings, format!("{what}: {e}"));
+        }
+        if s.dropped > 0 {
+            warn(&mut warnings, format!("{} sink fell behind: {} messages dropped", s.name, s.dropped));
+        }
     }
     RunInfo {
         source: source.to_string(),
         filter,
         frames_read: report.frames,
-        alerts: detectors.incidents(),
-        alerts_total: detectors.incidents_total(),
-        detect_tables: detectors.tables(),
+        alerts: report.alerts.clone(),
+        alerts_total: report.alerts_total,
+        sinks: statuses
+            .into_iter()
+            .map(|s| (s.name, crate::export::summary::SinkJson { dropped: s.dropped, error: s.error }))
+            .collect(),
         outliers,
         warnings,
         ..Default::default()
     }
-}
-
-fn capture_live(cli: &Cli, opened: open::Opened, stats: &mut Stats, stop: &Arc<AtomicBool>) -> anyhow::Result<RunInfo> {
-    let expr = cli.filter_expr();
-    let ring = cli.dump_alerts.as_ref().map(|_| packet_ring(cli));
-    let (mut detectors, outliers, input) = detectors::build(cli, opened, ring.clone(), true)?;
-    let Input::Live(mut source) = input else { bail!("not a live source") };
-    if let Some(secs) = cli.duration {
-        let stop = Arc::clone(stop);
-        std::thread::Builder::new()
-            .name("ntop-timer".into())
-            .spawn(move || {
-                std::thread::sleep(Duration::from_secs(secs));
-                stop.store(true, Ordering::Relaxed);
-            })
-            .context("cannot start the duration timer")?;
-    }
-    // Source problems (a device that went down, and its return) go to stderr as they happen.
-    let shared = std::sync::Mutex::new(pipeline::SourceState::default());
-    let report = std::thread::scope(|scope| {
-        let (shared, name) = (&shared, source.name().to_string());
-        scope.spawn(move || report_status_changes(&name, shared, stop));
-        let ring = ring.as_deref();
-        let options = Options { handoff: Handoff::DropWhenFull, stop: Some(stop), shared: Some(shared), ring };
-        let report = pipeline::run(&mut source, None, stats, &mut detectors, options, |_| {});
-        stop.store(true, Ordering::Relaxed);
-        report
-    })?;
-    let kernel = source.kernel_stats().unwrap_or_default();
-    let mut info = run_info(source.name(), expr, &report, &detectors, outliers.as_ref());
-    note_sink_error(&detectors, &mut info);
-    if let Some(status) = source.status() {
-        info.warnings.push(status.to_string());
-    }
-    info.capture = Some(CaptureJson::new(source.name(), kernel, report.dropped_ring, report.dropped_detector));
-    Ok(info)
 }
 
 /// Prints the source's status whenever it changes, until `stop` (headless live runs).
@@ -275,9 +310,8 @@ fn report_status_changes(device: &str, shared: &std::sync::Mutex<pipeline::Sourc
     }
 }
 
-fn print_summary(cli: &Cli, stats: &Stats, info: &RunInfo) -> anyhow::Result<()> {
-    let summary = Summary::new(stats, info, cli.top);
-    let text = if cli.json { summary.to_json() + "\n" } else { report::render(&summary) };
+fn print_summary(cli: &Cli, summary: &Summary) -> anyhow::Result<()> {
+    let text = if cli.json { summary.to_json() + "\n" } else { report::render(summary) };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -1,98 +1,233 @@
 //! The packet ring: raw bytes of the recent packets, for dumping a window to pcap.
 //!
-//! One preallocated byte arena used circularly, plus a queue of records (time, link
-//! type, lengths, position). A packet that does not fit before the arena's end starts
-//! again at zero; the oldest records are evicted as the writer laps them, and records
-//! older than the time window go too. Pushing allocates nothing.
+//! Lock-free, one writer (the capture thread) and any number of readers (dumps), and the
+//! writer never waits. One preallocated byte arena used circularly, and a circular table
+//! of records (time, link type, lengths, position). Positions are global byte counts
+//! that only grow, so "has this been overwritten?" is a comparison.
+//!
+//! A reader never blocks the writer; instead it validates what it copied, the way a
+//! seqlock does. The writer first publishes how far it is about to overwrite
+//! (`overwritten_to`), then writes; a reader copies a packet's bytes, then checks that
+//! mark: if the writer lapped the packet meanwhile, the copy is dropped and counted
+//! ([`PacketRing::overwritten`]), never returned torn. Records carry their own sequence
+//! number, checked before and after reading them. Everything is atomics (relaxed loads
+//! and stores of whole words, ordered by fences), so there is no data race anywhere.
+//! Pushing allocates nothing.
 
-use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, fence};
 
 use super::scripted::OwnedFrame;
 use super::{Frame, LinkType, Nanos};
 
-#[derive(Clone, Copy, Debug)]
-struct Record {
-    ts: Nanos,
-    linktype: LinkType,
-    orig_len: u32,
-    start: usize,
-    len: usize,
+/// One record's fields, each an atomic so that readers may race the writer.
+#[derive(Default)]
+struct Slot {
+    /// Record number + 1 once written; 0 while being written.
+    seq: AtomicU64,
+    ts: AtomicI64,
+    /// Link type (16 bits) and original length (32 bits).
+    meta: AtomicU64,
+    /// Global byte position of the packet's first byte, and its length (in the low 24 bits
+    /// of `len`... kept whole in its own word for simplicity).
+    start: AtomicU64,
+    len: AtomicU64,
 }
 
-/// Recent packets, bounded by bytes and by age.
-#[derive(Debug)]
+/// Recent packets, bounded by bytes and by age. Shared by reference: [`push`] from the
+/// one capture thread, [`collect`] from anywhere.
+///
+/// [`push`]: PacketRing::push
+/// [`collect`]: PacketRing::collect
 pub struct PacketRing {
-    arena: Vec<u8>,
-    records: VecDeque<Record>,
-    head: usize,
+    arena: Box<[AtomicU64]>,
+    slots: Box<[Slot]>,
     window: Nanos,
-    dropped_too_big: u64,
+    /// Records written so far.
+    count: AtomicU64,
+    /// Global byte position the next packet starts at (writer only; atomic for `span`).
+    head: AtomicU64,
+    /// Bytes before this global position may have been overwritten.
+    overwritten_to: AtomicU64,
+    dropped_too_big: AtomicU64,
+    /// Copies readers discarded because the writer lapped them.
+    overwritten: AtomicU64,
+    /// Set while a push runs: there must be one writer.
+    writing: AtomicBool,
 }
+
+impl std::fmt::Debug for PacketRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketRing").field("bytes", &self.capacity()).field("packets", &self.len()).finish()
+    }
+}
+
+/// Bytes per arena word.
+const WORD: u64 = 8;
+/// An average packet size the record table is sized for (smaller packets fill the table
+/// before the arena, which is fine: the oldest go either way).
+const MEAN_PACKET: usize = 96;
 
 impl PacketRing {
     /// A ring of `bytes` that keeps at most `window` nanoseconds of packets.
     pub fn new(bytes: usize, window: Nanos) -> Self {
-        PacketRing { arena: vec![0; bytes.max(1)], records: VecDeque::new(), head: 0, window, dropped_too_big: 0 }
+        let words = bytes.div_ceil(WORD as usize).max(1);
+        let slots = (bytes / MEAN_PACKET).clamp(64, 1 << 22);
+        PacketRing {
+            arena: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+            window,
+            count: AtomicU64::new(0),
+            head: AtomicU64::new(0),
+            overwritten_to: AtomicU64::new(0),
+            dropped_too_big: AtomicU64::new(0),
+            overwritten: AtomicU64::new(0),
+            writing: AtomicBool::new(false),
+        }
     }
 
-    /// Keeps a copy of `frame`, evicting what it must.
-    pub fn push(&mut self, frame: &Frame<'_>) {
-        let len = frame.data.len();
-        if len > self.arena.len() {
-            self.dropped_too_big += 1;
+    fn capacity(&self) -> u64 {
+        self.arena.len() as u64 * WORD
+    }
+
+    /// Keeps a copy of `frame`, overwriting the oldest bytes as needed. Only one thread
+    /// may push (the capture thread); it never waits for readers.
+    pub fn push(&self, frame: &Frame<'_>) {
+        let was = self.writing.swap(true, Ordering::Acquire);
+        debug_assert!(!was, "one writer at a time");
+        self.push_inner(frame);
+        self.writing.store(false, Ordering::Release);
+    }
+
+    fn push_inner(&self, frame: &Frame<'_>) {
+        let len = frame.data.len() as u64;
+        let cap = self.capacity();
+        if len > cap {
+            self.dropped_too_big.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let start = if self.head + len > self.arena.len() { 0 } else { self.head };
-        let end = start + len;
-        while let Some(r) = self.records.front() {
-            let overlaps = r.start < end && start < r.start + r.len.max(1);
-            let too_old = frame.ts.saturating_sub(r.ts) > self.window;
-            if overlaps || too_old {
-                self.records.pop_front();
-            } else {
-                break;
-            }
+        let mut start = self.head.load(Ordering::Relaxed);
+        // A packet never wraps: one that would cross the arena's end starts at its start.
+        if start % cap + len > cap {
+            start += cap - start % cap;
         }
-        self.arena[start..end].copy_from_slice(frame.data);
-        self.records.push_back(Record { ts: frame.ts, linktype: frame.linktype, orig_len: frame.orig_len, start, len });
-        self.head = end;
+        let end = (start + len).next_multiple_of(WORD);
+        // Announce what is about to be overwritten, then overwrite it.
+        self.overwritten_to.store(end.saturating_sub(cap), Ordering::Relaxed);
+        let n = self.count.load(Ordering::Relaxed);
+        let slot = &self.slots[(n % self.slots.len() as u64) as usize];
+        slot.seq.store(0, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let first = ((start % cap) / WORD) as usize;
+        for (i, chunk) in frame.data.chunks(WORD as usize).enumerate() {
+            let mut word = [0u8; WORD as usize];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.arena[first + i].store(u64::from_ne_bytes(word), Ordering::Relaxed);
+        }
+        slot.ts.store(frame.ts, Ordering::Relaxed);
+        slot.meta.store(u64::from(frame.linktype.0) << 32 | u64::from(frame.orig_len), Ordering::Relaxed);
+        slot.start.store(start, Ordering::Relaxed);
+        slot.len.store(len, Ordering::Relaxed);
+        slot.seq.store(n + 1, Ordering::Release);
+        self.head.store(end, Ordering::Relaxed);
+        self.count.store(n + 1, Ordering::Release);
     }
 
-    /// Packets held.
+    /// One record, if it is still whole: (ts, linktype, orig_len, start, len).
+    fn record(&self, n: u64) -> Option<(Nanos, LinkType, u32, u64, u64)> {
+        let slot = &self.slots[(n % self.slots.len() as u64) as usize];
+        if slot.seq.load(Ordering::Acquire) != n + 1 {
+            return None;
+        }
+        let ts = slot.ts.load(Ordering::Relaxed);
+        let meta = slot.meta.load(Ordering::Relaxed);
+        let (start, len) = (slot.start.load(Ordering::Relaxed), slot.len.load(Ordering::Relaxed));
+        fence(Ordering::Acquire);
+        if slot.seq.load(Ordering::Relaxed) != n + 1 {
+            return None;
+        }
+        Some((ts, LinkType((meta >> 32) as u16), meta as u32, start, len))
+    }
+
+    /// The bytes at global position `start`, if the writer has not lapped them.
+    fn bytes(&self, start: u64, len: u64, out: &mut Vec<u8>) -> bool {
+        let cap = self.capacity();
+        if start < self.overwritten_to.load(Ordering::Acquire) {
+            return false;
+        }
+        out.clear();
+        let first = ((start % cap) / WORD) as usize;
+        for i in 0..(len.div_ceil(WORD) as usize) {
+            out.extend_from_slice(&self.arena[first + i].load(Ordering::Relaxed).to_ne_bytes());
+        }
+        out.truncate(len as usize);
+        fence(Ordering::Acquire);
+        start >= self.overwritten_to.load(Ordering::Relaxed)
+    }
+
+    /// The records that may still be held, oldest first.
+    fn candidates(&self) -> std::ops::Range<u64> {
+        let n = self.count.load(Ordering::Acquire);
+        n.saturating_sub(self.slots.len() as u64)..n
+    }
+
+    /// Packets held (those whose bytes have not been overwritten yet).
     pub fn len(&self) -> usize {
-        self.records.len()
+        let floor = self.overwritten_to.load(Ordering::Acquire);
+        self.candidates().filter(|&n| self.record(n).is_some_and(|r| r.3 >= floor)).count()
     }
 
-    /// Whether the ring is empty.
+    /// Whether the ring holds no packet.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
-    /// Time of the oldest and newest packet held.
+    /// Time of the oldest and newest packet held (within the age window).
     pub fn span(&self) -> Option<(Nanos, Nanos)> {
-        Some((self.records.front()?.ts, self.records.back()?.ts))
+        let floor = self.overwritten_to.load(Ordering::Acquire);
+        let newest = self.candidates().rev().find_map(|n| self.record(n))?.0;
+        let oldest = self
+            .candidates()
+            .filter_map(|n| self.record(n))
+            .find(|r| r.3 >= floor && newest.saturating_sub(r.0) <= self.window)?
+            .0;
+        Some((oldest, newest))
     }
 
     /// Copies of the packets with `from <= ts < to` that `keep` accepts, oldest first.
+    /// Never blocks the writer: a packet it overwrites meanwhile is left out and counted
+    /// in [`PacketRing::overwritten`].
     pub fn collect(&self, from: Nanos, to: Nanos, mut keep: impl FnMut(&Frame<'_>) -> bool) -> Vec<OwnedFrame> {
-        self.records
-            .iter()
-            .filter(|r| r.ts >= from && r.ts < to)
-            .filter_map(|r| {
-                let frame = Frame {
-                    ts: r.ts,
-                    linktype: r.linktype,
-                    data: &self.arena[r.start..r.start + r.len],
-                    orig_len: r.orig_len,
-                };
-                keep(&frame).then(|| OwnedFrame {
-                    ts: r.ts,
-                    linktype: r.linktype,
-                    data: frame.data.to_vec(),
-                    orig_len: r.orig_len,
-                })
-            })
-            .collect()
+        let range = self.candidates();
+        let newest = range.clone().rev().find_map(|n| self.record(n)).map_or(Nanos::MIN, |r| r.0);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for n in range {
+            let Some((ts, linktype, orig_len, start, len)) = self.record(n) else {
+                self.overwritten.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if ts < from || ts >= to || newest.saturating_sub(ts) > self.window {
+                continue;
+            }
+            if start < self.overwritten_to.load(Ordering::Acquire) {
+                continue; // long gone before this dump began: not a race
+            }
+            if !self.bytes(start, len, &mut buf) {
+                self.overwritten.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let frame = Frame { ts, linktype, data: &buf, orig_len };
+            if keep(&frame) {
+                out.push(OwnedFrame { ts, linktype, data: buf.clone(), orig_len });
+            }
+        }
+        out
+    }
+
+    /// Packets that dumps had to leave out because capture overwrote them while they
+    /// were being copied.
+    pub fn overwritten(&self) -> u64 {
+        self.overwritten.load(Ordering::Relaxed)
     }
 }
 
@@ -106,20 +241,21 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_bytes_intact() {
-        let mut ring = PacketRing::new(100, Nanos::MAX);
+        let ring = PacketRing::new(100, Nanos::MAX);
         for i in 0..20u8 {
             ring.push(&frame(i64::from(i), i, 30).as_frame());
         }
-        // 100 bytes hold three 30-byte packets.
+        // 104 bytes (13 words) hold three 30-byte packets (32 bytes each, word-aligned).
         let kept = ring.collect(0, Nanos::MAX, |_| true);
         assert_eq!(kept.iter().map(|f| f.data[0]).collect::<Vec<_>>(), [17, 18, 19]);
         assert!(kept.iter().all(|f| f.data.iter().all(|b| *b == f.data[0])), "no torn packets");
         assert_eq!(ring.span(), Some((17, 19)));
+        assert_eq!(ring.len(), 3);
     }
 
     #[test]
     fn evicts_by_age_and_filters_on_collect() {
-        let mut ring = PacketRing::new(10_000, 100);
+        let ring = PacketRing::new(10_000, 100);
         for ts in [0, 50, 120, 150, 220] {
             ring.push(&frame(ts, ts as u8, 10).as_frame());
         }
@@ -130,11 +266,46 @@ mod tests {
 
     #[test]
     fn oversized_packets_are_skipped() {
-        let mut ring = PacketRing::new(10, Nanos::MAX);
-        ring.push(&frame(1, 1, 11).as_frame());
+        let ring = PacketRing::new(16, Nanos::MAX);
+        ring.push(&frame(1, 1, 17).as_frame());
         assert!(ring.is_empty());
-        ring.push(&frame(2, 2, 10).as_frame());
-        ring.push(&frame(3, 3, 10).as_frame());
+        ring.push(&frame(2, 2, 16).as_frame());
+        ring.push(&frame(3, 3, 16).as_frame());
         assert_eq!(ring.len(), 1);
+        assert_eq!(ring.collect(0, 10, |_| true)[0].data, vec![3; 16]);
+    }
+
+    #[test]
+    fn dumps_racing_the_writer_never_see_a_torn_packet() {
+        // Each packet is filled with one byte and its length encodes that byte, so a
+        // torn copy (bytes of two packets) is visible.
+        let ring = std::sync::Arc::new(PacketRing::new(64 << 10, Nanos::MAX));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (ring, stop) = (ring.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) || i < 200_000 {
+                    let b = (i % 251) as u8;
+                    ring.push(&frame(i as Nanos, b, 40 + usize::from(b) % 60).as_frame());
+                    i += 1;
+                }
+                i
+            })
+        };
+        let (mut seen, mut rounds) = (0, 0);
+        while rounds < 2000 || (seen == 0 && rounds < 1_000_000) {
+            rounds += 1;
+            for f in ring.collect(0, Nanos::MAX, |_| true) {
+                let b = f.data[0];
+                assert_eq!(f.data.len(), 40 + usize::from(b) % 60, "length of packet {}", f.ts);
+                assert!(f.data.iter().all(|x| *x == b), "torn packet {}", f.ts);
+                assert_eq!(f.ts as u64 % 251, u64::from(b));
+                seen += 1;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let pushed = writer.join().unwrap();
+        assert!(seen > 0 && pushed >= 200_000, "seen {seen}, pushed {pushed}, overwritten {}", ring.overwritten());
     }
 }

@@ -26,11 +26,54 @@ const MAX_EXPLAINED: usize = 65_536;
 /// the long horizon of the outlier's figures remembers about a minute.
 pub const OUTLIER_EXPLAINED: Nanos = 90 * crate::capture::NANOS_PER_SEC;
 
-/// Incident bookkeeping (see the module doc). Times are detection times.
-pub struct Incidents {
+/// The latest report of each incident: every open one, and the latest [`MAX_ENDED`]
+/// ended ones (the rest counted).
+#[derive(Clone, Debug, Default)]
+pub struct Latest {
     open: Map<u64, Alert>,
     ended: VecDeque<Alert>,
     ended_dropped: u64,
+    /// Highest incident id seen.
+    top_id: u64,
+}
+
+impl Latest {
+    /// Keeps `a` as its incident's latest report.
+    pub fn keep(&mut self, a: Alert) {
+        self.top_id = self.top_id.max(a.id);
+        if a.state != AlertState::End {
+            self.open.insert(a.id, a);
+            return;
+        }
+        self.open.remove(&a.id);
+        if self.ended.len() == MAX_ENDED {
+            self.ended.pop_front();
+            self.ended_dropped += 1;
+        }
+        self.ended.push_back(a);
+    }
+
+    /// The latest report of every incident held, newest incident first.
+    pub fn list(&self) -> Vec<Alert> {
+        let mut all: Vec<Alert> = self.open.values().chain(&self.ended).cloned().collect();
+        all.sort_unstable_by_key(|a| std::cmp::Reverse(a.id));
+        all
+    }
+
+    /// Incidents seen (the highest id).
+    pub fn total(&self) -> u64 {
+        self.top_id
+    }
+
+    /// Incidents held, the cap, and ended ones no longer held.
+    pub fn fill(&self) -> Fill {
+        Fill { len: self.open.len() + self.ended.len(), cap: self.open.len() + MAX_ENDED, evicted: self.ended_dropped }
+    }
+}
+
+/// Incident bookkeeping (see the module doc). Times are detection times.
+pub struct Incidents {
+    latest: Latest,
     /// Run-wide ids of open (detector, the detector's own incident id).
     ids: Map<(usize, u64), u64>,
     next_id: u64,
@@ -46,9 +89,7 @@ pub struct Incidents {
 impl Default for Incidents {
     fn default() -> Self {
         Incidents {
-            open: Map::default(),
-            ended: VecDeque::new(),
-            ended_dropped: 0,
+            latest: Latest::default(),
             ids: Map::default(),
             next_id: 0,
             explained: Set::default(),
@@ -132,23 +173,12 @@ impl Incidents {
 
     /// Keeps `a` (in detection times) as its incident's latest report.
     pub fn keep(&mut self, a: Alert) {
-        if a.state != AlertState::End {
-            self.open.insert(a.id, a);
-            return;
-        }
-        self.open.remove(&a.id);
-        if self.ended.len() == MAX_ENDED {
-            self.ended.pop_front();
-            self.ended_dropped += 1;
-        }
-        self.ended.push_back(a);
+        self.latest.keep(a);
     }
 
     /// The latest report of every incident held, newest incident first.
     pub fn latest(&self) -> Vec<Alert> {
-        let mut all: Vec<Alert> = self.open.values().chain(&self.ended).cloned().collect();
-        all.sort_unstable_by_key(|a| std::cmp::Reverse(a.id));
-        all
+        self.latest.list()
     }
 
     /// Incidents reported in this run (held or not).
@@ -159,14 +189,7 @@ impl Incidents {
     /// The bounded structures: incidents held, explained incidents, named hosts.
     pub fn tables(&self) -> [(&'static str, Fill); 3] {
         [
-            (
-                "incidents",
-                Fill {
-                    len: self.open.len() + self.ended.len(),
-                    cap: self.open.len() + MAX_ENDED,
-                    evicted: self.ended_dropped,
-                },
-            ),
+            ("incidents", self.latest.fill()),
             ("explained", Fill { len: self.explained.len(), cap: MAX_EXPLAINED, evicted: self.explained_dropped }),
             ("named_hosts", self.by_host.fill()),
         ]

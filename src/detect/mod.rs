@@ -15,8 +15,6 @@ pub mod memory;
 pub mod outlier;
 pub mod scan;
 
-use std::io::Write;
-
 use crate::capture::Nanos;
 use crate::decode::PacketMeta;
 pub use alert::{Alert, AlertState, Severity};
@@ -38,9 +36,6 @@ pub trait Detector: Send {
     fn finish(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
 }
 
-/// Sees every alert report before it is kept or written, and may add to it.
-pub type ReportHook = Box<dyn FnMut(&mut Alert) + Send>;
-
 /// Packet time between two ticks.
 const TICK: Nanos = crate::capture::NANOS_PER_SEC;
 
@@ -52,59 +47,12 @@ pub struct Detectors {
     next_tick: Option<Nanos>,
     /// Detection time (packet time made monotonic and sane; see [`clock`]).
     clock: clock::Clock,
-    /// Where every report goes as one JSON line (`--alerts`), if anywhere.
-    sink: Option<Box<dyn Write + Send>>,
-    sink_error: Option<String>,
-    /// Sees (and may annotate) every report before it is kept or written.
-    hook: Option<ReportHook>,
 }
 
 impl Detectors {
     /// Runs `list`.
     pub fn new(list: Vec<Box<dyn Detector>>) -> Self {
-        Detectors {
-            list,
-            incidents: incidents::Incidents::default(),
-            next_tick: None,
-            clock: clock::Clock::default(),
-            sink: None,
-            sink_error: None,
-            hook: None,
-        }
-    }
-
-    /// Runs `hook` on every report first (for example to dump its pcap and note where).
-    pub fn with_hook(mut self, hook: ReportHook) -> Self {
-        self.hook = Some(hook);
-        self
-    }
-
-    /// Also writes every alert report to `sink` as NDJSON (one object a line, flushed
-    /// after each batch that produced any).
-    pub fn with_sink(mut self, sink: Box<dyn Write + Send>) -> Self {
-        self.sink = Some(sink);
-        self
-    }
-
-    /// The first error writing the NDJSON stream, if any (writing stops there).
-    pub fn sink_error(&self) -> Option<&str> {
-        self.sink_error.as_deref()
-    }
-
-    fn write_reports(&mut self, reports: &[Alert]) {
-        let Some(sink) = self.sink.as_mut() else { return };
-        let result = reports
-            .iter()
-            .try_for_each(|a| {
-                let line = serde_json::to_string(a).map_err(std::io::Error::other)?;
-                sink.write_all(line.as_bytes())?;
-                sink.write_all(b"\n")
-            })
-            .and_then(|()| sink.flush());
-        if let Err(e) = result {
-            self.sink_error = Some(e.to_string());
-            self.sink = None;
-        }
+        Detectors { list, incidents: incidents::Incidents::default(), next_tick: None, clock: clock::Clock::default() }
     }
 
     /// Whether no detector is registered.
@@ -172,14 +120,8 @@ impl Detectors {
         for a in out.iter_mut() {
             self.to_real(a);
         }
-        if let Some(hook) = &mut self.hook {
-            out.iter_mut().for_each(hook);
-        }
         for (a, (ts, first_ts, last_ts)) in out.iter().zip(detection) {
             self.incidents.keep(Alert { ts, first_ts, last_ts, ..a.clone() });
-        }
-        if !out.is_empty() {
-            self.write_reports(out);
         }
     }
 
@@ -287,64 +229,6 @@ pub(crate) mod tests {
         let incidents = d.incidents();
         assert_eq!(incidents.len(), 1);
         assert_eq!((incidents[0].state, incidents[0].packets), (AlertState::End, 2));
-    }
-
-    /// A writer whose bytes the test can read back.
-    #[derive(Clone, Default)]
-    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn every_report_is_one_ndjson_line() {
-        let out = Shared::default();
-        let mut d = Detectors::new(vec![Box::new(BigPackets::new())]).with_sink(Box::new(out.clone()));
-        d.observe(&[meta(10, 1500), meta(20, 1500)]);
-        d.observe(&[meta(3 * NANOS_PER_SEC, 60)]);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let states: Vec<String> = text
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["state"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(states, ["new", "update", "end"]);
-        for line in text.lines() {
-            let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            for key in [
-                "id", "state", "kind", "severity", "ts", "first_ts", "last_ts", "src", "dst", "proto", "port",
-                "packets", "summary", "evidence",
-            ] {
-                assert!(v.get(key).is_some(), "{key} missing in {line}");
-            }
-        }
-    }
-
-    struct Broken;
-
-    impl Write for Broken {
-        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::other("disk full"))
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_failing_sink_is_reported_not_fatal() {
-        let mut d = Detectors::new(vec![Box::new(BigPackets::new())]).with_sink(Box::new(Broken));
-        assert_eq!(d.observe(&[meta(10, 1500)]).len(), 1);
-        assert_eq!(d.sink_error(), Some("disk full"));
-        assert_eq!(d.observe(&[meta(20, 1500)]).len(), 1, "detection goes on");
     }
 
     #[test]

@@ -171,7 +171,7 @@ mod tests {
             out
         };
         let s = NANOS_PER_SEC;
-        let mut ring = PacketRing::new(1 << 20, i64::MAX);
+        let ring = PacketRing::new(1 << 20, i64::MAX);
         let (a, v, other) = ([10, 0, 0, 66], [10, 0, 0, 10], [10, 0, 0, 5]);
         for (t, src, dst) in
             [(0, a, v), (9 * s, a, v), (10 * s, v, a), (10 * s, other, v), (12 * s, a, v), (13 * s, a, v)]

@@ -39,6 +39,17 @@ pub struct RunInfo {
     pub alerts_total: u64,
     /// The detectors' bounded structures, for `tables`.
     pub detect_tables: Vec<(&'static str, crate::stats::table::Fill)>,
+    /// Each sink's drops and first error, by name.
+    pub sinks: BTreeMap<&'static str, SinkJson>,
+}
+
+/// What became of one sink (the summary's `sinks`).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SinkJson {
+    /// Messages dropped because the sink's queue was full (live captures only).
+    pub dropped: u64,
+    /// The sink's first error, if it failed (it got nothing more after it).
+    pub error: Option<String>,
 }
 
 /// Live capture counters: what the kernel saw and what was lost where.
@@ -124,6 +135,8 @@ pub struct Summary {
     pub alerts: Vec<Alert>,
     /// Incidents reported in the run, including ended ones no longer listed.
     pub alerts_total: u64,
+    /// Each sink's drops and first error (`alerts` for `--alerts`).
+    pub sinks: BTreeMap<&'static str, SinkJson>,
     /// Live capture counters; `null` for files.
     pub capture: Option<CaptureJson>,
     /// The outlier model's status (`state`, `learned_from`, `trained_on`, `threshold`,
@@ -330,6 +343,7 @@ impl Summary {
             warnings: info.warnings.clone(),
             alerts: info.alerts.clone(),
             alerts_total: info.alerts_total.max(info.alerts.len() as u64),
+            sinks: info.sinks.clone(),
             capture: info.capture.clone(),
             outliers: info.outliers.as_ref().map(|o| o.status.clone()),
         }

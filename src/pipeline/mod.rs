@@ -1,12 +1,19 @@
-//! The packet path shared by every mode: source → filter → decode → stats.
+//! The one pipeline runner, for every mode (headless or TUI, file or live): source →
+//! filter → decode → stats → detectors → alert stage → sinks.
 //!
-//! Three threads: the calling thread reads, filters and decodes (the capture side), a
-//! named `ntop-stats` thread counts, and `ntop-detect` runs the detectors. Decoded
+//! Threads: the calling thread reads, filters and decodes (the capture side, which also
+//! keeps raw packets in the lock-free ring), `ntop-stats` counts (and serves the TUI's
+//! views, [`engine`]), `ntop-detect` runs the detectors and, at the end, finishes them,
+//! and `ntop-alerts` writes incident pcaps and hands reports to the [`sink`]s. Decoded
 //! [`PacketMeta`]s travel in batches over bounded channels, capture → stats → detect,
 //! and emptied batches come back to the capture side to be reused, so the steady state
 //! allocates nothing and each packet is copied once. On a file the channel applies back-pressure (nothing
 //! is lost, the reader just waits); on a live capture the capture thread never waits:
 //! a batch that finds the channel full is dropped and counted ([`RunReport`]).
+
+pub mod alerts;
+pub mod engine;
+pub mod sink;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +22,10 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketRing, PacketSource, Progress};
 use crate::decode::{PacketMeta, decode};
-use crate::detect::Detectors;
+use crate::detect::{Alert, Detectors};
 use crate::stats::Stats;
+pub use engine::ViewIo;
+pub use sink::{Sink, SinkSet, SinkStatus};
 
 /// Packets per batch.
 const BATCH: usize = 1024;
@@ -41,7 +50,7 @@ pub enum Handoff {
 }
 
 /// What a run did besides counting.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunReport {
     /// Frames read from the source, before the filter.
     pub frames: u64,
@@ -49,6 +58,12 @@ pub struct RunReport {
     pub dropped_ring: u64,
     /// Packets the detectors missed because they fell behind (live only).
     pub dropped_detector: u64,
+    /// The latest report of every incident held, newest first (with `pcap` evidence).
+    pub alerts: Vec<Alert>,
+    /// Incidents reported.
+    pub alerts_total: u64,
+    /// Alert pcaps that could not be written, one line each.
+    pub warnings: Vec<String>,
 }
 
 /// What the capture side tells the rest while it runs.
@@ -77,12 +92,26 @@ pub struct Options<'a> {
     /// Refreshed while the source is idle and every few thousand frames.
     pub shared: Option<&'a Mutex<SourceState>>,
     /// Keeps the raw bytes of every packet that passes the filter (for dumps).
-    pub ring: Option<&'a Mutex<PacketRing>>,
+    pub ring: Option<&'a PacketRing>,
+    /// Writes each ended incident's pcap here, from `ring` (`--dump-alerts`).
+    pub dump_alerts: Option<crate::files::OutDir>,
+    /// Where reports and snapshots go.
+    pub sinks: Option<&'a SinkSet>,
+    /// The TUI: publish views, and keep serving them after the source ends.
+    pub views: Option<ViewIo>,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { handoff: Handoff::Block, stop: None, shared: None, ring: None }
+        Options {
+            handoff: Handoff::Block,
+            stop: None,
+            shared: None,
+            ring: None,
+            dump_alerts: None,
+            sinks: None,
+            views: None,
+        }
     }
 }
 
@@ -95,7 +124,9 @@ const DRAIN_MAX: usize = 1 << 20;
 const IDLE_HANDOFF: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Reads `source` to its end (or until stopped), counting every frame that passes
-/// `filter` into `stats`.
+/// `filter` into `stats` and running `detectors` on it; at the end the detectors are
+/// finished (open incidents end), every report has reached the sinks, and (with views)
+/// the UI has hung up.
 ///
 /// `on_progress` is called every few tens of thousands of frames and once at the end.
 pub fn run<S: PacketSource + ?Sized>(
@@ -103,57 +134,100 @@ pub fn run<S: PacketSource + ?Sized>(
     filter: Option<&mut Filter>,
     stats: &mut Stats,
     detectors: &mut Detectors,
-    options: Options<'_>,
+    mut options: Options<'_>,
     on_progress: impl FnMut(Progress),
 ) -> Result<RunReport, CaptureError> {
     let handoff = options.handoff;
     let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
     let (detect_tx, detect_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
     let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(2 * depth(handoff) + 2);
+    // Reports are few: a deep queue, so that detection never waits on a slow dump.
+    let (report_tx, report_rx) = bounded::<Vec<Alert>>(1024);
+    let (list_tx, list_rx) = bounded::<Vec<Alert>>(16);
+    let none = SinkSet::none();
+    let sinks = options.sinks.unwrap_or(&none);
+    let views = options.views.take();
+    let lists = views.as_ref().map(|_| list_tx);
+    let dumps = match (options.dump_alerts.take(), options.ring) {
+        (Some(dir), Some(ring)) => Some(alerts::AlertDumps { ring, dir }),
+        _ => None,
+    };
     // With no detectors registered, batches skip the detector hop altogether.
     let detecting = !detectors.is_empty();
     std::thread::scope(|scope| {
-        let recycle = empty_tx.clone();
+        let engine_io = engine::EngineIo {
+            batches: full_rx,
+            detect: detecting.then_some(detect_tx),
+            recycle: empty_tx.clone(),
+            incidents: list_rx,
+            sinks,
+            shared: options.shared,
+        };
         let counter = std::thread::Builder::new()
             .name("ntop-stats".into())
-            .spawn_scoped(scope, move || {
-                let mut lagged = 0u64;
-                for mut batch in full_rx {
-                    for meta in &batch {
-                        stats.record(meta);
-                    }
-                    if detecting {
-                        lagged += forward(batch, &detect_tx, &recycle, handoff);
-                    } else {
-                        batch.clear();
-                        let _ = recycle.try_send(batch);
-                    }
-                }
-                lagged
-            })
+            .spawn_scoped(scope, move || engine::run(stats, engine_io, handoff, views))
             .expect("spawning the stats thread");
         let detector = std::thread::Builder::new()
             .name("ntop-detect".into())
             .spawn_scoped(scope, move || {
+                let mut lost = 0u64;
                 for mut batch in detect_rx {
-                    detectors.observe(&batch);
+                    let reports = detectors.observe(&batch);
+                    if !reports.is_empty() {
+                        lost += pass_reports(&report_tx, reports, handoff);
+                    }
                     batch.clear();
                     let _ = empty_tx.try_send(batch);
                 }
-                detectors.finish();
+                let last = detectors.finish();
+                if !last.is_empty() {
+                    let _ = report_tx.send(last);
+                }
+                (lost, detectors.incidents_total())
             })
             .expect("spawning the detector thread");
+        let stage = std::thread::Builder::new()
+            .name("ntop-alerts".into())
+            .spawn_scoped(scope, move || alerts::stage(report_rx, dumps, sinks, lists))
+            .expect("spawning the alert thread");
         let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
-        let lagged = match counter.join() {
-            Ok(n) => n,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        if let Err(panic) = detector.join() {
-            std::panic::resume_unwind(panic);
+        let lagged = joined(counter.join());
+        let (lost_reports, total) = joined(detector.join());
+        let done = joined(stage.join());
+        let mut warnings = done.warnings;
+        if lost_reports > 0 {
+            warnings.push(format!("{lost_reports} alert reports were dropped: the alert stage fell behind"));
         }
-        result.map(|r| RunReport { dropped_detector: lagged, ..r })
+        result.map(|r| RunReport {
+            dropped_detector: lagged,
+            alerts: done.latest.list(),
+            alerts_total: total.max(done.latest.total()),
+            warnings,
+            ..r
+        })
     })
+}
+
+/// A joined thread's result, or its panic passed on.
+fn joined<T>(r: std::thread::Result<T>) -> T {
+    r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Hands a batch of reports to the alert stage: waiting on a file; on a live capture,
+/// dropping (and counting) them if the stage is a thousand batches behind.
+fn pass_reports(tx: &Sender<Vec<Alert>>, reports: Vec<Alert>, handoff: Handoff) -> u64 {
+    let n = reports.len() as u64;
+    match handoff {
+        Handoff::Block => {
+            let _ = tx.send(reports);
+            0
+        }
+        Handoff::DropWhenFull => match tx.try_send(reports) {
+            Err(TrySendError::Full(_)) => n,
+            _ => 0,
+        },
+    }
 }
 
 /// Passes a counted batch on to the detectors (waiting, or dropping it when they are
@@ -226,9 +300,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
         };
         report.frames += 1;
         if filter.as_deref_mut().is_none_or(|f| f.matches(&frame)) {
-            if let Some(ring) = options.ring
-                && let Ok(mut ring) = ring.lock()
-            {
+            if let Some(ring) = options.ring {
                 ring.push(&frame);
             }
             batch.push(decode(&frame));
@@ -255,6 +327,9 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
             let Next::Frame(frame) = source.next_frame()? else { break };
             report.frames += 1;
             if filter.as_deref_mut().is_none_or(|f| f.matches(&frame)) {
+                if let Some(ring) = options.ring {
+                    ring.push(&frame);
+                }
                 batch.push(decode(&frame));
                 if batch.len() == BATCH && !hand_off(full, &mut batch, empty, Handoff::Block, &mut report) {
                     break;
@@ -335,7 +410,7 @@ mod tests {
         let report =
             run(&mut ScriptedSource::new(frames), None, &mut threaded, &mut none, Options::default(), |_| calls += 1)
                 .unwrap();
-        assert_eq!(report, RunReport { frames: 5000, dropped_ring: 0, dropped_detector: 0 });
+        assert_eq!(report, RunReport { frames: 5000, ..RunReport::default() });
         assert_eq!(threaded.totals, inline.totals);
         assert_eq!(threaded.protocols, inline.protocols);
         assert_eq!(threaded.hosts.top(0), inline.hosts.top(0));

@@ -1,0 +1,172 @@
+//! The counting thread: every decoded batch is counted into [`Stats`], passed on to the
+//! detectors, and, once a second of packet time, summed up in a [`Snapshot`] for the
+//! sinks. For the TUI it also publishes a [`View`] of the current [`ViewSpec`] a few
+//! times a second (at once when the spec changes), and goes on serving views after the
+//! source has ended, until the UI hangs up.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, never, select, tick};
+
+use super::sink::{SinkSet, SinkWatch, Snapshot};
+use super::{Handoff, SourceState, forward};
+use crate::capture::{NANOS_PER_SEC, Nanos};
+use crate::decode::PacketMeta;
+use crate::detect::Alert;
+use crate::detect::outlier::SharedOutliers;
+use crate::export::summary::CaptureJson;
+use crate::stats::Stats;
+use crate::view::{Context, View, ViewSpec};
+
+/// How often a view is published while data changes.
+const PUBLISH: Duration = Duration::from_millis(250);
+
+/// The TUI's side of the engine: specs in, views out.
+pub struct ViewIo {
+    /// View specs from the UI (the engine ends when the UI drops its sender).
+    pub specs: Receiver<ViewSpec>,
+    /// Views to the UI.
+    pub views: Sender<Arc<View>>,
+    /// Host clusters and model status from the outlier detector, if it runs.
+    pub outliers: Option<SharedOutliers>,
+    /// Source name and whether it is live.
+    pub source: String,
+    /// Live capture (or a replay).
+    pub live: bool,
+}
+
+/// The engine's channels.
+pub struct EngineIo<'a> {
+    /// Decoded batches from the capture side.
+    pub batches: Receiver<Vec<PacketMeta>>,
+    /// Counted batches on to the detectors (none when nothing detects).
+    pub detect: Option<Sender<Vec<PacketMeta>>>,
+    /// Emptied batches back to the capture side.
+    pub recycle: Sender<Vec<PacketMeta>>,
+    /// Incident lists from the alert stage (views only).
+    pub incidents: Receiver<Vec<Alert>>,
+    /// The sinks, for snapshots.
+    pub sinks: &'a SinkSet,
+    /// What the capture side shares.
+    pub shared: Option<&'a Mutex<SourceState>>,
+}
+
+/// Runs the engine until the batches end (or, with views, until the UI hangs up);
+/// returns the packets the detectors missed.
+pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<ViewIo>) -> u64 {
+    let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared } = io;
+    let mut lagged = 0u64;
+    let mut next_snapshot: Option<Nanos> = None;
+    let mut count = |stats: &mut Stats, batch: Vec<PacketMeta>, lagged: &mut u64| {
+        for meta in &batch {
+            stats.record(meta);
+        }
+        if let Some(ts) = batch.last().map(|m| m.ts) {
+            let due = *next_snapshot.get_or_insert(ts - ts.rem_euclid(NANOS_PER_SEC) + NANOS_PER_SEC);
+            if ts >= due {
+                sinks.snapshot(snapshot(stats, ts - ts.rem_euclid(NANOS_PER_SEC)));
+                next_snapshot = Some(ts - ts.rem_euclid(NANOS_PER_SEC) + NANOS_PER_SEC);
+            }
+        }
+        match &detect {
+            Some(tx) => *lagged += forward(batch, tx, &recycle, handoff),
+            None => {
+                let mut batch = batch;
+                batch.clear();
+                let _ = recycle.try_send(batch);
+            }
+        }
+    };
+    let Some(v) = views else {
+        for batch in batches {
+            count(stats, batch, &mut lagged);
+        }
+        return lagged;
+    };
+    let watch = sinks.watch();
+    let ticker = tick(PUBLISH);
+    let mut spec = ViewSpec::default();
+    let (mut dirty, mut last_state, mut list) = (true, SourceState::default(), Vec::new());
+    loop {
+        let mut publish = false;
+        select! {
+            recv(batches) -> msg => match msg {
+                Ok(batch) => {
+                    count(stats, batch, &mut lagged);
+                    dirty = true;
+                }
+                Err(_) => {
+                    batches = never();
+                    dirty = true;
+                }
+            },
+            recv(incidents) -> msg => match msg {
+                Ok(l) => {
+                    list = l;
+                    dirty = true;
+                }
+                Err(_) => incidents = never(),
+            },
+            recv(v.specs) -> msg => match msg {
+                Ok(s) => {
+                    spec = s;
+                    publish = true;
+                }
+                Err(_) => return lagged, // the UI is gone
+            },
+            recv(ticker) -> _ => {
+                let mut state = shared.and_then(|s| s.lock().ok().map(|s| s.clone())).unwrap_or_default();
+                state.dropped_detector = lagged;
+                dirty |= state != last_state;
+                last_state = state;
+                publish = dirty;
+            }
+        }
+        if publish {
+            let view = build(stats, &spec, &v, &last_state, &list, &watch);
+            // A full slot means the UI has not taken the last view yet: try next tick.
+            dirty = v.views.try_send(Arc::new(view)).is_err();
+        }
+    }
+}
+
+fn build(stats: &Stats, spec: &ViewSpec, v: &ViewIo, state: &SourceState, alerts: &[Alert], sinks: &SinkWatch) -> View {
+    let sink_problems: Vec<String> = sinks
+        .status()
+        .into_iter()
+        .filter_map(|s| match (&s.error, s.dropped) {
+            (Some(e), _) => Some(format!("{} sink failed: {e}", s.name)),
+            (None, 0) => None,
+            (None, n) => Some(format!("{} sink dropped {n}", s.name)),
+        })
+        .collect();
+    let status = state.status.iter().cloned().chain(sink_problems).collect::<Vec<_>>().join("; ");
+    let context = Context {
+        source: v.source.clone(),
+        live: v.live,
+        capture: state.kernel.map(|k| CaptureJson::new(&v.source, k, state.dropped_ring, state.dropped_detector)),
+        status: (!status.is_empty()).then_some(status),
+        finished: state.finished,
+        alerts: alerts.to_vec(),
+        outliers: None,
+    };
+    let mut view = View::build(stats, spec, context);
+    if let Some(shared) = &v.outliers
+        && let Ok(o) = shared.lock()
+    {
+        view.add_outliers(&o);
+    }
+    view
+}
+
+/// The figures of a second.
+fn snapshot(stats: &Stats, ts: Nanos) -> Snapshot {
+    Snapshot {
+        ts,
+        totals: stats.totals,
+        protocols: stats.protocols,
+        hosts: stats.hosts.len(),
+        flows: stats.flows.len(),
+    }
+}

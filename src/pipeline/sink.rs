@@ -1,0 +1,357 @@
+//! Sinks: consumers of what a run produces (alert reports, a statistics snapshot once a
+//! second of packet time, and the final summary), each on its own thread behind its own
+//! bounded queue.
+//!
+//! A slow or failing sink never stalls capture or detection: on a live capture a message
+//! that finds the queue full is dropped and counted; on a file the queue waits (a replay
+//! loses nothing by waiting). A sink's first error is kept and shown (summary warnings,
+//! TUI header); a failed sink gets nothing more. `--alerts` is [`NdjsonAlerts`]; the
+//! Records and Reports issues add theirs here.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+
+use super::Handoff;
+use crate::capture::Nanos;
+use crate::decode::Proto;
+use crate::detect::Alert;
+use crate::stats::Counter;
+
+/// Messages a sink's queue holds.
+const QUEUE: usize = 4096;
+
+/// The statistics at one second of packet time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Packet time of the snapshot (a whole second).
+    pub ts: Nanos,
+    /// Packets and bytes counted so far.
+    pub totals: Counter,
+    /// The same per protocol class, by [`Proto::index`].
+    pub protocols: [Counter; Proto::COUNT],
+    /// Hosts and flows tracked now.
+    pub hosts: usize,
+    /// Flows tracked now.
+    pub flows: usize,
+}
+
+/// A consumer of a run's output. Every method may fail; the first failure is kept and
+/// the sink gets nothing more.
+pub trait Sink: Send {
+    /// Short name, for the summary and the header (`alerts`, later `db`, `mail`...).
+    fn name(&self) -> &'static str;
+
+    /// One alert report (new, update, end), with the packets' own times.
+    fn alert(&mut self, _report: &Alert) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The statistics at a second of packet time.
+    fn snapshot(&mut self, _snapshot: &Snapshot) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The run is over: the JSON summary (the `--json` contract).
+    fn finish(&mut self, _summary: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+enum Msg {
+    Alert(Alert),
+    Snapshot(Arc<Snapshot>),
+    Finish(Arc<serde_json::Value>),
+}
+
+/// What became of one sink.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkStatus {
+    /// The sink's name.
+    pub name: &'static str,
+    /// Messages dropped because its queue was full.
+    pub dropped: u64,
+    /// Its first error, if any.
+    pub error: Option<String>,
+}
+
+struct Shared {
+    name: &'static str,
+    dropped: AtomicU64,
+    error: Mutex<Option<String>>,
+}
+
+struct Running {
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The sinks of a run, each on its own thread.
+pub struct SinkSet {
+    sinks: Vec<Running>,
+    handoff: Handoff,
+}
+
+impl SinkSet {
+    /// Starts a thread per sink.
+    pub fn new(list: Vec<Box<dyn Sink>>, handoff: Handoff) -> std::io::Result<SinkSet> {
+        let mut sinks = Vec::new();
+        for mut sink in list {
+            let (tx, rx) = bounded::<Msg>(QUEUE);
+            let shared = Arc::new(Shared { name: sink.name(), dropped: AtomicU64::new(0), error: Mutex::new(None) });
+            let mine = Arc::clone(&shared);
+            let thread = std::thread::Builder::new().name(format!("ntop-sink-{}", sink.name())).spawn(move || {
+                for msg in rx {
+                    let result = match &msg {
+                        Msg::Alert(a) => sink.alert(a),
+                        Msg::Snapshot(s) => sink.snapshot(s),
+                        Msg::Finish(s) => sink.finish(s),
+                    };
+                    if let Err(e) = result {
+                        *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        break;
+                    }
+                }
+            })?;
+            sinks.push(Running { tx, shared, thread });
+        }
+        Ok(SinkSet { sinks, handoff })
+    }
+
+    /// No sinks at all.
+    pub fn none() -> SinkSet {
+        SinkSet { sinks: Vec::new(), handoff: Handoff::Block }
+    }
+
+    fn send(&self, msg: impl Fn() -> Msg) {
+        for s in &self.sinks {
+            let sent = match self.handoff {
+                Handoff::Block => s.tx.send(msg()).is_ok(),
+                Handoff::DropWhenFull => match s.tx.try_send(msg()) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => {
+                        s.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        true
+                    }
+                    Err(TrySendError::Disconnected(_)) => false,
+                },
+            };
+            let _ = sent; // a sink that failed has stopped taking messages: its error says so
+        }
+    }
+
+    /// Passes alert reports on.
+    pub fn alerts(&self, reports: &[Alert]) {
+        for a in reports {
+            self.send(|| Msg::Alert(a.clone()));
+        }
+    }
+
+    /// Passes a statistics snapshot on.
+    pub fn snapshot(&self, snapshot: Snapshot) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let snapshot = Arc::new(snapshot);
+        self.send(|| Msg::Snapshot(Arc::clone(&snapshot)));
+    }
+
+    /// Every sink's drops and first error so far.
+    pub fn status(&self) -> Vec<SinkStatus> {
+        self.sinks
+            .iter()
+            .map(|s| SinkStatus {
+                name: s.shared.name,
+                dropped: s.shared.dropped.load(Ordering::Relaxed),
+                error: s.shared.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            })
+            .collect()
+    }
+
+    /// A handle that reads the status from elsewhere (the TUI's header).
+    pub fn watch(&self) -> SinkWatch {
+        SinkWatch(self.sinks.iter().map(|s| Arc::clone(&s.shared)).collect())
+    }
+
+    /// Gives every sink the final summary (waiting: the run is over), closes the
+    /// queues and waits for the sinks to finish; returns what became of each.
+    pub fn finish(self, summary: &serde_json::Value) -> Vec<SinkStatus> {
+        let summary = Arc::new(summary.clone());
+        for s in &self.sinks {
+            let _ = s.tx.send(Msg::Finish(Arc::clone(&summary)));
+        }
+        let status = self.status();
+        let mut done = Vec::new();
+        for s in self.sinks {
+            drop(s.tx);
+            let _ = s.thread.join();
+            done.push(s.shared);
+        }
+        // Errors of the final messages count too.
+        status
+            .into_iter()
+            .zip(done)
+            .map(|(st, sh)| SinkStatus { error: sh.error.lock().unwrap_or_else(|p| p.into_inner()).clone(), ..st })
+            .collect()
+    }
+}
+
+/// Reads the sinks' drops and errors while they run.
+#[derive(Clone, Default)]
+pub struct SinkWatch(Vec<Arc<Shared>>);
+
+impl SinkWatch {
+    /// Drops and first error of each sink.
+    pub fn status(&self) -> Vec<SinkStatus> {
+        self.0
+            .iter()
+            .map(|s| SinkStatus {
+                name: s.name,
+                dropped: s.dropped.load(Ordering::Relaxed),
+                error: s.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            })
+            .collect()
+    }
+}
+
+/// `--alerts`: every report as one JSON line, flushed as it comes.
+pub struct NdjsonAlerts {
+    out: Box<dyn Write + Send>,
+}
+
+impl NdjsonAlerts {
+    /// Writes to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        NdjsonAlerts { out }
+    }
+}
+
+impl Sink for NdjsonAlerts {
+    fn name(&self) -> &'static str {
+        "alerts"
+    }
+
+    fn alert(&mut self, report: &Alert) -> Result<(), String> {
+        let line = serde_json::to_string(report).map_err(|e| e.to_string())?;
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .and_then(|()| self.out.flush())
+            .map_err(|e| crate::files::io_reason(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{AlertState, Severity};
+
+    fn alert(id: u64, state: AlertState) -> Alert {
+        Alert {
+            id,
+            state,
+            kind: "port_scan",
+            severity: Severity::Medium,
+            ts: 1,
+            first_ts: 1,
+            last_ts: 1,
+            src: None,
+            dst: None,
+            proto: "tcp",
+            port: None,
+            packets: 1,
+            summary: "x".into(),
+            evidence: serde_json::json!({}),
+        }
+    }
+
+    /// A writer whose bytes the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_report_is_one_ndjson_line() {
+        let out = Shared::default();
+        let set = SinkSet::new(vec![Box::new(NdjsonAlerts::new(Box::new(out.clone())))], Handoff::Block).unwrap();
+        set.alerts(&[alert(1, AlertState::New), alert(1, AlertState::Update), alert(1, AlertState::End)]);
+        let status = set.finish(&serde_json::json!({}));
+        assert_eq!(status, [SinkStatus { name: "alerts", dropped: 0, error: None }]);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let states: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["state"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(states, ["new", "update", "end"]);
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            for key in [
+                "id", "state", "kind", "severity", "ts", "first_ts", "last_ts", "src", "dst", "proto", "port",
+                "packets", "summary", "evidence",
+            ] {
+                assert!(v.get(key).is_some(), "{key} missing in {line}");
+            }
+        }
+    }
+
+    struct Broken;
+
+    impl Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("disk full"))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_is_reported_not_fatal() {
+        let set = SinkSet::new(vec![Box::new(NdjsonAlerts::new(Box::new(Broken)))], Handoff::DropWhenFull).unwrap();
+        set.alerts(&[alert(1, AlertState::New)]);
+        let status = set.finish(&serde_json::json!({}));
+        assert_eq!(status[0].error.as_deref(), Some("disk full"));
+    }
+
+    /// A sink that never finishes its first message until told to.
+    struct Stuck(crossbeam_channel::Receiver<()>);
+
+    impl Sink for Stuck {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+
+        fn alert(&mut self, _: &Alert) -> Result<(), String> {
+            let _ = self.0.recv();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stuck_sink_on_a_live_capture_drops_and_counts_and_never_blocks() {
+        let (release, wait) = bounded(1);
+        let set = SinkSet::new(vec![Box::new(Stuck(wait))], Handoff::DropWhenFull).unwrap();
+        let reports: Vec<Alert> = (0..QUEUE as u64 + 100).map(|i| alert(i, AlertState::New)).collect();
+        let started = std::time::Instant::now();
+        set.alerts(&reports);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "sending never waits");
+        let dropped = set.status()[0].dropped;
+        assert!((99..=101).contains(&dropped), "{dropped}");
+        drop(release);
+        set.finish(&serde_json::json!({}));
+    }
+}
