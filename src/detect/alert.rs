@@ -43,7 +43,7 @@ pub struct Alert {
     pub id: u64,
     /// Lifecycle state of this report.
     pub state: AlertState,
-    /// `port_scan`, `host_sweep`, `syn_flood`, `udp_flood`, `icmp_flood`, `rate_spike`, `outlier`.
+    /// `port_scan`, `host_sweep`, `syn_flood`, `udp_flood`, `icmp_flood`, `icmpv6_flood`, `rate_spike`, `outlier`.
     pub kind: &'static str,
     /// Severity from the evidence.
     pub severity: Severity,

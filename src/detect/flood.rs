@@ -7,7 +7,7 @@
 //! - `syn_flood`: at least `half_open` of those SYNs never complete a handshake;
 //! - `udp_flood`: spread over several flows (a single transfer, however fast, is not a
 //!   flood) and the victim answers less than half of it;
-//! - `icmp_flood`: nothing more (echo replies do not count: they answer the receiver's
+//! - `icmp_flood` (and `icmpv6_flood`, the same for ICMPv6): nothing more (echo replies do not count: they answer the receiver's
 //!   own pings).
 //!
 //! Sources are counted approximately in fixed space: one source is named, many
@@ -63,7 +63,7 @@ impl FloodConfig {
         match kind {
             Kind::Syn => self.syn_pps,
             Kind::Udp => self.udp_pps,
-            Kind::Icmp => self.icmp_pps,
+            Kind::Icmp | Kind::Icmpv6 => self.icmp_pps,
         }
     }
 }
@@ -109,16 +109,18 @@ enum Kind {
     Syn,
     Udp,
     Icmp,
+    Icmpv6,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Syn, Kind::Udp, Kind::Icmp];
+    const ALL: [Kind; 4] = [Kind::Syn, Kind::Udp, Kind::Icmp, Kind::Icmpv6];
 
     fn name(self) -> &'static str {
         match self {
             Kind::Syn => "syn_flood",
             Kind::Udp => "udp_flood",
             Kind::Icmp => "icmp_flood",
+            Kind::Icmpv6 => "icmpv6_flood",
         }
     }
 
@@ -127,6 +129,7 @@ impl Kind {
             Kind::Syn => Proto::Tcp,
             Kind::Udp => Proto::Udp,
             Kind::Icmp => Proto::Icmp,
+            Kind::Icmpv6 => Proto::Icmpv6,
         }
     }
 }
@@ -215,7 +218,7 @@ struct Victim {
     /// The current 100 ms slot (`ts / SLOT`); its second is `slot / SLOTS`.
     slot: i64,
     last: Nanos,
-    loads: [Option<Box<Load>>; 3],
+    loads: [Option<Box<Load>>; 4],
     completed: Window,
     udp_out: Window,
 }
@@ -231,7 +234,7 @@ impl Victim {
         Victim {
             slot: ts.div_euclid(SLOT),
             last: ts,
-            loads: [None, None, None],
+            loads: [None, None, None, None],
             completed: Window::default(),
             udp_out: Window::default(),
         }
@@ -340,7 +343,7 @@ impl FloodDetector {
         let shaped = match kind {
             Kind::Syn => half_open >= cfg.half_open && !scan_like,
             Kind::Udp => flows >= 8 && answered < 0.5 && !scan_like,
-            Kind::Icmp => true,
+            Kind::Icmp | Kind::Icmpv6 => true,
         };
         if !(load.active || shaped) {
             return;
@@ -507,8 +510,9 @@ impl Detector for FloodDetector {
             // Echo replies answer the receiver's own pings: never a flood *of* it.
             Proto::Icmp | Proto::Icmpv6 => {
                 let reply = matches!((m.proto, m.icmp), (Proto::Icmp, Some((0, _))) | (Proto::Icmpv6, Some((129, _))));
+                let kind = if m.proto == Proto::Icmp { Kind::Icmp } else { Kind::Icmpv6 };
                 if !reply {
-                    self.victim_packet(m, Kind::Icmp, (src, dst), out);
+                    self.victim_packet(m, kind, (src, dst), out);
                 }
             }
             _ => {}
@@ -557,7 +561,7 @@ fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
     let Some(f) = &load.facts else { return };
     let (sources, ports) = (f.sources, f.ports);
     a.src = f.top_src;
-    a.port = f.top_port.filter(|_| f.kind != Kind::Icmp);
+    a.port = f.top_port.filter(|_| !matches!(f.kind, Kind::Icmp | Kind::Icmpv6));
     a.packets = load.packets;
     let times = f64::from(load.peak) / f.threshold.max(1.0);
     a.severity = if times >= 20.0 {
@@ -577,6 +581,7 @@ fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
         Kind::Syn => format!("{} SYN/s {from}{to}, {:.0}% never completed", f.rate, f.half_open * 100.0),
         Kind::Udp => format!("{} UDP packets/s {from}{to} over ~{} flows", f.rate, f.flows),
         Kind::Icmp => format!("{} ICMP packets/s {from}", f.rate),
+        Kind::Icmpv6 => format!("{} ICMPv6 packets/s {from}", f.rate),
     };
     a.summary = format!("{victim} is flooded: {what}");
     let mut evidence = json!({
@@ -596,7 +601,7 @@ fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
             json!({"half_open_ratio": (f.half_open * 100.0).round() / 100.0, "half_open_threshold": cfg.half_open})
         }
         Kind::Udp => json!({"flows": f.flows, "answered_ratio": (f.answered * 100.0).round() / 100.0}),
-        Kind::Icmp => json!({}),
+        Kind::Icmp | Kind::Icmpv6 => json!({}),
     };
     if let (Some(e), Some(x)) = (evidence.as_object_mut(), extra.as_object()) {
         e.extend(x.clone());

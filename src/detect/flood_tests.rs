@@ -221,3 +221,28 @@ fn a_flood_is_not_reported_again_as_a_spike() {
     r.feed(packet(3 * S, Proto::Udp, ip(A), 1, ip(V), 1, 0));
     assert_eq!(r.news().iter().map(|n| n.0).collect::<Vec<_>>(), ["udp_flood"]);
 }
+
+#[test]
+fn an_icmpv6_echo_flood_is_its_own_kind_and_explains_its_rate_spike() {
+    // 40 s of a few pings a second (the spike detector learns ICMPv6's rate), then 3 s
+    // of 5000 echo requests a second at one host, all through the full detector set.
+    let (a6, v6): (IpAddr, IpAddr) = ("fd00::66".parse().unwrap(), "fd00::10".parse().unwrap());
+    let echo = |ts: Nanos, src: IpAddr, dst: IpAddr| PacketMeta {
+        proto: Proto::Icmpv6,
+        ip_proto: Some(58),
+        src: Some(src),
+        dst: Some(dst),
+        icmp: Some((128, 0)),
+        ..blank(ts)
+    };
+    let mut packets: Vec<PacketMeta> = (0..160).map(|i| echo(Nanos::from(i) * 250 * MS, a6, v6)).collect();
+    packets.extend((0..15_000).map(|i| echo(40 * S + Nanos::from(i) * 200 * US, a6, v6)));
+    packets.push(echo(50 * S, v6, a6));
+    let mut d = crate::detect::Detectors::new(vec![Box::new(FloodDetector::new(FloodConfig::default()))]);
+    let mut reports: Vec<Alert> = packets.chunks(512).flat_map(|b| d.observe(b)).collect();
+    reports.extend(d.finish());
+    let news: Vec<(&str, &str)> =
+        reports.iter().filter(|a| a.state == AlertState::New).map(|a| (a.kind, a.proto)).collect();
+    assert_eq!(news, [("icmpv6_flood", "icmpv6")], "{reports:#?}");
+    assert!(reports[0].summary.contains("ICMPv6 packets/s from fd00::66"), "{}", reports[0].summary);
+}
