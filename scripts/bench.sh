@@ -20,9 +20,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-if [ ! -x /usr/bin/time ]; then
-    ${SUDO:-$([ "$(id -u)" -ne 0 ] && echo sudo)} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
-fi
 
 PACKETS=${PACKETS:-2000000}
 RUNS=${RUNS:-3}

@@ -340,6 +340,91 @@ pub(crate) mod tests {
         assert_eq!((t.len, t.evicted), (incidents::MAX_ENDED, 500));
     }
 
+    /// Feeds `packets` in batches of 1024, then finishes; every report.
+    fn feed_all(d: &mut Detectors, packets: impl IntoIterator<Item = PacketMeta>) -> Vec<Alert> {
+        let mut reports = Vec::new();
+        let mut batch = Vec::with_capacity(1024);
+        for p in packets {
+            batch.push(p);
+            if batch.len() == 1024 {
+                reports.extend(d.observe(&batch));
+                batch.clear();
+            }
+        }
+        reports.extend(d.observe(&batch));
+        reports.extend(d.finish());
+        reports
+    }
+
+    /// Every bounded structure of `d` is within its cap.
+    fn within_caps(d: &Detectors) {
+        for (name, f) in d.tables() {
+            assert!(f.len <= f.cap, "{name}: {f:?}");
+        }
+    }
+
+    /// A TCP segment with these flags.
+    fn segment(
+        ts: Nanos,
+        src: std::net::IpAddr,
+        sport: u16,
+        dst: std::net::IpAddr,
+        dport: u16,
+        flags: u8,
+    ) -> PacketMeta {
+        PacketMeta {
+            proto: crate::decode::Proto::Tcp,
+            ip_proto: Some(6),
+            src: Some(src),
+            dst: Some(dst),
+            ports: Some((sport, dport)),
+            tcp_flags: crate::decode::TcpFlags(flags),
+            ..meta(ts, 60)
+        }
+    }
+
+    #[test]
+    fn forged_rst_pairs_from_random_addresses_raise_nothing_and_stay_bounded() {
+        use crate::decode::TcpFlags;
+        let mut d = all();
+        let mut rng = crate::synth::Rng::new(7);
+        // 100 s of 5,000 packets/s: pairs of RSTs between random addresses and ports.
+        let packets = (0..250_000i64).flat_map(|i| {
+            let a = std::net::Ipv4Addr::from(rng.next_u64() as u32).into();
+            let b = std::net::Ipv4Addr::from(rng.next_u64() as u32).into();
+            let (pa, pb) = (rng.next_u64() as u16 | 1024, rng.next_u64() as u16 | 1024);
+            let t = 2 * i * 200_000;
+            [segment(t, a, pa, b, pb, TcpFlags::RST), segment(t + 200_000, b, pb, a, pa, TcpFlags::RST)]
+        });
+        let reports = feed_all(&mut d, packets);
+        within_caps(&d);
+        assert!(reports.is_empty(), "{:?}", reports.iter().map(|a| &a.summary).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_spoofed_flood_does_not_hide_a_concurrent_scan() {
+        use crate::decode::TcpFlags;
+        let mut d = all();
+        let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+        let (scanner, target, victim) = (ip("10.0.0.66"), ip("10.0.0.20"), ip("10.0.0.10"));
+        let packets = (0..1_000_000u32).flat_map(|i| {
+            let ts = Nanos::from(i) * 2_000;
+            let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+            let mut out = vec![segment(ts, src.into(), 1024 + (i % 50_000) as u16, victim, 80, TcpFlags::SYN)];
+            if i % 250 == 0 {
+                let port = 1 + (i / 250) as u16 % 2000;
+                out.push(segment(ts, scanner, 40_000, target, port, TcpFlags::SYN));
+                out.push(segment(ts + 1000, target, port, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK));
+            }
+            out
+        });
+        feed_all(&mut d, packets);
+        within_caps(&d);
+        let mut kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind).collect();
+        kinds.sort_unstable();
+        assert_eq!(kinds, ["port_scan", "syn_flood"], "the flood and the scan, one incident each");
+    }
+
     #[test]
     fn no_detectors_no_work() {
         let mut d = Detectors::new(Vec::new());

@@ -171,8 +171,8 @@ impl FlowTable {
 
     /// Flows by bytes descending (ties by key); `n = 0` is all.
     pub fn top(&self, n: usize) -> Vec<(FlowKey, FlowStats)> {
-        let mut all: Vec<(FlowKey, FlowStats)> = self.table.iter().map(|(k, v)| (*k, *v)).collect();
-        top_n(&mut all, n, |x, y| y.1.total_bytes().cmp(&x.1.total_bytes()).then(x.0.cmp(&y.0)));
-        all
+        let mut all: Vec<(u64, FlowKey)> = self.table.iter().map(|(k, v)| (v.total_bytes(), *k)).collect();
+        top_n(&mut all, n, |x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
+        all.into_iter().filter_map(|(_, k)| Some((k, *self.table.get(&k)?))).collect()
     }
 }

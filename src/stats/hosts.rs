@@ -93,19 +93,21 @@ impl HostTable {
     }
 
     /// Hosts by total bytes descending, ties by the address's text ascending; `n = 0` is all.
+    /// Works on (bytes, address) pairs, not copies of every host's counters, so a full
+    /// table costs a few MB to rank, not a copy of the table.
     pub fn top(&self, n: usize) -> Vec<(IpAddr, HostStats)> {
-        let mut all: Vec<(IpAddr, HostStats)> = self.table.iter().map(|(ip, h)| (*ip, *h)).collect();
+        let mut all: Vec<(u64, IpAddr)> = self.table.iter().map(|(ip, h)| (h.total_bytes(), *ip)).collect();
         if n != 0 && n < all.len() {
             // Keep the n largest and everything tied with the n-th, then order those exactly.
-            all.select_nth_unstable_by_key(n - 1, |(_, h)| Reverse(h.total_bytes()));
-            let cutoff = all[n - 1].1.total_bytes();
-            all.retain(|(_, h)| h.total_bytes() >= cutoff);
+            all.select_nth_unstable_by_key(n - 1, |(b, _)| Reverse(*b));
+            let cutoff = all[n - 1].0;
+            all.retain(|(b, _)| *b >= cutoff);
         }
-        let mut keyed: Vec<(Reverse<u64>, String, IpAddr, HostStats)> =
-            all.into_iter().map(|(ip, h)| (Reverse(h.total_bytes()), ip.to_string(), ip, h)).collect();
+        let mut keyed: Vec<(Reverse<u64>, String, IpAddr)> =
+            all.into_iter().map(|(b, ip)| (Reverse(b), ip.to_string(), ip)).collect();
         keyed.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let n = if n == 0 { keyed.len() } else { n.min(keyed.len()) };
-        keyed.into_iter().take(n).map(|(_, _, ip, h)| (ip, h)).collect()
+        keyed.into_iter().take(n).filter_map(|(_, _, ip)| Some((ip, *self.table.get(&ip)?))).collect()
     }
 
     /// The `n` hosts with the largest `key` among those `keep` accepts (`n = 0`: all),
@@ -116,10 +118,10 @@ impl HostTable {
         keep: impl Fn(&IpAddr, &HostStats) -> bool,
         key: impl Fn(&HostStats) -> K,
     ) -> Vec<(IpAddr, HostStats)> {
-        let mut all: Vec<(IpAddr, HostStats)> =
-            self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (*ip, *h)).collect();
-        top_n(&mut all, n, |a, b| key(&b.1).cmp(&key(&a.1)).then(a.0.cmp(&b.0)));
-        all
+        let mut all: Vec<(K, IpAddr)> =
+            self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (key(h), *ip)).collect();
+        top_n(&mut all, n, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        all.into_iter().filter_map(|(_, ip)| Some((ip, *self.table.get(&ip)?))).collect()
     }
 }
 

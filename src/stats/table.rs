@@ -46,9 +46,15 @@ pub struct Fill {
 }
 
 /// A hash map with a maximum size and oldest-first eviction.
+///
+/// Entries live in a dense slab; the hash index maps a key to its slot (a few bytes a
+/// bucket). Eviction compacts the slab and rebuilds the index in place (`clear` keeps
+/// its buckets and leaves no tombstones), so a table churned by a flood of one-shot keys
+/// never grows past its cap, and never holds two copies of itself.
 #[derive(Clone, Debug)]
 pub struct CappedTable<K, V> {
-    map: Map<K, V>,
+    index: Map<K, u32>,
+    slots: Vec<(K, V)>,
     cap: usize,
     evicted: u64,
 }
@@ -56,41 +62,51 @@ pub struct CappedTable<K, V> {
 impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// An empty table that holds at most `cap` entries (at least 1).
     pub fn new(cap: usize) -> Self {
-        CappedTable { map: Map::default(), cap: cap.max(1), evicted: 0 }
+        let cap = cap.clamp(1, u32::MAX as usize);
+        CappedTable { index: Map::default(), slots: Vec::new(), cap, evicted: 0 }
     }
 
     /// The entry for `key`, created with `make` if absent (evicting first when full).
     pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        // One lookup while there is room (the common case); a full table looks first.
-        if self.map.len() >= self.cap && !self.map.contains_key(&key) {
+        if let Some(&i) = self.index.get(&key) {
+            return &mut self.slots[i as usize].1;
+        }
+        if self.slots.len() >= self.cap {
             self.evict_oldest();
         }
-        self.map.entry(key).or_insert_with(make)
+        let i = self.slots.len();
+        self.index.insert(key, i as u32);
+        self.slots.push((key, make()));
+        &mut self.slots[i].1
     }
 
     /// Looks up an entry.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
+        self.index.get(key).map(|&i| &self.slots[i as usize].1)
     }
 
     /// Looks up an entry to change it.
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
+        self.index.get(key).map(|&i| &mut self.slots[i as usize].1)
     }
 
     /// Keeps only the entries for which `keep` holds.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.map.retain(|k, v| keep(k, v));
+        let before = self.slots.len();
+        self.slots.retain_mut(|(k, v)| keep(k, v));
+        if self.slots.len() != before {
+            self.reindex();
+        }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.is_empty()
     }
 
     /// Maximum number of entries.
@@ -100,7 +116,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
 
     /// Size, cap and evictions.
     pub fn fill(&self) -> Fill {
-        Fill { len: self.map.len(), cap: self.cap, evicted: self.evicted }
+        Fill { len: self.slots.len(), cap: self.cap, evicted: self.evicted }
     }
 
     /// Entries evicted so far to stay under the cap.
@@ -110,23 +126,37 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
 
     /// All entries, to change them, in no particular order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        self.map.iter_mut()
+        self.slots.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     /// All entries, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter()
+        self.slots.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Points the index at the slab's slots again.
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, (k, _)) in self.slots.iter().enumerate() {
+            self.index.insert(*k, i as u32);
+        }
     }
 
     /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
-    /// entries go never depends on the table's (randomly seeded) iteration order.
+    /// entries go never depends on the order of the slab.
     fn evict_oldest(&mut self) {
-        let target = (self.map.len() / 8).max(1);
-        let mut ages: Vec<(Nanos, K)> = self.map.iter().map(|(k, v)| (v.last_seen(), *k)).collect();
-        let (_, cutoff, _) = ages.select_nth_unstable(target - 1);
-        let cutoff = *cutoff;
-        drop(ages);
-        self.map.retain(|k, v| (v.last_seen(), *k) > cutoff);
+        let target = (self.slots.len() / 8).max(1);
+        // Select on slot numbers (4 bytes each), not copies of the keys.
+        let age = |i: u32| {
+            let (k, v) = &self.slots[i as usize];
+            (v.last_seen(), *k)
+        };
+        let mut order: Vec<u32> = (0..self.slots.len() as u32).collect();
+        let (_, cutoff, _) = order.select_nth_unstable_by(target - 1, |&a, &b| age(a).cmp(&age(b)));
+        let cutoff = age(*cutoff);
+        drop(order);
+        self.slots.retain(|(k, v)| (v.last_seen(), *k) > cutoff);
+        self.reindex();
         self.evicted += target as u64;
     }
 }
