@@ -209,7 +209,7 @@ pub struct DetectArgs {
 impl DetectArgs {
     /// The scan and sweep detector's settings.
     pub fn scan_config(&self) -> crate::detect::scan::ScanConfig {
-        use crate::capture::NANOS_PER_SEC as S;
+        use crate::packet::NANOS_PER_SEC as S;
         crate::detect::scan::ScanConfig {
             probe_timeout: self.probe_timeout as i64 * (S / 1000),
             fast_window: self.fast_window as i64 * S,
@@ -226,7 +226,7 @@ impl DetectArgs {
 
     /// The flood and rate-spike detector's settings.
     pub fn flood_config(&self) -> crate::detect::flood::FloodConfig {
-        use crate::capture::NANOS_PER_SEC as S;
+        use crate::packet::NANOS_PER_SEC as S;
         let mut spike_fixed = [None; crate::decode::Proto::COUNT];
         for (proto, pps) in &self.spikes {
             spike_fixed[proto.index()] = Some(*pps);
@@ -300,7 +300,7 @@ pub struct OutlierArgs {
 impl OutlierArgs {
     /// The outlier detector's settings (`update_every` from --alert-update).
     pub fn config(&self, update_every: u64, wait_for_training: bool) -> crate::detect::outlier::OutlierConfig {
-        use crate::capture::NANOS_PER_SEC as S;
+        use crate::packet::NANOS_PER_SEC as S;
         crate::detect::outlier::OutlierConfig {
             window: self.outlier_window as i64 * S,
             learn: self.learn as i64 * S,

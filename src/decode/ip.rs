@@ -166,7 +166,7 @@ fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
 /// The packet an ICMP error quotes (its IP header and first transport bytes).
 fn quoted(inner: &[u8], outer: &PacketMeta) -> Option<Quoted> {
     let frame =
-        crate::capture::Frame { ts: outer.ts, linktype: outer.linktype, data: inner, orig_len: inner.len() as u32 };
+        crate::packet::Frame { ts: outer.ts, linktype: outer.linktype, data: inner, orig_len: inner.len() as u32 };
     let mut q = PacketMeta::blank(&frame);
     decode_at(L3Kind::Ip, inner, &mut q, false);
     Some(Quoted { dst: q.dst?, ip_proto: q.ip_proto?, dport: q.dport() })

@@ -4,7 +4,7 @@
 //! Linux SLL and SLL2, raw IP, BSD null/loopback, PPP, Cisco HDLC and PPI. Anything else
 //! (802.11, radiotap, ...) is [`LinkError::Unsupported`] and counts as `other`.
 
-use crate::capture::LinkType;
+use crate::packet::LinkType;
 
 /// What the link layer carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

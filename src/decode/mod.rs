@@ -16,7 +16,7 @@ pub mod link;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::capture::{Frame, LinkType, Nanos};
+use crate::packet::{Frame, LinkType, Nanos};
 use link::{L3Kind, LinkError};
 
 /// Protocol classes that every count is split by.
@@ -226,7 +226,7 @@ impl PacketMeta {
     /// A packet we know nothing about yet beyond its frame.
     pub fn blank(frame: &Frame<'_>) -> Self {
         PacketMeta {
-            ts: frame.ts.clamp(0, crate::capture::MAX_TS),
+            ts: frame.ts.clamp(0, crate::packet::MAX_TS),
             wire_len: frame.orig_len,
             cap_len: frame.data.len() as u32,
             linktype: frame.linktype,
@@ -306,7 +306,7 @@ pub(crate) mod testing {
     use std::net::IpAddr;
 
     use super::{PacketMeta, Proto, TcpFlags};
-    use crate::capture::{Frame, LinkType, Nanos};
+    use crate::packet::{Frame, LinkType, Nanos};
 
     /// An address from text.
     pub(crate) fn ip(s: &str) -> IpAddr {

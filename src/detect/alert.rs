@@ -7,8 +7,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::Nanos;
-use crate::export::summary::epoch_secs;
+use crate::packet::Nanos;
+use crate::units::epoch_secs;
 
 /// Where an incident is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::{Alert, AlertState, Severity};
-use crate::capture::Nanos;
+use crate::packet::Nanos;
 
 /// What makes two observations the same incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,7 +134,7 @@ impl Book {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::NANOS_PER_SEC;
+    use crate::packet::NANOS_PER_SEC;
 
     const S: Nanos = NANOS_PER_SEC;
 

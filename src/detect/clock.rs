@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use crate::capture::{MAX_TS, NANOS_PER_SEC, Nanos};
+use crate::packet::{MAX_TS, NANOS_PER_SEC, Nanos};
 
 /// How far ahead of the clock a packet may be and still move it at once.
 pub const JUMP: Nanos = 600 * NANOS_PER_SEC;

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use crate::hash::Map;
 
 use super::memory::{Distinct, Recent, address, number, pair};
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
+use crate::packet::{NANOS_PER_SEC, Nanos};
 
 /// The names of the figures, in vector order (each for the short horizon; the long
 /// horizon repeats them with a `_long` suffix).

@@ -24,8 +24,8 @@ use serde_json::json;
 use super::book::{Book, IncidentKey};
 use super::memory::{Distinct, Recent, hash_of, tuple};
 use super::{Alert, Detector, Severity};
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
+use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::{CappedTable, LastSeen};
 
 /// Thresholds of the flood and rate-spike detector.

@@ -1,8 +1,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
-use crate::capture::{Frame, LinkType};
 use crate::detect::AlertState;
+use crate::packet::{Frame, LinkType};
 
 const MS: Nanos = NANOS_PER_SEC / 1000;
 const US: Nanos = 1000;

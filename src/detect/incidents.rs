@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use super::{Alert, AlertState, TICK};
-use crate::capture::Nanos;
 use crate::hash::{Map, Set};
+use crate::packet::Nanos;
 use crate::stats::table::{CappedTable, Fill};
 
 /// Ended incidents kept (newest); older ones are counted, not kept.
@@ -24,7 +24,7 @@ const MAX_EXPLAINED: usize = 65_536;
 
 /// How long after a scan or flood an outlier of the same host counts as explained by it:
 /// the long horizon of the outlier's figures remembers about a minute.
-pub const OUTLIER_EXPLAINED: Nanos = 90 * crate::capture::NANOS_PER_SEC;
+pub const OUTLIER_EXPLAINED: Nanos = 90 * crate::packet::NANOS_PER_SEC;
 
 /// The latest report of each incident: every open one, and the latest [`MAX_ENDED`]
 /// ended ones (the rest counted).

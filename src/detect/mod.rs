@@ -15,8 +15,8 @@ pub mod memory;
 pub mod outlier;
 pub mod scan;
 
-use crate::capture::Nanos;
 use crate::decode::PacketMeta;
+use crate::packet::Nanos;
 pub use alert::{Alert, AlertState, Severity};
 pub use book::{Book, IncidentKey};
 
@@ -37,7 +37,7 @@ pub trait Detector: Send {
 }
 
 /// Packet time between two ticks.
-const TICK: Nanos = crate::capture::NANOS_PER_SEC;
+const TICK: Nanos = crate::packet::NANOS_PER_SEC;
 
 /// A set of detectors and the incidents they reported.
 pub struct Detectors {
@@ -160,7 +160,7 @@ impl Detectors {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::capture::{Frame, LinkType, NANOS_PER_SEC};
+    use crate::packet::{Frame, LinkType, NANOS_PER_SEC};
 
     /// Raises an incident on the first packet bigger than 1000 bytes, updates it on the
     /// next ones, and ends it on the first tick after them.

@@ -29,8 +29,8 @@ use serde_json::json;
 use super::book::{Book, IncidentKey};
 use super::memory::{Recent, hash_of, is_unicast, tuple};
 use super::{Alert, Detector, Severity};
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
+use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::{CappedTable, LastSeen};
 
 /// Thresholds and windows of the scan and sweep detector.

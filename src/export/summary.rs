@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::capture::{KernelStats, NANOS_PER_SEC, Nanos};
+use crate::capture::KernelStats;
 use crate::decode::Proto;
 use crate::detect::Alert;
 use crate::stats::{Counter, FlowKey, FlowStats, HostStats, Stats};
@@ -275,10 +275,7 @@ pub struct TableJson {
     pub evicted: u64,
 }
 
-/// Epoch seconds as a float, rounded once (exact to the microsecond for current dates).
-pub fn epoch_secs(ts: Nanos) -> f64 {
-    ts.div_euclid(NANOS_PER_SEC) as f64 + ts.rem_euclid(NANOS_PER_SEC) as f64 / 1e9
-}
+pub use crate::units::epoch_secs;
 
 impl Summary {
     /// Builds the summary of `stats`, with `top` hosts and flows (`0` = all).

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use super::Counter;
 use super::table::{CappedTable, LastSeen, top_n};
-use crate::capture::Nanos;
 use crate::decode::{PacketMeta, TcpFlags};
+use crate::packet::Nanos;
 
 /// A flow's identity: protocol number and the two endpoints, the lower one first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use super::Counter;
 use super::table::{CappedTable, LastSeen, top_n};
-use crate::capture::Nanos;
 use crate::decode::{Proto, ProtoMask};
+use crate::packet::Nanos;
 
 /// Traffic sent and received by one address, per protocol class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

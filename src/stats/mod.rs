@@ -11,8 +11,8 @@ pub mod table;
 
 use hdrhistogram::Histogram;
 
-use crate::capture::{LinkType, Nanos};
 use crate::decode::{PacketMeta, Proto};
+use crate::packet::{LinkType, Nanos};
 pub use flows::{FlowKey, FlowStats, FlowTable};
 pub use hosts::{HostStats, HostTable};
 pub use series::{Series, SeriesSet};

@@ -6,8 +6,8 @@
 //! second for the recent minutes, ten seconds for the last hour, one minute for a day.
 
 use super::Counter;
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::Proto;
+use crate::packet::{NANOS_PER_SEC, Nanos};
 
 /// Counters of one bucket, indexed by [`Proto::index`].
 pub type Bucket = [Counter; Proto::COUNT];

@@ -8,7 +8,7 @@ use std::hash::Hash;
 
 use crate::hash::Map;
 
-use crate::capture::Nanos;
+use crate::packet::Nanos;
 
 /// Keeps the `n` first rows in `order` (all when `n` is 0), sorted: a selection and a
 /// sort of the survivors, not a sort of everything.

@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 
 use super::*;
-use crate::capture::{Frame, NANOS_PER_SEC};
 use crate::decode::testing::{self, ip};
 use crate::decode::{PacketMeta, TcpFlags, decode};
+use crate::packet::{Frame, NANOS_PER_SEC};
 
 fn tcp(ts: Nanos, src: &str, dst: &str, sport: u16, dport: u16, flags: u8, len: u32) -> PacketMeta {
     PacketMeta { wire_len: len, ..testing::tcp(ts, src, sport, dst, dport, flags) }

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use super::render::sanitize;
 use crate::view::services::Services;
 
 /// Most names cached before the cache is cleared.
@@ -112,6 +111,11 @@ fn spawn_resolver() -> Option<(Sender<IpAddr>, Arc<Mutex<Cache>>)> {
         })
         .ok()?;
     Some((tx, cache))
+}
+
+/// Text from the network made safe for a terminal: control characters become `?`.
+pub fn sanitize(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 #[cfg(test)]

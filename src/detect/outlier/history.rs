@@ -13,8 +13,8 @@
 use std::net::IpAddr;
 
 use super::model::squash;
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::detect::features::{DIM, Vector};
+use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::{CappedTable, LastSeen};
 
 /// A level halves (as `1 + x`) in this much packet time: what a host did within the

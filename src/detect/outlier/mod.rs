@@ -39,8 +39,8 @@ use serde_json::json;
 
 use super::features::{FeatureBuilder, HostFeatures, Vector};
 use super::{Alert, Book, Detector, IncidentKey, Severity};
-use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::PacketMeta;
+use crate::packet::{NANOS_PER_SEC, Nanos};
 use history::History;
 use model::feature_name;
 pub use model::{Model, TrainConfig};

@@ -355,7 +355,7 @@ impl Model {
 }
 
 fn io_reason(e: &std::io::Error) -> String {
-    crate::capture::file::io_reason(e)
+    crate::files::io_reason(e)
 }
 
 /// The score above which a vector is an outlier, from the training scores (sorted): the

@@ -143,7 +143,7 @@ fn num(x: f64) -> String {
 
 /// A byte count: 812 B, 4.2 kB, 1.3 MB (decimal units, like the rest of the summary).
 fn bytes(x: f64) -> String {
-    crate::export::report::human_bytes(x)
+    crate::units::human_bytes(x)
 }
 
 #[cfg(test)]

@@ -82,10 +82,7 @@ fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
     if focused { block.border_style(theme.focus()) } else { block }
 }
 
-/// Text from the network made safe for a terminal: control characters become `?`.
-pub fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
+pub use super::names::sanitize;
 
 /// Rows that fit in `area` inside a bordered block with a header row.
 fn table_rows(area: Rect) -> usize {
