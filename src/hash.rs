@@ -21,3 +21,8 @@ pub fn seed() -> u64 {
     static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x6e74_6f70u64))
 }
+
+/// A fresh per-process-seeded hasher state, for tables built on [`hashbrown`] directly.
+pub fn random_state() -> foldhash::fast::RandomState {
+    foldhash::fast::RandomState::default()
+}

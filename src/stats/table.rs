@@ -6,8 +6,6 @@
 
 use std::hash::Hash;
 
-use crate::hash::Map;
-
 use crate::packet::Nanos;
 
 /// Keeps the `n` first rows in `order` (all when `n` is 0), sorted: a selection and a
@@ -47,47 +45,82 @@ pub struct Fill {
 
 /// A hash map with a maximum size and oldest-first eviction.
 ///
-/// Entries live in a dense slab; the hash index maps a key to its slot (a few bytes a
-/// bucket). Eviction compacts the slab and rebuilds the index in place (`clear` keeps
-/// its buckets and leaves no tombstones), so a table churned by a flood of one-shot keys
-/// never grows past its cap, and never holds two copies of itself.
-#[derive(Clone, Debug)]
+/// Entries live in a dense slab; the hash index holds only slot numbers (4 bytes a
+/// bucket, sized for twice the cap, so that the tombstones of evicted keys are cleaned
+/// up in place and the index never grows). Eviction removes the oldest eighth from the
+/// index and fills their slots from the slab's end: O(evicted), not O(table). A table
+/// churned by a flood of one-shot keys stays at its cap and never holds two copies of
+/// itself.
+#[derive(Clone)]
 pub struct CappedTable<K, V> {
-    index: Map<K, u32>,
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<(K, V)>,
     cap: usize,
     evicted: u64,
 }
 
+impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for CappedTable<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CappedTable").field("len", &self.slots.len()).field("cap", &self.cap).finish()
+    }
+}
+
 impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// An empty table that holds at most `cap` entries (at least 1).
     pub fn new(cap: usize) -> Self {
-        let cap = cap.clamp(1, u32::MAX as usize);
-        CappedTable { index: Map::default(), slots: Vec::new(), cap, evicted: 0 }
+        let cap = cap.clamp(1, u32::MAX as usize / 2);
+        CappedTable {
+            index: hashbrown::HashTable::new(),
+            hasher: crate::hash::random_state(),
+            slots: Vec::new(),
+            cap,
+            evicted: 0,
+        }
+    }
+
+    #[inline]
+    fn hash(&self, key: &K) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, key)
+    }
+
+    #[inline]
+    fn find(&self, key: &K) -> Option<usize> {
+        let slots = &self.slots;
+        self.index.find(self.hash(key), |&i| slots[i as usize].0 == *key).map(|&i| i as usize)
     }
 
     /// The entry for `key`, created with `make` if absent (evicting first when full).
     pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        if let Some(&i) = self.index.get(&key) {
+        let hash = self.hash(&key);
+        let slots = &self.slots;
+        if let Some(&i) = self.index.find(hash, |&i| slots[i as usize].0 == key) {
             return &mut self.slots[i as usize].1;
         }
         if self.slots.len() >= self.cap {
             self.evict_oldest();
         }
+        if self.index.capacity() < 2 * self.cap.min(1 << 22) && self.index.len() + 1 > self.index.capacity() / 2 {
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index.reserve(self.index.capacity().max(16), |&i| {
+                std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0)
+            });
+        }
         let i = self.slots.len();
-        self.index.insert(key, i as u32);
         self.slots.push((key, make()));
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, i as u32, |&i| std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0));
         &mut self.slots[i].1
     }
 
     /// Looks up an entry.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.index.get(key).map(|&i| &self.slots[i as usize].1)
+        self.find(key).map(|i| &self.slots[i].1)
     }
 
     /// Looks up an entry to change it.
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.index.get(key).map(|&i| &mut self.slots[i as usize].1)
+        self.find(key).map(|i| &mut self.slots[i].1)
     }
 
     /// Keeps only the entries for which `keep` holds.
@@ -137,26 +170,47 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// Points the index at the slab's slots again.
     fn reindex(&mut self) {
         self.index.clear();
-        for (i, (k, _)) in self.slots.iter().enumerate() {
-            self.index.insert(*k, i as u32);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        for (i, (k, _)) in slots.iter().enumerate() {
+            let h = std::hash::BuildHasher::hash_one(hasher, k);
+            self.index.insert_unique(h, i as u32, |&i| std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0));
         }
+    }
+
+    /// Removes slot `i`: its index entry goes, and the slab's last entry moves into it.
+    fn remove_slot(&mut self, i: usize) {
+        let hash = self.hash(&self.slots[i].0);
+        if let Ok(e) = self.index.find_entry(hash, |&j| j as usize == i) {
+            e.remove();
+        }
+        let last = self.slots.len() - 1;
+        if i != last {
+            let moved = self.hash(&self.slots[last].0);
+            if let Some(j) = self.index.find_mut(moved, |&j| j as usize == last) {
+                *j = i as u32;
+            }
+        }
+        self.slots.swap_remove(i);
     }
 
     /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
     /// entries go never depends on the order of the slab.
     fn evict_oldest(&mut self) {
         let target = (self.slots.len() / 8).max(1);
-        // Select on slot numbers (4 bytes each), not copies of the keys.
         let age = |i: u32| {
             let (k, v) = &self.slots[i as usize];
             (v.last_seen(), *k)
         };
         let mut order: Vec<u32> = (0..self.slots.len() as u32).collect();
-        let (_, cutoff, _) = order.select_nth_unstable_by(target - 1, |&a, &b| age(a).cmp(&age(b)));
-        let cutoff = age(*cutoff);
+        order.select_nth_unstable_by(target - 1, |&a, &b| age(a).cmp(&age(b)));
+        let mut gone: Vec<u32> = order[..target].to_vec();
         drop(order);
-        self.slots.retain(|(k, v)| (v.last_seen(), *k) > cutoff);
-        self.reindex();
+        // Highest slot first, so that moving the last entry into a hole never moves one
+        // that is still to be removed.
+        gone.sort_unstable_by(|a, b| b.cmp(a));
+        for i in gone {
+            self.remove_slot(i as usize);
+        }
         self.evicted += target as u64;
     }
 }
