@@ -197,13 +197,14 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// entries go never depends on the order of the slab.
     fn evict_oldest(&mut self) {
         let target = (self.slots.len() / 8).max(1);
-        let age = |i: u32| {
-            let (k, v) = &self.slots[i as usize];
-            (v.last_seen(), *k)
-        };
-        let mut order: Vec<u32> = (0..self.slots.len() as u32).collect();
-        order.select_nth_unstable_by(target - 1, |&a, &b| age(a).cmp(&age(b)));
-        let mut gone: Vec<u32> = order[..target].to_vec();
+        // (age, slot): ages compare without touching the slab; keys only break ties.
+        let mut order: Vec<(Nanos, u32)> =
+            self.slots.iter().enumerate().map(|(i, (_, v))| (v.last_seen(), i as u32)).collect();
+        let slots = &self.slots;
+        order.select_nth_unstable_by(target - 1, |a, b| {
+            a.0.cmp(&b.0).then_with(|| slots[a.1 as usize].0.cmp(&slots[b.1 as usize].0))
+        });
+        let mut gone: Vec<u32> = order[..target].iter().map(|&(_, i)| i).collect();
         drop(order);
         // Highest slot first, so that moving the last entry into a hole never moves one
         // that is still to be removed.
