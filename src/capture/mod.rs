@@ -11,6 +11,7 @@ pub mod live;
 pub mod paced;
 pub mod ring;
 pub mod scripted;
+mod stream;
 
 use std::fmt;
 

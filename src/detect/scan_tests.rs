@@ -4,6 +4,7 @@ use super::*;
 use crate::decode::testing::{blank, ip, tcp, udp};
 use crate::decode::{ArpMeta, Quoted};
 use crate::detect::AlertState;
+use crate::detect::Severity;
 
 const MS: Nanos = NANOS_PER_SEC / 1000;
 const S: Nanos = NANOS_PER_SEC;

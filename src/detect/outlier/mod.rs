@@ -23,6 +23,7 @@
 
 pub mod forest;
 mod history;
+mod learn;
 pub mod model;
 mod words;
 
@@ -32,8 +33,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::hash::Map;
 use crossbeam_channel::Receiver;
-use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+
 use serde::Serialize;
 use serde_json::json;
 
@@ -42,6 +42,8 @@ use super::{Alert, Book, Detector, IncidentKey, Severity};
 use crate::decode::PacketMeta;
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use history::History;
+use learn::Reservoir;
+pub use learn::learn_from;
 use model::feature_name;
 pub use model::{Model, TrainConfig};
 
@@ -135,47 +137,6 @@ pub struct OutlierView {
 
 /// A handle on the shared [`OutlierView`].
 pub type SharedOutliers = Arc<Mutex<OutlierView>>;
-
-/// A seeded reservoir sample of at most [`TRAIN_MAX`] vectors: every vector offered has
-/// the same chance to be kept, however many there are.
-struct Reservoir {
-    kept: Vec<Vector>,
-    seen: u64,
-    rng: Xoshiro256PlusPlus,
-}
-
-impl Reservoir {
-    fn new(seed: u64) -> Self {
-        Reservoir { kept: Vec::new(), seen: 0, rng: Xoshiro256PlusPlus::seed_from_u64(seed) }
-    }
-
-    fn offer(&mut self, v: Vector) {
-        self.seen += 1;
-        if self.kept.len() < TRAIN_MAX {
-            self.kept.push(v);
-        } else {
-            let j = (u128::from(self.rng.next_u64()) * u128::from(self.seen)) >> 64;
-            if let Some(slot) = self.kept.get_mut(j as usize) {
-                *slot = v;
-            }
-        }
-    }
-}
-
-/// Trains a model on the windows of `packets` (a capture of normal traffic, `--baseline`).
-pub fn learn_from(
-    packets: impl IntoIterator<Item = PacketMeta>,
-    cfg: &OutlierConfig,
-) -> Result<Model, model::TrainError> {
-    let mut features = FeatureBuilder::new(cfg.window, MAX_HOSTS);
-    let mut reservoir = Reservoir::new(cfg.train.seed);
-    for m in packets {
-        for hf in features.observe(&m).into_iter().flatten() {
-            reservoir.offer(hf.values);
-        }
-    }
-    Model::train(&reservoir.kept, cfg.window_secs(), &cfg.train)
-}
 
 /// A trained model and what training it cost.
 struct Trained {

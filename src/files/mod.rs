@@ -17,10 +17,13 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
+
+mod helper;
+use helper::{Op, ask, close_all_but, serve};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -212,94 +215,6 @@ impl OutDir {
     }
 }
 
-/// What a helper is asked to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    CreateUnique = 1,
-    Replace = 2,
-}
-
-/// The helper's loop: one request at a time until the parent hangs up.
-fn serve(dir: i32, path: &Path, mut stream: UnixStream) {
-    loop {
-        let Ok((op, name, bytes)) = read_request(&mut stream) else { return };
-        let answer = if valid_name(&name) {
-            do_op(dir, path, op, &name, &bytes)
-                .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-                .map_err(|e| match e {
-                    FileError::Io { reason, .. } => reason,
-                    other => other.to_string(),
-                })
-        } else {
-            Err("not a plain file name".into())
-        };
-        if write_answer(&mut stream, &answer).is_err() {
-            return;
-        }
-    }
-}
-
-fn read_request(stream: &mut UnixStream) -> io::Result<(Op, String, Vec<u8>)> {
-    let mut head = [0u8; 13];
-    stream.read_exact(&mut head)?;
-    let op = match head[0] {
-        1 => Op::CreateUnique,
-        2 => Op::Replace,
-        _ => return Err(io::Error::other("bad request")),
-    };
-    let name_len = u32::from_le_bytes(head[1..5].try_into().unwrap_or_default()) as usize;
-    let len = u64::from_le_bytes(head[5..13].try_into().unwrap_or_default());
-    if name_len > 255 || len > (1 << 40) {
-        return Err(io::Error::other("bad request"));
-    }
-    let mut name = vec![0; name_len];
-    stream.read_exact(&mut name)?;
-    let mut bytes = vec![0; len as usize];
-    stream.read_exact(&mut bytes)?;
-    Ok((op, String::from_utf8_lossy(&name).into_owned(), bytes))
-}
-
-fn write_answer(stream: &mut UnixStream, answer: &Result<String, String>) -> io::Result<()> {
-    let (ok, text) = match answer {
-        Ok(t) => (1u8, t),
-        Err(t) => (0u8, t),
-    };
-    let mut msg = vec![ok];
-    msg.extend_from_slice(&(text.len() as u32).to_le_bytes());
-    msg.extend_from_slice(text.as_bytes());
-    stream.write_all(&msg)
-}
-
-/// Sends one request to the helper; the outer error is the channel's, the inner one the
-/// helper's answer.
-fn ask(stream: &mut UnixStream, op: Op, name: &str, bytes: &[u8]) -> io::Result<Result<String, String>> {
-    let mut head = vec![op as u8];
-    head.extend_from_slice(&(name.len() as u32).to_le_bytes());
-    head.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    head.extend_from_slice(name.as_bytes());
-    stream.write_all(&head)?;
-    stream.write_all(bytes)?;
-    let mut status = [0u8; 5];
-    stream.read_exact(&mut status)?;
-    let len = u32::from_le_bytes(status[1..5].try_into().unwrap_or_default()) as usize;
-    let mut text = vec![0; len.min(4096)];
-    stream.read_exact(&mut text)?;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    Ok(if status[0] == 1 { Ok(text) } else { Err(text) })
-}
-
-/// Closes every descriptor but `keep` (the helper holds nothing else of ours).
-fn close_all_but(keep: &[i32]) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
-    let fds: Vec<i32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
-    for fd in fds {
-        if !keep.contains(&fd) && fd > 2 {
-            // SAFETY: closing descriptors in a freshly forked single-threaded child.
-            unsafe { libc::close(fd) };
-        }
-    }
-}
-
 /// Does `op` on `name` relative to the directory descriptor `dir`.
 fn do_op(dir: i32, dir_path: &Path, op: Op, name: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
     match op {
@@ -444,83 +359,4 @@ impl OutFile {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    use super::*;
-
-    fn mode(p: &Path) -> u32 {
-        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-    }
-
-    #[test]
-    fn streams_are_created_private_and_appended_never_truncated() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("alerts.ndjson");
-        open_stream(&path).unwrap().0.write_all(b"one\n").unwrap();
-        assert_eq!(mode(&path), 0o600);
-        open_stream(&path).unwrap().0.write_all(b"two\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
-        open_stream(Path::new("/dev/null")).unwrap().0.write_all(b"x").unwrap();
-    }
-
-    #[test]
-    fn a_planted_symlink_or_hard_link_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "keep").unwrap();
-        let link = dir.path().join("alerts");
-        std::os::unix::fs::symlink(&victim, &link).unwrap();
-        assert!(matches!(open_stream(&link), Err(FileError::Symlink(_))), "{:?}", open_stream(&link));
-        let model = OutFile::open(&link).unwrap();
-        assert!(matches!(model.replace(b"model"), Err(FileError::Symlink(_))));
-        let hard = dir.path().join("hard");
-        std::fs::hard_link(&victim, &hard).unwrap();
-        assert!(matches!(open_stream(&hard), Err(FileError::Unsafe { .. })));
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-    }
-
-    #[test]
-    fn replace_is_atomic_and_private_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = OutDir::open(dir.path()).unwrap();
-        let path = out.replace("model.json", b"first").unwrap();
-        out.replace("model.json", b"second").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
-        assert_eq!(mode(&path), 0o600);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        // A directory in the way is not replaced.
-        std::fs::create_dir(dir.path().join("d")).unwrap();
-        assert!(out.replace("d", b"x").is_err());
-    }
-
-    #[test]
-    fn new_files_take_new_names_and_never_leave_the_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = OutDir::open(dir.path()).unwrap();
-        let a = out.create_unique("dump", "pcap", b"a").unwrap();
-        let b = out.create_unique("dump", "pcap", b"b").unwrap();
-        assert!(b.ends_with("dump-2.pcap"), "{b:?}");
-        assert_eq!(std::fs::read(&a).unwrap(), b"a");
-        assert_eq!(mode(&b), 0o600);
-        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("x.pcap")).unwrap();
-        assert!(out.create_unique("x", "pcap", b"no").unwrap().ends_with("x-2.pcap"));
-        for bad in ["../escape", "a/b", "..", ""] {
-            assert!(out.replace(bad, b"no").is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn a_helper_process_writes_for_us() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = OutDir::open(dir.path()).unwrap();
-        // Tests run on many threads, but the helper child only makes system calls.
-        out.keep_writing_as_root().unwrap();
-        let p = out.create_unique("via-helper", "pcap", b"bytes").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"bytes");
-        out.replace("m.json", b"{}").unwrap();
-        assert!(out.replace("../x", b"no").is_err());
-        assert_eq!(std::fs::read(dir.path().join("m.json")).unwrap(), b"{}");
-    }
-}
+mod tests;

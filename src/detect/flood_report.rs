@@ -1,0 +1,104 @@
+//! What a flood or rate-spike report says: its key, summary sentence and evidence.
+
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::{FloodConfig, Kind, Load, ProtoRate};
+use crate::detect::book::IncidentKey;
+use crate::detect::{Alert, Severity};
+use crate::packet::Nanos;
+
+pub(super) fn flood_key(kind: Kind, victim: IpAddr) -> IncidentKey {
+    IncidentKey { kind: kind.name(), src: None, dst: Some(victim), proto: kind.proto().name(), port: None }
+}
+
+/// What a flood report says about its window.
+#[derive(Clone, Copy)]
+pub(super) struct Facts {
+    pub(super) kind: Kind,
+    pub(super) rate: u32,
+    pub(super) threshold: f64,
+    pub(super) half_open: f64,
+    pub(super) answered: f64,
+    pub(super) flows: u32,
+    pub(super) sources: u32,
+    pub(super) ports: u32,
+    pub(super) top_src: Option<IpAddr>,
+    pub(super) top_port: Option<u16>,
+}
+
+pub(super) fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
+    let Some(f) = &load.facts else { return };
+    let (sources, ports) = (f.sources, f.ports);
+    a.src = f.top_src;
+    a.port = f.top_port.filter(|_| !matches!(f.kind, Kind::Icmp | Kind::Icmpv6));
+    a.packets = load.packets;
+    let times = f64::from(load.peak) / f.threshold.max(1.0);
+    a.severity = if times >= 20.0 {
+        Severity::Critical
+    } else if times >= 5.0 {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let victim = a.dst.map(|d| d.to_string()).unwrap_or_default();
+    let from = match a.src {
+        Some(s) => format!("from {s}"),
+        None => format!("from ~{sources} sources"),
+    };
+    let to = a.port.map(|p| format!(" to port {p}")).unwrap_or_default();
+    let what = match f.kind {
+        Kind::Syn => format!("{} SYN/s {from}{to}, {:.0}% never completed", f.rate, f.half_open * 100.0),
+        Kind::Udp => format!("{} UDP packets/s {from}{to} over ~{} flows", f.rate, f.flows),
+        Kind::Icmp => format!("{} ICMP packets/s {from}", f.rate),
+        Kind::Icmpv6 => format!("{} ICMPv6 packets/s {from}", f.rate),
+    };
+    a.summary = format!("{victim} is flooded: {what}");
+    let mut evidence = json!({
+        "rate_pps": f.rate,
+        "peak_pps": load.peak,
+        "threshold_pps": f.threshold.round(),
+        "fixed_threshold_pps": cfg.fixed_pps(f.kind),
+        "baseline_pps": (load.baseline * 10.0).round() / 10.0,
+        "baseline_factor": cfg.baseline_factor,
+        "sources": sources,
+        "top_source": load.top_src.map(|(s, _)| s.to_string()),
+        "distinct_ports": ports,
+        "packets": load.packets,
+    });
+    let extra = match f.kind {
+        Kind::Syn => {
+            json!({"half_open_ratio": (f.half_open * 100.0).round() / 100.0, "half_open_threshold": cfg.half_open})
+        }
+        Kind::Udp => json!({"flows": f.flows, "answered_ratio": (f.answered * 100.0).round() / 100.0}),
+        Kind::Icmp | Kind::Icmpv6 => json!({}),
+    };
+    if let (Some(e), Some(x)) = (evidence.as_object_mut(), extra.as_object()) {
+        e.extend(x.clone());
+    }
+    a.evidence = evidence;
+}
+
+pub(super) fn fill_spike(a: &mut Alert, r: &ProtoRate, second: Nanos, count: u64, threshold: f64, fixed: bool) {
+    a.first_ts = a.first_ts.min(second);
+    a.packets = r.packets;
+    let times = r.peak as f64 / r.mean.max(1.0);
+    a.severity = if times >= 50.0 {
+        Severity::High
+    } else if times >= 10.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    };
+    let against = if fixed { format!("the fixed {threshold:.0}/s") } else { format!("a learned {:.0}/s", r.mean) };
+    a.summary = format!("{} traffic spiked to {count} packets/s against {against}", a.proto.to_uppercase());
+    a.evidence = json!({
+        "rate_pps": count,
+        "peak_pps": r.peak,
+        "baseline_pps": (r.mean * 10.0).round() / 10.0,
+        "threshold_pps": threshold.round(),
+        "threshold_kind": if fixed { "fixed" } else { "learned" },
+        "packets": r.packets,
+    });
+}

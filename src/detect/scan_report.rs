@@ -1,0 +1,97 @@
+//! What a scan or sweep report says: severity, summary sentence and evidence.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+
+use serde_json::json;
+
+use super::{Class, ScanConfig, Tally};
+use crate::detect::{Alert, Severity};
+use crate::packet::NANOS_PER_SEC;
+
+pub(super) fn severity(distinct: usize, crossed: &str, medium: usize, high: usize) -> Severity {
+    if distinct >= high {
+        Severity::High
+    } else if distinct >= medium || crossed == "fast" {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+pub(super) fn count_text(n: usize, capped: bool) -> String {
+    if capped { format!("{n}+") } else { n.to_string() }
+}
+
+pub(super) fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+    let n = t.distinct();
+    let what = match class {
+        Class::Ip => "IP protocols",
+        Class::Udp => "UDP ports",
+        _ => "TCP ports",
+    };
+    let (src, dst) =
+        (a.src.map(|s| s.to_string()).unwrap_or_default(), a.dst.map(|s| s.to_string()).unwrap_or_default());
+    a.first_ts = t.first;
+    a.packets = t.probes;
+    a.severity = severity(n, crossed, 100, 1000);
+    a.summary = format!(
+        "{src} scanned {} {what} on {dst}: {} failed probes in {:.1} s",
+        count_text(n, t.capped),
+        t.probes,
+        t.span_secs()
+    );
+    a.evidence =
+        evidence(t, ("distinct_ports", "sample_ports", json!(t.sample)), crossed, cfg.ports_fast, cfg.ports_slow, cfg);
+}
+
+/// The figures behind a scan or sweep: `what` names its distinct count and sample.
+pub(super) fn evidence<T: Hash + Eq + Copy>(
+    t: &Tally<T>,
+    (count_key, sample_key, sample): (&str, &str, serde_json::Value),
+    crossed: &str,
+    fast: u32,
+    slow: u32,
+    cfg: &ScanConfig,
+) -> serde_json::Value {
+    let mut e = json!({
+        "distinct_capped": t.capped,
+        "failed_probes": t.probes,
+        "duration_s": t.span_secs(),
+        "probes_per_s": rate(t.probes, t.span_secs()),
+        "peak_new_in_fast_window": t.fast_peak,
+        "crossed": crossed,
+        "threshold_fast": fast,
+        "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
+        "threshold_slow": slow,
+        "idle_s": cfg.idle / NANOS_PER_SEC,
+    });
+    if let Some(map) = e.as_object_mut() {
+        map.insert(count_key.into(), t.items.len().into());
+        map.insert(sample_key.into(), sample);
+    }
+    e
+}
+
+pub(super) fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+    let n = t.distinct();
+    let src = a.src.map(|s| s.to_string()).unwrap_or_default();
+    a.first_ts = t.first;
+    a.packets = t.probes;
+    a.severity = severity(n, crossed, 50, 256);
+    let verb = if matches!(class, Class::Icmp | Class::Icmpv6) { "probes" } else { "failed probes" };
+    a.summary = format!(
+        "{src} swept {} hosts with {}: {} {verb} in {:.1} s",
+        count_text(n, t.capped),
+        class.service(a.port.unwrap_or(0)),
+        t.probes,
+        t.span_secs()
+    );
+    let sample: Vec<String> = t.sample.iter().map(ToString::to_string).collect();
+    a.evidence =
+        evidence(t, ("distinct_hosts", "sample_hosts", json!(sample)), crossed, cfg.hosts_fast, cfg.hosts_slow, cfg);
+}
+
+pub(super) fn rate(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 { (n as f64 / secs * 10.0).round() / 10.0 } else { n as f64 }
+}
