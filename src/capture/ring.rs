@@ -61,6 +61,14 @@ impl std::fmt::Debug for PacketRing {
     }
 }
 
+/// `n` zeroed words, straight from a zeroed allocation: pages the ring has not written
+/// yet cost no memory.
+fn zeroed(n: usize) -> Box<[AtomicU64]> {
+    let words = vec![0u64; n].into_boxed_slice();
+    // SAFETY: AtomicU64 has the same size, alignment and bit validity as u64.
+    unsafe { Box::from_raw(Box::into_raw(words) as *mut [AtomicU64]) }
+}
+
 /// Bytes per arena word.
 const WORD: u64 = 8;
 /// An average packet size the record table is sized for (smaller packets fill the table
@@ -73,7 +81,7 @@ impl PacketRing {
         let words = bytes.div_ceil(WORD as usize).max(1);
         let slots = (bytes / MEAN_PACKET).clamp(64, 1 << 22);
         PacketRing {
-            arena: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            arena: zeroed(words),
             slots: (0..slots).map(|_| Slot::default()).collect(),
             window,
             count: AtomicU64::new(0),
@@ -193,13 +201,12 @@ impl PacketRing {
         Some((oldest, newest))
     }
 
-    /// Copies of the packets with `from <= ts < to` that `keep` accepts, oldest first.
+    /// Hands `f` each packet with `from <= ts < to`, oldest first, from a reused buffer.
     /// Never blocks the writer: a packet it overwrites meanwhile is left out and counted
     /// in [`PacketRing::overwritten`].
-    pub fn collect(&self, from: Nanos, to: Nanos, mut keep: impl FnMut(&Frame<'_>) -> bool) -> Vec<OwnedFrame> {
+    pub fn visit(&self, from: Nanos, to: Nanos, mut f: impl FnMut(&Frame<'_>)) {
         let range = self.candidates();
         let newest = range.clone().rev().find_map(|n| self.record(n)).map_or(Nanos::MIN, |r| r.0);
-        let mut out = Vec::new();
         let mut buf = Vec::new();
         for n in range {
             let Some((ts, linktype, orig_len, start, len)) = self.record(n) else {
@@ -216,11 +223,24 @@ impl PacketRing {
                 self.overwritten.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let frame = Frame { ts, linktype, data: &buf, orig_len };
-            if keep(&frame) {
-                out.push(OwnedFrame { ts, linktype, data: buf.clone(), orig_len });
-            }
+            f(&Frame { ts, linktype, data: &buf, orig_len });
         }
+    }
+
+    /// Copies of the packets with `from <= ts < to` that `keep` accepts, oldest first
+    /// (see [`PacketRing::visit`]).
+    pub fn collect(&self, from: Nanos, to: Nanos, mut keep: impl FnMut(&Frame<'_>) -> bool) -> Vec<OwnedFrame> {
+        let mut out = Vec::new();
+        self.visit(from, to, |frame| {
+            if keep(frame) {
+                out.push(OwnedFrame {
+                    ts: frame.ts,
+                    linktype: frame.linktype,
+                    data: frame.data.to_vec(),
+                    orig_len: frame.orig_len,
+                });
+            }
+        });
         out
     }
 

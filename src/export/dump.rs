@@ -92,28 +92,55 @@ pub fn alert_file_name(alert: &Alert) -> String {
 /// Writes the alert's own pcap from the ring: its packets from `first_ts` minus
 /// [`ALERT_MARGIN`] to `last_ts`.
 pub fn write_alert(ring: &PacketRing, alert: &Alert, dir: &OutDir) -> Result<Dumped, DumpFailed> {
-    let frames = ring.collect(alert.first_ts - ALERT_MARGIN, alert.last_ts + 1, |f| alert_keeps(alert, &decode(f)));
-    write_named(&frames, dir, &alert_file_name(alert))
+    write_visited(dir, &alert_file_name(alert), |f| {
+        ring.visit(alert.first_ts - ALERT_MARGIN, alert.last_ts + 1, |frame| {
+            if alert_keeps(alert, &decode(frame)) {
+                f(frame);
+            }
+        })
+    })
 }
 
-/// Writes `frames` into `dir` as `name`, adding `-2`, `-3`… rather than overwriting
-/// (the file is built in memory, then written by the safe-file helper).
+/// Writes `frames` into `dir` as `name`, adding `-2`, `-3`… rather than overwriting.
 fn write_named(frames: &[OwnedFrame], dir: &OutDir, name: &str) -> Result<Dumped, DumpFailed> {
-    let first = frames.first().ok_or(DumpFailed::Empty)?;
+    write_visited(dir, name, |f| frames.iter().for_each(|x| f(&x.as_frame())))
+}
+
+/// Writes what `visit` hands out (packets of the first one's link type; others are
+/// counted and left out) into `dir` as `name`: the pcap is built in memory, straight
+/// from the frames, then written by the safe-file helper.
+fn write_visited(
+    dir: &OutDir,
+    name: &str,
+    visit: impl FnOnce(&mut dyn FnMut(&crate::packet::Frame<'_>)),
+) -> Result<Dumped, DumpFailed> {
     let fail = |e: &dyn std::fmt::Display| DumpFailed::Write {
         path: dir.path().join(name).display().to_string(),
         reason: e.to_string(),
     };
-    let size: usize = frames.iter().map(|f| f.data.len() + 16).sum::<usize>() + 24;
-    let mut dump = PcapDump::new(Vec::with_capacity(size), first.linktype).map_err(|e| fail(&e))?;
-    let mut other = 0;
-    for f in frames {
-        if f.linktype == first.linktype {
-            dump.write(&f.as_frame()).map_err(|e| fail(&e))?;
-        } else {
-            other += 1;
+    let mut dump: Option<(PcapDump<Vec<u8>>, crate::packet::LinkType)> = None;
+    let (mut other, mut failed) = (0, None);
+    visit(&mut |f| {
+        if failed.is_some() {
+            return;
         }
+        let (d, lt) = match &mut dump {
+            Some(x) => x,
+            None => match PcapDump::new(Vec::new(), f.linktype) {
+                Ok(d) => dump.insert((d, f.linktype)),
+                Err(e) => return failed = Some(e.to_string()),
+            },
+        };
+        if f.linktype != *lt {
+            other += 1;
+        } else if let Err(e) = d.write(f) {
+            failed = Some(e.to_string());
+        }
+    });
+    if let Some(e) = failed {
+        return Err(fail(&e));
     }
+    let (dump, _) = dump.ok_or(DumpFailed::Empty)?;
     let packets = dump.packets();
     let bytes = dump.finish().map_err(|e| fail(&e))?;
     let stem = name.trim_end_matches(".pcap");
@@ -125,6 +152,24 @@ fn write_named(frames: &[OwnedFrame], dir: &OutDir, name: &str) -> Result<Dumped
         },
     })?;
     Ok(Dumped { path, packets, other_linktype: other })
+}
+
+/// Writes the ring's packets with `from <= ts < to` that `keep` accepts into `dir`
+/// under [`file_name`] (the TUI's `w`), straight from the ring.
+pub fn write_window(
+    ring: &PacketRing,
+    dir: &OutDir,
+    source: &str,
+    (from, to): (Nanos, Nanos),
+    mut keep: impl FnMut(&crate::packet::Frame<'_>) -> bool,
+) -> Result<Dumped, DumpFailed> {
+    write_visited(dir, &file_name(source, from, to), |f| {
+        ring.visit(from, to, |frame| {
+            if keep(frame) {
+                f(frame);
+            }
+        })
+    })
 }
 
 #[cfg(test)]

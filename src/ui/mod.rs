@@ -135,8 +135,7 @@ impl Dumper<'_> {
         let (width, start, buckets) = &view.series;
         let (from, to) = (*start, start + width * buckets.len() as i64);
         let spec = &view.spec;
-        let frames = self.ring.collect(from, to, |f| spec.passes(&decode(f)));
-        match dump::write(&frames, self.dir, &view.context.source, from, to) {
+        match dump::write_window(self.ring, self.dir, &view.context.source, (from, to), |f| spec.passes(&decode(f))) {
             Ok(d) if d.other_linktype > 0 => format!(
                 "wrote {} packets to {} ({} of another link type left out)",
                 d.packets,
