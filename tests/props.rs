@@ -188,3 +188,49 @@ fn pcapng_fixture_is_valid() {
     assert!(matches!(src.next_frame(), Ok(Next::End)));
     assert!(src.warning().is_none());
 }
+
+/// Timestamps from anywhere: the extremes, a few instants near each other, far jumps.
+fn any_time() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(0i64),
+        (0i64..4_000_000_000).prop_map(|s| s * 1_000_000_000),
+        (1_700_000_000_000_000_000i64..1_700_000_100_000_000_000),
+        any::<i64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Packets of a synthetic mix with hostile timestamps through the statistics and
+    /// every detector: nothing panics or overflows (tests build with overflow checks),
+    /// every packet is counted, and alert times stay within what the packets said.
+    #[test]
+    fn hostile_timestamps_never_panic_nor_lose_packets(times in proptest::collection::vec(any_time(), 1..400)) {
+        use ntop_rs::detect::{Detectors, flood, scan};
+        let frames: Vec<_> = Synth::new(SynthConfig { packets: times.len() as u64, ..SynthConfig::default() }).collect();
+        let mut stats = ntop_rs::stats::Stats::default();
+        let mut d = Detectors::new(vec![
+            Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+            Box::new(flood::FloodDetector::new(flood::FloodConfig::default())),
+        ]);
+        let metas: Vec<PacketMeta> = frames
+            .iter()
+            .zip(&times)
+            .map(|(f, &ts)| decode(&Frame { ts, ..f.as_frame() }))
+            .collect();
+        for m in &metas {
+            stats.record(m);
+        }
+        let mut reports: Vec<_> = metas.chunks(37).flat_map(|b| d.observe(b)).collect();
+        reports.extend(d.finish());
+        prop_assert_eq!(stats.totals.packets, times.len() as u64);
+        let (lo, hi) = (metas.iter().map(|m| m.ts).min().unwrap(), metas.iter().map(|m| m.ts).max().unwrap());
+        for a in &reports {
+            prop_assert!(a.first_ts >= 0 && a.last_ts <= ntop_rs::capture::MAX_TS, "{a:?}");
+            prop_assert!(a.first_ts >= lo - 1_000_000_000_000 && a.first_ts <= hi, "{a:?} outside {lo}..{hi}");
+        }
+    }
+}

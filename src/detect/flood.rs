@@ -497,7 +497,7 @@ impl Detector for FloodDetector {
             }
             Proto::Udp => {
                 // What a victim sends back only matters while some UDP load is warm.
-                if m.ts - self.udp_warm_at < 2 * NANOS_PER_SEC
+                if m.ts.saturating_sub(self.udp_warm_at) < 2 * NANOS_PER_SEC
                     && let Some(v) = self.victims.get_mut(&src)
                 {
                     let slot = v.advance(m.ts);
@@ -515,6 +515,10 @@ impl Detector for FloodDetector {
             }
             _ => {}
         }
+    }
+
+    fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
+        vec![("flood_victims", self.victims.fill())]
     }
 
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {

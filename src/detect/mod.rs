@@ -34,6 +34,11 @@ pub trait Detector: Send {
 
     /// The capture is over at `now`: end every open incident with its final figures.
     fn finish(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
+
+    /// The detector's bounded structures (name, size, cap, evictions), for `tables`.
+    fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
+        Vec::new()
+    }
 }
 
 /// Packet time between two ticks.
@@ -147,7 +152,9 @@ impl Detectors {
 
     /// Size, cap and drops of the detection structures (for the summary's `tables`).
     pub fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
-        self.incidents.tables().to_vec()
+        let mut t = self.incidents.tables().to_vec();
+        t.extend(self.list.iter().flat_map(|d| d.tables()));
+        t
     }
 
     /// Packets dated far from their neighbours, which the detectors saw at the

@@ -127,6 +127,18 @@ struct Probe {
     answers: [u64; 2],
 }
 
+/// Distinct items (ports, hosts) held by all tallies together, whatever their number:
+/// 4096 tallies of 4096 items each would be half a gigabyte.
+pub const MAX_ITEMS: usize = 1 << 20;
+
+/// The items every tally holds, counted against [`MAX_ITEMS`] (recounted each tick, so
+/// between ticks it can only overstate what evictions freed).
+#[derive(Clone, Copy, Debug, Default)]
+struct Budget {
+    used: usize,
+    refused: u64,
+}
+
 /// Failed attempts of one source against one host (ports) or one service (hosts).
 struct Tally<T> {
     items: Set<T>,
@@ -167,20 +179,22 @@ impl<T: Hash + Eq + Copy> Tally<T> {
     }
 
     /// Counts a failed attempt on `item`; returns whether the item is new.
-    fn add(&mut self, item: T, ts: Nanos, window: Nanos) -> bool {
+    fn add(&mut self, item: T, ts: Nanos, window: Nanos, budget: &mut Budget) -> bool {
         self.probes += 1;
         self.last = self.last.max(ts);
         while self.recent.front().is_some_and(|&t| t + window <= ts) {
             self.recent.pop_front();
         }
-        if self.items.len() >= ITEM_CAP {
+        if self.items.len() >= ITEM_CAP || budget.used >= MAX_ITEMS {
             let new = !self.items.contains(&item);
             self.capped |= new;
+            budget.refused += u64::from(new && self.items.len() < ITEM_CAP);
             return new;
         }
         if !self.items.insert(item) {
             return false;
         }
+        budget.used += 1;
         if self.sample.len() < 10 {
             self.sample.push(item);
         }
@@ -246,6 +260,7 @@ impl<T: Copy + PartialEq> Singles<T> {
 
 /// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
 /// item shows up); returns the tally when the item was new to it.
+#[allow(clippy::too_many_arguments)]
 fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
     table: &'a mut CappedTable<K, Tally<T>>,
     singles: &mut Singles<T>,
@@ -253,16 +268,17 @@ fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
     item: T,
     ts: Nanos,
     window: Nanos,
+    budget: &mut Budget,
 ) -> Option<&'a mut Tally<T>> {
     if table.get(&key).is_none() {
         let (first, t0) = singles.admit(hash_of(key), item, ts)?;
         let tally = table.entry_or_insert_with(key, || Tally::new(t0));
-        tally.add(first, t0, window);
-        tally.add(item, ts, window);
+        tally.add(first, t0, window, budget);
+        tally.add(item, ts, window, budget);
         return Some(tally);
     }
     let tally = table.get_mut(&key)?;
-    tally.add(item, ts, window).then_some(tally)
+    tally.add(item, ts, window, budget).then_some(tally)
 }
 
 /// The port scan and host sweep detector.
@@ -274,6 +290,8 @@ pub struct ScanDetector {
     pending: VecDeque<Probe>,
     ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
     hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
+    /// Items held by all tallies together.
+    budget: Budget,
     /// First failures of would-be tallies (see [`Singles`]).
     port_singles: Singles<u16>,
     host_singles: Singles<IpAddr>,
@@ -288,6 +306,7 @@ impl ScanDetector {
             pending: VecDeque::new(),
             ports: CappedTable::new(cfg.max_tallies),
             hosts: CappedTable::new(cfg.max_tallies),
+            budget: Budget::default(),
             port_singles: Singles::new(15),
             host_singles: Singles::new(15),
             book: Book::new(cfg.update_every, cfg.quiet),
@@ -327,7 +346,8 @@ impl ScanDetector {
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
             // Only new ports move a scan on; retries and floods of known ones do not.
             let key = (scanner, target, class);
-            if let Some(tally) = count(&mut self.ports, &mut self.port_singles, key, port, ts, cfg.fast_window)
+            if let Some(tally) =
+                count(&mut self.ports, &mut self.port_singles, key, port, ts, cfg.fast_window, &mut self.budget)
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
             {
                 let key = IncidentKey {
@@ -342,7 +362,8 @@ impl ScanDetector {
         }
         if class != Class::Ip {
             let key = (scanner, class, port);
-            if let Some(tally) = count(&mut self.hosts, &mut self.host_singles, key, target, ts, cfg.fast_window)
+            if let Some(tally) =
+                count(&mut self.hosts, &mut self.host_singles, key, target, ts, cfg.fast_window, &mut self.budget)
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
             {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
@@ -467,11 +488,19 @@ impl Detector for ScanDetector {
         }
     }
 
+    fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
+        use crate::stats::table::Fill;
+        let items = Fill { len: self.budget.used, cap: MAX_ITEMS, evicted: self.budget.refused };
+        vec![("scan_port_tallies", self.ports.fill()), ("scan_host_tallies", self.hosts.fill()), ("scan_items", items)]
+    }
+
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
         self.expire(now, out);
         let idle = self.cfg.idle;
         self.ports.retain(|_, t| now - t.last < idle);
         self.hosts.retain(|_, t| now - t.last < idle);
+        self.budget.used = self.ports.iter().map(|(_, t)| t.distinct()).sum::<usize>()
+            + self.hosts.iter().map(|(_, t)| t.distinct()).sum::<usize>();
         self.book.tick(now, out);
     }
 

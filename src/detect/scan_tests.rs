@@ -275,3 +275,17 @@ fn a_slow_scan_survives_a_spoofed_flood() {
     let news = news(&run_with(cfg, &packets));
     assert_eq!(news, [("port_scan", Some(ip("10.0.0.68")), Some(ip(T)), "tcp", None)]);
 }
+
+#[test]
+fn all_tallies_together_hold_at_most_max_items() {
+    let mut budget = Budget { used: MAX_ITEMS - 1, refused: 0 };
+    let mut t: Tally<u16> = Tally::new(0);
+    assert!(t.add(1, 0, S, &mut budget));
+    assert_eq!(budget.used, MAX_ITEMS);
+    // The budget is spent: a new item still counts as new (the scan goes on being seen),
+    // but is not stored, and the refusal is counted.
+    assert!(t.add(2, 1, S, &mut budget));
+    assert!(t.capped && t.distinct() == 1);
+    assert_eq!((budget.used, budget.refused), (MAX_ITEMS, 1));
+    assert!(!t.add(1, 2, S, &mut budget), "a known item is not new");
+}
