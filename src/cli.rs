@@ -33,7 +33,7 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub buffer_mib: u32,
 
-    /// After opening the device, switch to this user (default: the sudo caller)
+    /// After opening the input, run as this user (default: the sudo caller, else nobody; `root` keeps root)
     #[arg(short = 'Z', long = "relinquish-privileges", value_name = "USER")]
     pub user: Option<String>,
 
@@ -73,7 +73,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(60..=86_400))]
     pub window: u64,
 
-    /// Write every alert report (new, update, end) to FILE as NDJSON ('-': standard output)
+    /// Append every alert report (new, update, end) to FILE as NDJSON ('-': standard output)
     #[arg(long, value_name = "FILE")]
     pub alerts: Option<String>,
 
