@@ -98,7 +98,9 @@ fn toggles_reslice_the_panes_and_w_dumps_the_window() {
         dir.path().display()
     );
     let tmux = Tmux::start(&command, 100, 30);
-    let before = tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Top talkers"));
+    // The header is drawn before the panes: wait for the panes too, or a capture taken
+    // in the middle of a redraw shows the new header over the old, empty panes.
+    let before = tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && rows_of(s, "udp") > 0);
     assert!(rows_of(&before, "udp") > 0, "the biggest flows are UDP at first:\n{before}");
     assert!(before.contains("2 udp") && before.contains("Flows ("));
 
