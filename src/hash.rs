@@ -14,14 +14,6 @@ pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 /// A hash set keyed by packet data (per-process random seed).
 pub type Set<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// The per-process random seed, for hashes computed outside a [`Map`] (fixed-size
-/// memories keyed by hash).
-pub fn seed() -> u64 {
-    use std::hash::BuildHasher;
-    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x6e74_6f70u64))
-}
-
 /// A fresh per-process-seeded hasher state, for tables built on [`hashbrown`] directly.
 pub fn random_state() -> foldhash::fast::RandomState {
     foldhash::fast::RandomState::default()

@@ -15,8 +15,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::bail;
-
 use crate::capture::live::{LiveConfig, LiveSource};
 use crate::capture::{FileSource, PacketSource};
 use crate::cli::Cli;
@@ -123,9 +121,6 @@ fn alert_stream(path: &str, plan: &Plan) -> anyhow::Result<Box<dyn Write + Send>
 
 /// Opens the live device (the step that needs privileges).
 fn open_live(cli: &Cli) -> anyhow::Result<LiveSource> {
-    if cli.duration.is_some() && cli.read.is_some() {
-        bail!("--duration applies to live capture (-i), not to files");
-    }
     let config = LiveConfig {
         device: cli.interface.clone(),
         promisc: !cli.no_promisc,

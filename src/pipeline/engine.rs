@@ -63,10 +63,11 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             stats.record(meta);
         }
         if let Some(ts) = batch.last().map(|m| m.ts) {
-            let due = *next_snapshot.get_or_insert(ts - ts.rem_euclid(NANOS_PER_SEC) + NANOS_PER_SEC);
+            let second = ts - ts.rem_euclid(NANOS_PER_SEC);
+            let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);
             if ts >= due {
-                sinks.snapshot(snapshot(stats, ts - ts.rem_euclid(NANOS_PER_SEC)));
-                next_snapshot = Some(ts - ts.rem_euclid(NANOS_PER_SEC) + NANOS_PER_SEC);
+                sinks.snapshot(snapshot(stats, second));
+                next_snapshot = Some(second + NANOS_PER_SEC);
             }
         }
         match &detect {
