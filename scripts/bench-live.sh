@@ -20,14 +20,8 @@ P=ntb$$
 A="${P}a" B="${P}b"
 cleanup() { ip netns del "$A" 2>/dev/null || true; ip netns del "$B" 2>/dev/null || true; }
 trap cleanup EXIT
-ip netns add "$A"
-ip netns add "$B"
-ip link add va netns "$A" type veth peer name vb netns "$B"
-for ns in "$A" "$B"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
-ip -n "$A" addr add 10.99.0.1/24 dev va
-ip -n "$B" addr add 10.99.0.2/24 dev vb
-ip -n "$A" link set va up
-ip -n "$B" link set vb up
+source scripts/veth-pair.sh
+veth_pair "$A" "$B" 10.99.0
 # The receiver drops the datagrams without ICMP replies (no listener, no rate-limited noise).
 ip netns exec "$B" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_echo_ignore_all=1
 ip netns exec "$B" iptables -A INPUT -p udp --dport 9 -j DROP 2>/dev/null || true

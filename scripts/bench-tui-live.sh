@@ -32,14 +32,8 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-ip netns add "$A"
-ip netns add "$B"
-ip link add va netns "$A" type veth peer name vb netns "$B"
-for ns in "$A" "$B"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
-ip -n "$A" addr add 10.98.0.1/24 dev va
-ip -n "$B" addr add 10.98.0.2/24 dev vb
-ip -n "$A" link set va up
-ip -n "$B" link set vb up
+source scripts/veth-pair.sh
+veth_pair "$A" "$B" 10.98.0
 # The flood's target drops it quietly (no RSTs doubling the load).
 ip netns exec "$B" iptables -A INPUT -p tcp --dport 80 -j DROP 2>/dev/null || true
 
