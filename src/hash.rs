@@ -14,7 +14,7 @@ pub type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 /// A hash set keyed by packet data (per-process random seed).
 pub type Set<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// A fresh per-process-seeded hasher state, for tables built on [`hashbrown`] directly.
+/// A fresh per-process-seeded hasher state, for tables that take a hasher directly ([`crate::stats::table::CappedTable`]).
 pub fn random_state() -> foldhash::fast::RandomState {
     foldhash::fast::RandomState::default()
 }

@@ -59,9 +59,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     let mut lagged = 0u64;
     let mut next_snapshot: Option<Nanos> = None;
     let mut count = |stats: &mut Stats, batch: Vec<PacketMeta>, lagged: &mut u64| {
-        for meta in &batch {
-            stats.record(meta);
-        }
+        stats.record_batch(&batch);
         if let Some(ts) = batch.last().map(|m| m.ts) {
             let second = ts - ts.rem_euclid(NANOS_PER_SEC);
             let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);

@@ -176,8 +176,16 @@ impl FlowTable {
     /// Counts one IP packet into its flow.
     pub fn record(&mut self, meta: &PacketMeta) {
         let Some((key, a_to_b)) = FlowKey::of(meta) else { return };
+        let hash = self.table.hash(&key);
+        self.record_keyed(meta, (key, a_to_b), hash);
+    }
+
+    /// [`record`](Self::record) with the packet's [`FlowKey::of`] and its
+    /// [`hash`](CappedTable::hash) known.
+    #[inline]
+    pub fn record_keyed(&mut self, meta: &PacketMeta, (key, a_to_b): (FlowKey, bool), hash: u64) {
         let ts = meta.ts;
-        let f = self.table.entry_or_insert_with(key, || FlowStats { first_ts: ts, last_ts: ts, ..Default::default() });
+        let f = self.table.entry_hashed(hash, key, || FlowStats { first_ts: ts, last_ts: ts, ..Default::default() });
         f.last_ts = f.last_ts.max(ts);
         if a_to_b {
             f.a_to_b.add(meta.wire_len)

@@ -81,13 +81,20 @@ impl HostTable {
 
     /// Counts one packet of class `proto` from `src` to `dst`.
     pub fn record(&mut self, src: IpAddr, dst: IpAddr, proto: Proto, bytes: u32, ts: Nanos) {
+        let (hs, hd) = (self.table.hash(&src), self.table.hash(&dst));
+        self.record_hashed((src, hs), (dst, hd), proto, bytes, ts);
+    }
+
+    /// [`record`](Self::record) with each address's [`hash`](CappedTable::hash) known.
+    #[inline]
+    pub fn record_hashed(&mut self, src: (IpAddr, u64), dst: (IpAddr, u64), proto: Proto, bytes: u32, ts: Nanos) {
         self.touch(src, ts).tx_by_proto[proto.index()].add(bytes);
         self.touch(dst, ts).rx_by_proto[proto.index()].add(bytes);
     }
 
-    fn touch(&mut self, ip: IpAddr, ts: Nanos) -> &mut HostStats {
-        let h =
-            self.table.entry_or_insert_with(ip, || HostStats { first_seen: ts, last_seen: ts, ..Default::default() });
+    #[inline]
+    fn touch(&mut self, (ip, hash): (IpAddr, u64), ts: Nanos) -> &mut HostStats {
+        let h = self.table.entry_hashed(hash, ip, || HostStats { first_seen: ts, last_seen: ts, ..Default::default() });
         h.last_seen = h.last_seen.max(ts);
         h
     }

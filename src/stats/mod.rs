@@ -9,6 +9,8 @@ pub mod hosts;
 pub mod series;
 pub mod table;
 
+use std::net::IpAddr;
+
 use hdrhistogram::Histogram;
 
 use crate::decode::{PacketMeta, Proto};
@@ -129,7 +131,23 @@ pub struct Stats {
     pub series: SeriesSet,
     /// Packet-size distribution.
     pub sizes: SizeHistogram,
+    /// Table keys and hashes of the batch being counted (kept to reuse its allocation).
+    keyed: Vec<Option<Keyed>>,
 }
+
+/// A packet's keys in the host and flow tables, hashed ahead of the lookups.
+#[derive(Clone, Copy, Debug)]
+struct Keyed {
+    src: (IpAddr, u64),
+    dst: (IpAddr, u64),
+    flow: Option<((FlowKey, bool), u64)>,
+}
+
+/// How many packets ahead of the one being counted its table buckets are prefetched,
+/// and (nearer) the slots those buckets point at: enough misses in flight to hide memory
+/// latency when the tables outgrow the cache, as under a flood of spoofed keys.
+const BUCKETS_AHEAD: usize = 16;
+const SLOTS_AHEAD: usize = 8;
 
 impl Stats {
     /// Empty counters with the given limits.
@@ -149,11 +167,45 @@ impl Stats {
             flows: FlowTable::new(config.max_flows),
             series: SeriesSet::new(config.window_secs),
             sizes: SizeHistogram::default(),
+            keyed: Vec::new(),
         }
     }
 
     /// Counts one decoded packet.
     pub fn record(&mut self, m: &PacketMeta) {
+        self.record_batch(std::slice::from_ref(m));
+    }
+
+    /// Counts a batch of decoded packets, in order: the same as [`record`](Self::record)
+    /// on each, but with the host and flow tables' memory fetched some packets ahead.
+    pub fn record_batch(&mut self, batch: &[PacketMeta]) {
+        let mut keyed = std::mem::take(&mut self.keyed);
+        keyed.clear();
+        keyed.extend(batch.iter().map(|m| self.keys(m)));
+        for (i, m) in batch.iter().enumerate() {
+            for (ahead, bucket_only) in [(BUCKETS_AHEAD, true), (SLOTS_AHEAD, false)] {
+                if let Some(Some(k)) = keyed.get(i + ahead) {
+                    self.hosts.prefetch(k.src.1, bucket_only);
+                    self.hosts.prefetch(k.dst.1, bucket_only);
+                    if let Some((_, h)) = k.flow {
+                        self.flows.prefetch(h, bucket_only);
+                    }
+                }
+            }
+            self.count(m, keyed[i].as_ref());
+        }
+        self.keyed = keyed;
+    }
+
+    #[inline]
+    fn keys(&self, m: &PacketMeta) -> Option<Keyed> {
+        let (src, dst) = (m.src?, m.dst?);
+        let flow = FlowKey::of(m).map(|k| (k, self.flows.hash(&k.0)));
+        Some(Keyed { src: (src, self.hosts.hash(&src)), dst: (dst, self.hosts.hash(&dst)), flow })
+    }
+
+    #[inline]
+    fn count(&mut self, m: &PacketMeta, keyed: Option<&Keyed>) {
         self.totals.add(m.wire_len);
         self.captured_bytes += u64::from(m.cap_len);
         self.protocols[m.proto.index()].add(m.wire_len);
@@ -169,9 +221,11 @@ impl Stats {
             None => (m.ts, m.ts),
             Some((lo, hi)) => (lo.min(m.ts), hi.max(m.ts)),
         });
-        if let (Some(src), Some(dst)) = (m.src, m.dst) {
-            self.hosts.record(src, dst, m.proto, m.wire_len, m.ts);
-            self.flows.record(m);
+        if let Some(k) = keyed {
+            self.hosts.record_hashed(k.src, k.dst, m.proto, m.wire_len, m.ts);
+            if let Some((key, hash)) = k.flow {
+                self.flows.record_keyed(m, key, hash);
+            }
         }
         self.series.add(m.ts, m.proto, m.wire_len);
         self.sizes.record(m.wire_len);

@@ -43,19 +43,146 @@ pub struct Fill {
     pub evicted: u64,
 }
 
+/// Open-addressing index from key hashes to slab slots: linear probing over 8-byte
+/// entries, at most half full, deleted by backward shift (no tombstones).
+///
+/// An entry is `tag << 32 | (slot + 1)`, 0 being empty, where `tag` is the hash's high
+/// 32 bits; its low bits pick the home bucket. Written by hand (not hashbrown) so that a
+/// caller who knows a key's hash ahead of time can prefetch its bucket and then its slot:
+/// on tables larger than the cache, a flood's lookups are memory-bound, and prefetching a
+/// batch of them overlaps the misses ([`CappedTable::prefetch`]).
+#[derive(Clone, Debug, Default)]
+struct Index {
+    entries: Vec<u64>,
+    len: usize,
+}
+
+impl Index {
+    #[inline]
+    fn tag(hash: u64) -> u64 {
+        hash >> 32
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.entries.len().wrapping_sub(1)
+    }
+
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        Self::tag(hash) as usize & self.mask()
+    }
+
+    /// Position of the entry whose slot satisfies `is`, among those with this hash's tag.
+    #[inline]
+    fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<usize> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let (tag, mask) = (Self::tag(hash), self.mask());
+        let mut pos = self.home(hash);
+        loop {
+            let e = self.entries[pos];
+            if e == 0 {
+                return None;
+            }
+            if e >> 32 == tag && is((e as u32) - 1) {
+                return Some(pos);
+            }
+            pos = (pos + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn slot_at(&self, pos: usize) -> usize {
+        (self.entries[pos] as u32 - 1) as usize
+    }
+
+    #[inline]
+    fn set_slot(&mut self, pos: usize, slot: usize) {
+        self.entries[pos] = (self.entries[pos] & !0xffff_ffff) | (slot as u64 + 1);
+    }
+
+    /// Adds an entry known to be absent; the caller keeps the load at most one half.
+    #[inline]
+    fn insert(&mut self, hash: u64, slot: usize) {
+        let mask = self.mask();
+        let mut pos = self.home(hash);
+        while self.entries[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        self.entries[pos] = Self::tag(hash) << 32 | (slot as u64 + 1);
+        self.len += 1;
+    }
+
+    /// Removes the entry at `pos`, shifting later entries of its run back into the hole.
+    fn remove(&mut self, pos: usize) {
+        let mask = self.mask();
+        let (mut hole, mut j) = (pos, pos);
+        loop {
+            j = (j + 1) & mask;
+            let e = self.entries[j];
+            if e == 0 {
+                break;
+            }
+            let home = (e >> 32) as usize & mask;
+            // `e` may fill the hole when the hole lies between its home and where it sits.
+            if j.wrapping_sub(home) & mask >= j.wrapping_sub(hole) & mask {
+                self.entries[hole] = e;
+                hole = j;
+            }
+        }
+        self.entries[hole] = 0;
+        self.len -= 1;
+    }
+
+    /// Empties the index and sizes it for `n` entries (a power of two, at least `2n`).
+    fn reset(&mut self, n: usize) {
+        let buckets = (2 * n).max(16).next_power_of_two();
+        self.entries.clear();
+        self.entries.resize(buckets, 0);
+        self.len = 0;
+    }
+
+    #[inline]
+    fn prefetch(&self, hash: u64) {
+        if !self.entries.is_empty() {
+            prefetch(&self.entries[self.home(hash)]);
+        }
+    }
+}
+
+/// Asks the CPU to start loading the cache line at `p` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and never changes memory; `p` is a valid reference.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// A hash map with a maximum size and oldest-first eviction.
 ///
-/// Entries live in a dense slab; the hash index holds only slot numbers (4 bytes a
-/// bucket, sized for twice the cap, so that the tombstones of evicted keys are cleaned
-/// up in place and the index never grows). Eviction removes the oldest eighth from the
-/// index and fills their slots from the slab's end: O(evicted), not O(table). A table
-/// churned by a flood of one-shot keys stays at its cap and never holds two copies of
-/// itself.
+/// Entries live in a dense slab; the [`Index`] holds only slot numbers (8 bytes a
+/// bucket, sized for twice the entries, growing with them up to twice the cap, never
+/// shrinking). Eviction removes the oldest eighth from the index and fills their slots
+/// from the slab's end: O(evicted), not O(table). A table churned by a flood of one-shot
+/// keys stays at its cap and never holds two copies of itself.
+///
+/// Lookups by a precomputed hash ([`hash`](Self::hash), [`prefetch`](Self::prefetch),
+/// [`entry_hashed`](Self::entry_hashed)) let a batch of packets overlap their cache misses.
 #[derive(Clone)]
 pub struct CappedTable<K, V> {
-    index: hashbrown::HashTable<u32>,
+    index: Index,
     hasher: foldhash::fast::RandomState,
     slots: Vec<(K, V)>,
+    /// Each slot's hash, beside the slab: eviction and growth never rehash or touch keys.
+    hashes: Vec<u64>,
+    /// Eviction's (age, slot) list, kept between sweeps so that each sweep reuses it.
+    order: Vec<(Nanos, u32)>,
     cap: usize,
     evicted: u64,
 }
@@ -71,64 +198,117 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     pub fn new(cap: usize) -> Self {
         let cap = cap.clamp(1, u32::MAX as usize / 2);
         CappedTable {
-            index: hashbrown::HashTable::new(),
+            index: Index::default(),
             hasher: crate::hash::random_state(),
             slots: Vec::new(),
+            hashes: Vec::new(),
+            order: Vec::new(),
             cap,
             evicted: 0,
         }
     }
 
+    /// The hash this table files `key` under (this run's seed).
     #[inline]
-    fn hash(&self, key: &K) -> u64 {
+    pub fn hash(&self, key: &K) -> u64 {
         std::hash::BuildHasher::hash_one(&self.hasher, key)
     }
 
+    /// Starts loading what a lookup of `hash` reads first (its index bucket), and, when
+    /// that bucket is already in cache, the slot it points at. Call it for a key some
+    /// packets ahead, twice (far ahead, then nearer), and the lookup itself finds both in
+    /// cache. A hint only: it changes nothing.
     #[inline]
-    fn find(&self, key: &K) -> Option<usize> {
+    pub fn prefetch(&self, hash: u64, bucket_only: bool) {
+        if bucket_only {
+            self.index.prefetch(hash);
+            return;
+        }
+        let Some(&e) = self.index.entries.get(self.index.home(hash)) else { return };
+        if e >> 32 == Index::tag(hash)
+            && let Some(slot) = self.slots.get((e as u32).wrapping_sub(1) as usize)
+        {
+            prefetch(slot);
+            // The slot's last bytes (counters and times of a large value) may sit on the next line.
+            let end = (slot as *const (K, V)).wrapping_add(1).cast::<u8>().wrapping_sub(1);
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as in `prefetch`: a hint that never faults, even at an address past the slab.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(end.cast());
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = end;
+        }
+    }
+
+    #[inline]
+    fn find(&self, hash: u64, key: &K) -> Option<usize> {
         let slots = &self.slots;
-        self.index.find(self.hash(key), |&i| slots[i as usize].0 == *key).map(|&i| i as usize)
+        self.index.find(hash, |i| slots[i as usize].0 == *key).map(|pos| self.index.slot_at(pos))
     }
 
     /// The entry for `key`, created with `make` if absent (evicting first when full).
+    #[inline]
     pub fn entry_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         let hash = self.hash(&key);
-        let slots = &self.slots;
-        if let Some(&i) = self.index.find(hash, |&i| slots[i as usize].0 == key) {
-            return &mut self.slots[i as usize].1;
+        self.entry_hashed(hash, key, make)
+    }
+
+    /// [`entry_or_insert_with`](Self::entry_or_insert_with) for a key whose
+    /// [`hash`](Self::hash) is already known.
+    #[inline]
+    pub fn entry_hashed(&mut self, hash: u64, key: K, make: impl FnOnce() -> V) -> &mut V {
+        debug_assert_eq!(hash, self.hash(&key));
+        if let Some(i) = self.find(hash, &key) {
+            return &mut self.slots[i].1;
         }
+        self.insert_new(hash, key, make())
+    }
+
+    #[inline(never)]
+    fn insert_new(&mut self, hash: u64, key: K, value: V) -> &mut V {
         if self.slots.len() >= self.cap {
             self.evict_oldest();
         }
-        if self.index.capacity() < 2 * self.cap.min(1 << 22) && self.index.len() + 1 > self.index.capacity() / 2 {
-            let (slots, hasher) = (&self.slots, &self.hasher);
-            self.index.reserve(self.index.capacity().max(16), |&i| {
-                std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0)
-            });
+        if 2 * (self.index.len + 1) > self.index.entries.len() {
+            self.index.reset((self.slots.len() + 1).max(self.index.entries.len()).min(self.cap));
+            self.reindex_into();
         }
         let i = self.slots.len();
-        self.slots.push((key, make()));
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, i as u32, |&i| std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0));
+        self.slots.push((key, value));
+        self.hashes.push(hash);
+        self.index.insert(hash, i);
         &mut self.slots[i].1
     }
 
     /// Looks up an entry.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.find(key).map(|i| &self.slots[i].1)
+        self.find(self.hash(key), key).map(|i| &self.slots[i].1)
     }
 
     /// Looks up an entry to change it.
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.find(key).map(|i| &mut self.slots[i].1)
+        self.find(self.hash(key), key).map(|i| &mut self.slots[i].1)
     }
 
     /// Keeps only the entries for which `keep` holds.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         let before = self.slots.len();
-        self.slots.retain_mut(|(k, v)| keep(k, v));
-        if self.slots.len() != before {
-            self.reindex();
+        let mut kept = 0;
+        for i in 0..before {
+            let (k, v) = &mut self.slots[i];
+            if keep(k, v) {
+                self.slots.swap(kept, i);
+                self.hashes.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.slots.truncate(kept);
+        self.hashes.truncate(kept);
+        if kept != before {
+            let buckets = self.index.entries.len();
+            self.index.reset(buckets / 2);
+            self.reindex_into();
         }
     }
 
@@ -167,51 +347,60 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         self.slots.iter().map(|(k, v)| (k, v))
     }
 
-    /// Points the index at the slab's slots again.
-    fn reindex(&mut self) {
-        self.index.clear();
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        for (i, (k, _)) in slots.iter().enumerate() {
-            let h = std::hash::BuildHasher::hash_one(hasher, k);
-            self.index.insert_unique(h, i as u32, |&i| std::hash::BuildHasher::hash_one(hasher, slots[i as usize].0));
+    /// Files every slab slot in the (emptied) index.
+    fn reindex_into(&mut self) {
+        for (i, &h) in self.hashes.iter().enumerate() {
+            self.index.insert(h, i);
         }
     }
 
     /// Removes slot `i`: its index entry goes, and the slab's last entry moves into it.
     fn remove_slot(&mut self, i: usize) {
-        let hash = self.hash(&self.slots[i].0);
-        if let Ok(e) = self.index.find_entry(hash, |&j| j as usize == i) {
-            e.remove();
+        let hash = self.hashes[i];
+        if let Some(pos) = self.index.find(hash, |j| j as usize == i) {
+            self.index.remove(pos);
         }
         let last = self.slots.len() - 1;
         if i != last {
-            let moved = self.hash(&self.slots[last].0);
-            if let Some(j) = self.index.find_mut(moved, |&j| j as usize == last) {
-                *j = i as u32;
+            let moved = self.hashes[last];
+            if let Some(pos) = self.index.find(moved, |j| j as usize == last) {
+                self.index.set_slot(pos, i);
             }
         }
         self.slots.swap_remove(i);
+        self.hashes.swap_remove(i);
     }
 
     /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
     /// entries go never depends on the order of the slab.
+    #[inline(never)]
     fn evict_oldest(&mut self) {
         let target = (self.slots.len() / 8).max(1);
         // (age, slot): ages compare without touching the slab; keys only break ties.
-        let mut order: Vec<(Nanos, u32)> =
-            self.slots.iter().enumerate().map(|(i, (_, v))| (v.last_seen(), i as u32)).collect();
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(self.slots.iter().enumerate().map(|(i, (_, v))| (v.last_seen(), i as u32)));
         let slots = &self.slots;
         order.select_nth_unstable_by(target - 1, |a, b| {
             a.0.cmp(&b.0).then_with(|| slots[a.1 as usize].0.cmp(&slots[b.1 as usize].0))
         });
-        let mut gone: Vec<u32> = order[..target].iter().map(|&(_, i)| i).collect();
-        drop(order);
+        order.truncate(target);
         // Highest slot first, so that moving the last entry into a hole never moves one
         // that is still to be removed.
-        gone.sort_unstable_by(|a, b| b.cmp(a));
-        for i in gone {
-            self.remove_slot(i as usize);
+        order.sort_unstable_by_key(|&(_, slot)| std::cmp::Reverse(slot));
+        const AHEAD: usize = 8;
+        let len = self.slots.len();
+        for k in 0..order.len() {
+            // The index buckets of a removal a few steps on: its own and the last slot's then.
+            if let Some(&(_, next)) = order.get(k + AHEAD) {
+                self.index.prefetch(self.hashes[next as usize]);
+            }
+            if let Some(&h) = (len - 1).checked_sub(k + AHEAD).and_then(|last| self.hashes.get(last)) {
+                self.index.prefetch(h);
+            }
+            self.remove_slot(order[k].1 as usize);
         }
+        self.order = order;
         self.evicted += target as u64;
     }
 }
@@ -265,5 +454,80 @@ mod tests {
             assert!(t.len() <= 1000);
         }
         assert!(t.evicted() >= 99_000);
+    }
+
+    /// The index (open addressing, backward-shift deletion, a growing bucket array, slot
+    /// numbers moved by eviction) against a plain ordered map with the same documented
+    /// policy, over random inserts, touches, lookups and retains: small key ranges force
+    /// long probe runs and constant eviction.
+    mod model {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Touch(u16, u8),
+            Get(u16),
+            Retain(u16),
+        }
+
+        fn op(keys: u16) -> impl Strategy<Value = Op> {
+            prop_oneof![
+                8 => (0..keys, any::<u8>()).prop_map(|(k, t)| Op::Touch(k, t)),
+                2 => (0..keys).prop_map(Op::Get),
+                1 => (1..7u16).prop_map(Op::Retain),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+            #[test]
+            fn behaves_like_an_ordered_map_with_the_same_eviction(
+                cap in 1usize..70,
+                keys in 1u16..300,
+                ops in proptest::collection::vec(op(300), 0..600),
+            ) {
+                let mut t: CappedTable<u16, Nanos> = CappedTable::new(cap);
+                let mut m: BTreeMap<u16, Nanos> = BTreeMap::new();
+                let mut evicted = 0u64;
+                for op in ops {
+                    match op {
+                        Op::Touch(k, age) => {
+                            let k = k % keys;
+                            let age = Nanos::from(age);
+                            if !m.contains_key(&k) && m.len() >= cap {
+                                let mut by_age: Vec<(Nanos, u16)> = m.iter().map(|(k, a)| (*a, *k)).collect();
+                                by_age.sort_unstable();
+                                let target = (m.len() / 8).max(1);
+                                for (_, gone) in &by_age[..target] {
+                                    m.remove(gone);
+                                }
+                                evicted += target as u64;
+                            }
+                            let a = m.entry(k).or_insert(age);
+                            *a = (*a).max(age);
+                            let v = t.entry_or_insert_with(k, || age);
+                            *v = (*v).max(age);
+                        }
+                        Op::Get(k) => prop_assert_eq!(t.get(&(k % keys)), m.get(&(k % keys))),
+                        Op::Retain(d) => {
+                            t.retain(|k, _| k % d != 0);
+                            m.retain(|k, _| k % d != 0);
+                        }
+                    }
+                    prop_assert_eq!(t.len(), m.len());
+                    prop_assert_eq!(t.evicted(), evicted);
+                }
+                let mut all: Vec<(u16, Nanos)> = t.iter().map(|(k, v)| (*k, *v)).collect();
+                all.sort_unstable();
+                prop_assert_eq!(all, m.into_iter().collect::<Vec<_>>());
+                for (k, v) in t.iter() {
+                    prop_assert_eq!(t.get(k), Some(v));
+                }
+            }
+        }
     }
 }
