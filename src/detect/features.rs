@@ -167,6 +167,21 @@ impl FeatureBuilder {
         self.evicted
     }
 
+    /// Starts loading what counting `m` reads: whether its pair is a known one, its pair
+    /// bucket's hosts when that bucket is already in cache (a hint: changes nothing).
+    pub fn prefetch(&self, m: &PacketMeta) {
+        let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
+        let key = pair(src, dst);
+        self.known_peers.prefetch(key);
+        let bucket = (key >> 1) as usize & ((1 << PAIR_BITS) - 2);
+        let p = self.pairs[bucket];
+        for h in [p.src, p.dst] {
+            if let Some(host) = self.hosts.get(h as usize) {
+                crate::stats::table::prefetch(host);
+            }
+        }
+    }
+
     fn count(&mut self, m: &PacketMeta) {
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
         let key = pair(src, dst);

@@ -474,6 +474,12 @@ impl Detector for FloodDetector {
         "flood"
     }
 
+    fn prefetch(&self, m: &PacketMeta) {
+        if let (Proto::Tcp, Some(src), Some(dst), Some((sport, dport))) = (m.proto, m.src, m.dst, m.ports) {
+            self.half_open.prefetch(tuple(6, src, sport, dst, dport));
+        }
+    }
+
     fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
         self.rate_packet(m, out);
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };

@@ -20,6 +20,10 @@ use crate::packet::Nanos;
 pub use alert::{Alert, AlertState, Severity};
 pub use book::{Book, IncidentKey};
 
+/// How many packets ahead of the one observed [`Detector::prefetch`] is called: enough
+/// cache misses in flight to hide memory latency, few enough to stay in cache.
+const PREFETCH_AHEAD: usize = 8;
+
 /// One detector: fed every packet, and a clock tick in packet time.
 pub trait Detector: Send {
     /// Short name, for logs and evidence.
@@ -27,6 +31,10 @@ pub trait Detector: Send {
 
     /// Looks at one packet; pushes any alert reports it produces onto `out`.
     fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>);
+
+    /// A packet a few places ahead of the next [`observe`](Self::observe): start loading
+    /// the memory observing it will touch. A hint only, that must change nothing.
+    fn prefetch(&self, _meta: &PacketMeta) {}
 
     /// Packet time moved on to `now` (about once a second of packet time): close quiet
     /// incidents, emit rate-limited updates.
@@ -71,7 +79,12 @@ impl Detectors {
         if self.list.is_empty() {
             return out;
         }
-        for meta in batch {
+        for (n, meta) in batch.iter().enumerate() {
+            if let Some(ahead) = batch.get(n + PREFETCH_AHEAD) {
+                for d in &self.list {
+                    d.prefetch(ahead);
+                }
+            }
             let t = self.clock.place(meta.ts);
             let placed;
             let meta = if t == meta.ts {

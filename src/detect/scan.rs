@@ -488,6 +488,13 @@ impl Detector for ScanDetector {
         }
     }
 
+    fn prefetch(&self, m: &PacketMeta) {
+        if let (Some(src), Some(dst), Some((sport, dport)), Some(p @ (6 | 17))) = (m.src, m.dst, m.ports, m.ip_proto) {
+            self.seen.prefetch(tuple(p, src, sport, dst, dport));
+            self.seen.prefetch(tuple(p, dst, dport, src, sport));
+        }
+    }
+
     fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
         use crate::stats::table::Fill;
         let items = Fill { len: self.budget.used, cap: MAX_ITEMS, evicted: self.budget.refused };

@@ -154,7 +154,7 @@ impl Index {
 
 /// Asks the CPU to start loading the cache line at `p` (a hint: no effect on results).
 #[inline(always)]
-fn prefetch<T>(p: &T) {
+pub fn prefetch<T>(p: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and never changes memory; `p` is a valid reference.
     unsafe {

@@ -430,6 +430,10 @@ impl Detector for OutlierDetector {
         }
     }
 
+    fn prefetch(&self, meta: &PacketMeta) {
+        self.features.prefetch(meta);
+    }
+
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
         let from = out.len();
         self.book.tick(now, out);
