@@ -13,18 +13,17 @@
 //! Sources are counted approximately in fixed space: one source is named, many
 //! (spoofed) sources give one incident keyed by the victim with `src` null.
 //!
-//! `rate_spike` watches each protocol's packets per second against its learned
-//! baseline (after a warm-up), or against a fixed per-protocol threshold when one is
-//! set; a spike that a flood incident already explains is not reported twice.
+//! `rate_spike` ([`spike`]) watches each protocol's packets per second; a spike that a
+//! flood incident already explains is not reported twice.
 
 use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
-use super::memory::{Distinct, Recent, hash_of, tuple};
+use super::memory::{Recent, tuple};
 use super::{Alert, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
-use crate::stats::table::{CappedTable, LastSeen};
+use crate::stats::table::CappedTable;
 
 /// Thresholds of the flood and rate-spike detector.
 #[derive(Clone, Debug)]
@@ -85,22 +84,6 @@ impl Default for FloodConfig {
     }
 }
 
-const SLOT: Nanos = NANOS_PER_SEC / 10;
-/// Slots in the window: one second, so a slot's second is `slot / SLOTS`.
-const SLOTS: usize = 10;
-/// Per-second smoothing of learned rates: about a minute of memory.
-const ALPHA: f64 = 1.0 / 60.0;
-
-/// A sliding second of counts in 100 ms slots.
-#[derive(Clone, Copy, Default)]
-struct Window([u32; SLOTS]);
-
-impl Window {
-    fn sum(&self) -> u32 {
-        self.0.iter().sum()
-    }
-}
-
 /// Flood kinds, in the order of [`Victim::kinds`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -132,167 +115,13 @@ impl Kind {
     }
 }
 
-/// One kind of traffic at one victim.
-#[derive(Default)]
-struct Load {
-    window: Window,
-    /// Distinct sources, flows and ports: this second and the one before.
-    sources: [Distinct; 2],
-    flows: [Distinct; 2],
-    ports: [Distinct; 2],
-    /// Majority votes (Boyer-Moore) for the source and the port.
-    top_src: Option<(IpAddr, i64)>,
-    /// Packets that voted.
-    votes: i64,
-    top_port: (u16, i64),
-    baseline: f64,
-    /// An incident is running: packets are counted into it.
-    active: bool,
-    /// Packet time it was last running at.
-    active_at: Nanos,
-    packets: u64,
-    /// `packets` as last given to the book.
-    reported: u64,
-    peak: u32,
-    last_report_slot: i64,
-    /// The window as last reported.
-    facts: Option<Facts>,
-}
-
-impl Load {
-    /// Counts a packet; `warm` (the rate is near a threshold) also counts its source,
-    /// flow and port, which only a possible flood needs.
-    fn count(&mut self, slot: usize, src: IpAddr, sport: u16, dport: u16, warm: bool) {
-        self.window.0[slot] += 1;
-        if warm {
-            self.sources[0].insert(hash_of(src));
-            self.flows[0].insert(hash_of((src, sport)));
-            self.ports[0].insert(hash_of(dport));
-        }
-        self.votes += 1;
-        self.top_src = match self.top_src {
-            Some((s, n)) if s == src => Some((s, n + 1)),
-            Some((s, n)) if n > 1 => Some((s, n - 1)),
-            _ => Some((src, 1)),
-        };
-        self.top_port = match self.top_port {
-            (p, n) if p == dport => (p, n + 1),
-            (p, n) if n > 1 => (p, n - 1),
-            _ => (dport, 1),
-        };
-        if self.active {
-            self.packets += 1;
-        }
-    }
-
-    fn estimate(pair: &[Distinct; 2]) -> u32 {
-        pair[0].union(pair[1]).estimate()
-    }
-
-    /// A second passed (or `seconds` of them): learn the rate, age the distinct counts.
-    fn roll(&mut self, seconds: i64) {
-        if !self.active {
-            let rate = f64::from(self.window.sum());
-            self.baseline += ALPHA * (rate - self.baseline);
-            if seconds > 1 {
-                self.baseline *= (1.0 - ALPHA).powi((seconds - 1).min(10_000) as i32);
-            }
-        }
-        // The majority votes fade, so they speak of recent traffic.
-        self.votes /= 2;
-        if let Some((_, n)) = &mut self.top_src {
-            *n /= 2;
-        }
-        self.top_port.1 /= 2;
-        for pair in [&mut self.sources, &mut self.flows, &mut self.ports] {
-            pair[1] = if seconds > 1 { Distinct::default() } else { pair[0] };
-            pair[0] = Distinct::default();
-        }
-    }
-}
-
-/// Everything counted for one destination.
-struct Victim {
-    /// The current 100 ms slot (`ts / SLOT`); its second is `slot / SLOTS`.
-    slot: i64,
-    last: Nanos,
-    loads: [Option<Box<Load>>; 4],
-    completed: Window,
-    udp_out: Window,
-}
-
-impl LastSeen for Victim {
-    fn last_seen(&self) -> Nanos {
-        self.last
-    }
-}
-
-impl Victim {
-    fn new(ts: Nanos) -> Self {
-        Victim {
-            slot: ts.div_euclid(SLOT),
-            last: ts,
-            loads: [None, None, None, None],
-            completed: Window::default(),
-            udp_out: Window::default(),
-        }
-    }
-
-    /// Moves the window to `ts`; returns the slot index to count into.
-    fn advance(&mut self, ts: Nanos) -> usize {
-        self.last = self.last.max(ts);
-        let slot = ts.div_euclid(SLOT).max(self.slot);
-        let gone = (slot - self.slot).min(SLOTS as i64);
-        for s in 1..=gone {
-            let i = (self.slot + s).rem_euclid(SLOTS as i64) as usize;
-            for w in self.windows() {
-                w.0[i] = 0;
-            }
-        }
-        let seconds = slot.div_euclid(SLOTS as i64) - self.slot.div_euclid(SLOTS as i64);
-        if seconds > 0 {
-            for load in self.loads.iter_mut().flatten() {
-                load.roll(seconds);
-            }
-        }
-        self.slot = slot;
-        slot.rem_euclid(SLOTS as i64) as usize
-    }
-
-    fn windows(&mut self) -> impl Iterator<Item = &mut Window> {
-        let loads = self.loads.iter_mut().flatten().map(|l| &mut l.window);
-        loads.chain([&mut self.completed, &mut self.udp_out])
-    }
-
-    fn load(&mut self, kind: Kind) -> &mut Load {
-        self.loads[kind as usize].get_or_insert_with(Box::default)
-    }
-}
-
-/// Learned packet rate of one protocol.
-#[derive(Clone, Copy, Default)]
-struct ProtoRate {
-    this_second: u64,
-    mean: f64,
-    learned: u32,
-    /// A spiking second held back for a second: (second, packets, threshold).
-    held: Option<(i64, u64, f64)>,
-    /// The last second that spiked.
-    last_active: i64,
-    peak: u64,
-    packets: u64,
-}
-
 /// The flood and rate-spike detector.
 pub struct FloodDetector {
     cfg: FloodConfig,
     victims: CappedTable<IpAddr, Victim>,
     /// SYNs waiting for the ACK that completes their handshake.
     half_open: Recent,
-    rates: [ProtoRate; Proto::COUNT],
-    second: Option<i64>,
-    /// Packet time at which `second` is over.
-    next_second: Nanos,
+    spikes: Spikes,
     /// Packet time a UDP load was last near its threshold.
     udp_warm_at: Nanos,
     book: Book,
@@ -304,9 +133,7 @@ impl FloodDetector {
         FloodDetector {
             victims: CappedTable::new(cfg.max_victims),
             half_open: Recent::new(16),
-            rates: [ProtoRate::default(); Proto::COUNT],
-            second: None,
-            next_second: Nanos::MIN,
+            spikes: Spikes::new(),
             udp_warm_at: Nanos::MIN / 2,
             book: Book::new(cfg.update_every, cfg.quiet),
             cfg,
@@ -372,16 +199,10 @@ impl FloodDetector {
     }
 
     fn rate_packet(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
-        if m.ts >= self.next_second {
-            let second = m.ts.div_euclid(NANOS_PER_SEC);
-            let last = *self.second.get_or_insert(second);
-            if second > last {
-                self.roll_rates(m.ts, last, second - last, out);
-            }
-            self.second = Some(second);
-            self.next_second = (second + 1) * NANOS_PER_SEC;
+        if let Some((done, seconds)) = self.spikes.advance(m.ts) {
+            self.roll_rates(m.ts, done, seconds, out);
         }
-        self.rates[m.proto.index()].this_second += 1;
+        self.spikes.count(m.proto);
     }
 
     /// Whether a flood incident ran in this protocol since `since`, or one is building.
@@ -396,55 +217,24 @@ impl FloodDetector {
         })
     }
 
-    /// Second `done` is over (and `seconds - 1` empty ones after it): judge each
-    /// protocol's rate in it, and learn from the ordinary ones. A spike is reported a
-    /// second later, unless a flood incident has explained it by then.
+    /// Second `done` is over (and `seconds - 1` empty ones after it): report the spikes
+    /// held back a second ago, then judge each protocol's rate in `done`.
     fn roll_rates(&mut self, now: Nanos, done: i64, seconds: i64, out: &mut Vec<Alert>) {
-        let idle = (seconds - 1).min(10_000);
         for p in Proto::ALL {
             self.report_spike(p, now, out);
-            let r = self.rates[p.index()];
-            let count = r.this_second;
-            let threshold = match self.cfg.spike_fixed[p.index()] {
-                Some(t) => Some(t as f64),
-                None if r.learned >= self.cfg.spike_warmup => {
-                    Some((self.cfg.spike_min_pps as f64).max(self.cfg.spike_factor * r.mean))
-                }
-                None => None,
-            };
-            let r = &mut self.rates[p.index()];
-            match threshold.filter(|&t| count as f64 >= t) {
-                Some(t) => r.held = Some((done, count, t)),
-                None => {
-                    r.mean += ALPHA * (count as f64 - r.mean);
-                    r.learned = r.learned.saturating_add(1);
-                }
-            }
-            r.mean *= (1.0 - ALPHA).powi(idle as i32);
-            r.learned = r.learned.saturating_add(idle as u32);
-            r.this_second = 0;
+            self.spikes.judge(p, seconds, done, &self.cfg);
         }
     }
 
     /// Reports the spike held back for protocol `p`, if no flood explains it.
     fn report_spike(&mut self, p: Proto, now: Nanos, out: &mut Vec<Alert>) {
-        let Some((second, count, threshold)) = self.rates[p.index()].held.take() else { return };
-        let start = second * NANOS_PER_SEC;
-        if self.flood_explains(p, start) {
+        let Some(held) = self.spikes.take_held(p) else { return };
+        if self.flood_explains(p, held.start()) {
             return;
         }
-        let fixed = self.cfg.spike_fixed[p.index()].is_some();
-        let r = &mut self.rates[p.index()];
-        if second - r.last_active > self.cfg.quiet / NANOS_PER_SEC {
-            r.packets = 0;
-            r.peak = 0;
-        }
-        r.last_active = second;
-        r.packets += count;
-        r.peak = r.peak.max(count);
-        let r = *r;
+        let spike = self.spikes.reported(p, held, &self.cfg);
         let key = IncidentKey { kind: "rate_spike", src: None, dst: None, proto: p.name(), port: None };
-        self.book.observe(key, now, |a| fill_spike(a, &r, start, count, threshold, fixed), out);
+        self.book.observe(key, now, |a| spike.fill(a), out);
     }
 
     /// Gives the book the packets counted since each flood's last report (reports are
@@ -536,7 +326,7 @@ impl Detector for FloodDetector {
 
     fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
         self.report_pending(None, out);
-        if let Some(second) = self.second {
+        if let Some(second) = self.spikes.second() {
             self.roll_rates(now, second, 1, out);
             for p in Proto::ALL {
                 self.report_spike(p, now, out);
@@ -548,7 +338,15 @@ impl Detector for FloodDetector {
 
 #[path = "flood_report.rs"]
 mod report;
-use report::{Facts, fill_flood, fill_spike, flood_key};
+use report::{Facts, fill_flood, flood_key};
+
+#[path = "flood_victim.rs"]
+mod victim;
+use victim::{ALPHA, Load, SLOT, Victim};
+
+#[path = "spike.rs"]
+mod spike;
+use spike::Spikes;
 
 #[cfg(test)]
 #[path = "flood_tests.rs"]

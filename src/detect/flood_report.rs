@@ -1,13 +1,12 @@
-//! What a flood or rate-spike report says: its key, summary sentence and evidence.
+//! What a flood report says: its key, summary sentence and evidence.
 
 use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::{FloodConfig, Kind, Load, ProtoRate};
+use super::{FloodConfig, Kind, Load};
 use crate::detect::book::IncidentKey;
 use crate::detect::{Alert, Severity};
-use crate::packet::Nanos;
 
 pub(super) fn flood_key(kind: Kind, victim: IpAddr) -> IncidentKey {
     IncidentKey { kind: kind.name(), src: None, dst: Some(victim), proto: kind.proto().name(), port: None }
@@ -78,27 +77,4 @@ pub(super) fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
         e.extend(x.clone());
     }
     a.evidence = evidence;
-}
-
-pub(super) fn fill_spike(a: &mut Alert, r: &ProtoRate, second: Nanos, count: u64, threshold: f64, fixed: bool) {
-    a.first_ts = a.first_ts.min(second);
-    a.packets = r.packets;
-    let times = r.peak as f64 / r.mean.max(1.0);
-    a.severity = if times >= 50.0 {
-        Severity::High
-    } else if times >= 10.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    };
-    let against = if fixed { format!("the fixed {threshold:.0}/s") } else { format!("a learned {:.0}/s", r.mean) };
-    a.summary = format!("{} traffic spiked to {count} packets/s against {against}", a.proto.to_uppercase());
-    a.evidence = json!({
-        "rate_pps": count,
-        "peak_pps": r.peak,
-        "baseline_pps": (r.mean * 10.0).round() / 10.0,
-        "threshold_pps": threshold.round(),
-        "threshold_kind": if fixed { "fixed" } else { "learned" },
-        "packets": r.packets,
-    });
 }

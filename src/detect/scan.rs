@@ -23,14 +23,12 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 use std::net::IpAddr;
 
-use crate::hash::Set;
-
 use super::book::{Book, IncidentKey};
 use super::memory::{Recent, hash_of, is_unicast, tuple};
 use super::{Alert, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
-use crate::stats::table::{CappedTable, LastSeen};
+use crate::stats::table::CappedTable;
 
 /// Thresholds and windows of the scan and sweep detector.
 #[derive(Clone, Debug)]
@@ -74,8 +72,6 @@ impl Default for ScanConfig {
     }
 }
 
-/// Ports or hosts stored per tally; beyond it only the probes are counted.
-const ITEM_CAP: usize = 4096;
 /// Probes waiting for an answer at most; beyond it new ones are not tracked.
 const PENDING_CAP: usize = 1 << 18;
 /// Traceroute's default UDP ports.
@@ -125,160 +121,6 @@ struct Probe {
     port: u16,
     /// Seeing either of these means it was answered (or already counted).
     answers: [u64; 2],
-}
-
-/// Distinct items (ports, hosts) held by all tallies together, whatever their number:
-/// 4096 tallies of 4096 items each would be half a gigabyte.
-pub const MAX_ITEMS: usize = 1 << 20;
-
-/// The items every tally holds, counted against [`MAX_ITEMS`] (recounted each tick, so
-/// between ticks it can only overstate what evictions freed).
-#[derive(Clone, Copy, Debug, Default)]
-struct Budget {
-    used: usize,
-    refused: u64,
-}
-
-/// Failed attempts of one source against one host (ports) or one service (hosts).
-struct Tally<T> {
-    items: Set<T>,
-    /// The first few items, for the evidence.
-    sample: Vec<T>,
-    /// When each new item of the fast window appeared.
-    recent: VecDeque<Nanos>,
-    fast_peak: u32,
-    first: Nanos,
-    last: Nanos,
-    /// When the latest new item appeared.
-    last_new: Nanos,
-    probes: u64,
-    capped: bool,
-    crossed: Option<&'static str>,
-}
-
-impl<T> LastSeen for Tally<T> {
-    fn last_seen(&self) -> Nanos {
-        self.last
-    }
-}
-
-impl<T: Hash + Eq + Copy> Tally<T> {
-    fn new(ts: Nanos) -> Self {
-        Tally {
-            items: Set::default(),
-            sample: Vec::new(),
-            recent: VecDeque::new(),
-            fast_peak: 0,
-            first: ts,
-            last: ts,
-            last_new: ts,
-            probes: 0,
-            capped: false,
-            crossed: None,
-        }
-    }
-
-    /// Counts a failed attempt on `item`; returns whether the item is new.
-    fn add(&mut self, item: T, ts: Nanos, window: Nanos, budget: &mut Budget) -> bool {
-        self.probes += 1;
-        self.last = self.last.max(ts);
-        while self.recent.front().is_some_and(|&t| t + window <= ts) {
-            self.recent.pop_front();
-        }
-        if self.items.len() >= ITEM_CAP || budget.used >= MAX_ITEMS {
-            let new = !self.items.contains(&item);
-            self.capped |= new;
-            budget.refused += u64::from(new && self.items.len() < ITEM_CAP);
-            return new;
-        }
-        if !self.items.insert(item) {
-            return false;
-        }
-        budget.used += 1;
-        if self.sample.len() < 10 {
-            self.sample.push(item);
-        }
-        self.recent.push_back(ts);
-        self.fast_peak = self.fast_peak.max(self.recent.len() as u32);
-        self.last_new = ts;
-        true
-    }
-
-    /// Which threshold this tally crossed, if any (the first one stays).
-    fn check(&mut self, fast: u32, slow: u32) -> Option<&'static str> {
-        if self.crossed.is_none() {
-            if self.recent.len() as u32 >= fast {
-                self.crossed = Some("fast");
-            } else if self.items.len() as u32 >= slow {
-                self.crossed = Some("slow");
-            }
-        }
-        self.crossed
-    }
-
-    fn distinct(&self) -> usize {
-        self.items.len()
-    }
-
-    /// From the first failed attempt to the latest new port or host.
-    fn span_secs(&self) -> f64 {
-        (self.last_new - self.first) as f64 / NANOS_PER_SEC as f64
-    }
-}
-
-/// First failed attempts, kept aside in a fixed-size, direct-mapped table until a
-/// second one on a different port or host makes a tally worth keeping. A spoofed flood
-/// gives every fake source one failure: they churn this table, never the tallies, so
-/// real (slow) scans are not evicted by them.
-struct Singles<T> {
-    slots: Vec<Option<(u64, T, Nanos)>>,
-    shift: u32,
-}
-
-impl<T: Copy + PartialEq> Singles<T> {
-    fn new(bits: u32) -> Self {
-        Singles { slots: vec![None; 1 << bits], shift: 64 - bits }
-    }
-
-    /// The first failure of `key` when `item` is a second, different one (which then
-    /// makes a tally); otherwise remembers `item` as the first and returns nothing.
-    fn admit(&mut self, key: u64, item: T, ts: Nanos) -> Option<(T, Nanos)> {
-        let slot = &mut self.slots[(key >> self.shift) as usize];
-        match *slot {
-            Some((k, first, t0)) if k == key && first != item => {
-                *slot = None;
-                Some((first, t0))
-            }
-            Some((k, ..)) if k == key => None,
-            _ => {
-                *slot = Some((key, item, ts));
-                None
-            }
-        }
-    }
-}
-
-/// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
-/// item shows up); returns the tally when the item was new to it.
-#[allow(clippy::too_many_arguments)]
-fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
-    table: &'a mut CappedTable<K, Tally<T>>,
-    singles: &mut Singles<T>,
-    key: K,
-    item: T,
-    ts: Nanos,
-    window: Nanos,
-    budget: &mut Budget,
-) -> Option<&'a mut Tally<T>> {
-    if table.get(&key).is_none() {
-        let (first, t0) = singles.admit(hash_of(key), item, ts)?;
-        let tally = table.entry_or_insert_with(key, || Tally::new(t0));
-        tally.add(first, t0, window, budget);
-        tally.add(item, ts, window, budget);
-        return Some(tally);
-    }
-    let tally = table.get_mut(&key)?;
-    tally.add(item, ts, window, budget).then_some(tally)
 }
 
 /// The port scan and host sweep detector.
@@ -516,6 +358,11 @@ impl Detector for ScanDetector {
         self.book.finish(now, out);
     }
 }
+
+#[path = "scan_tally.rs"]
+mod tally;
+pub use tally::MAX_ITEMS;
+use tally::{Budget, Singles, Tally, count};
 
 #[path = "scan_report.rs"]
 mod report;

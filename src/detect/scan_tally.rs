@@ -1,0 +1,167 @@
+//! The scan detector's tallies of failed attempts: per (source, target, protocol) the
+//! ports, per (source, protocol, port) the hosts, with a global budget of items and a
+//! direct-mapped table of first failures that keeps one-failure (spoofed) sources out.
+
+use std::collections::VecDeque;
+use std::hash::Hash;
+
+use crate::detect::memory::hash_of;
+use crate::hash::Set;
+use crate::packet::{NANOS_PER_SEC, Nanos};
+use crate::stats::table::{CappedTable, LastSeen};
+
+/// Ports or hosts stored per tally; beyond it only the probes are counted.
+pub(super) const ITEM_CAP: usize = 4096;
+/// Distinct items (ports, hosts) held by all tallies together, whatever their number:
+/// 4096 tallies of 4096 items each would be half a gigabyte.
+pub const MAX_ITEMS: usize = 1 << 20;
+
+/// The items every tally holds, counted against [`MAX_ITEMS`] (recounted each tick, so
+/// between ticks it can only overstate what evictions freed).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Budget {
+    pub(super) used: usize,
+    pub(super) refused: u64,
+}
+
+/// Failed attempts of one source against one host (ports) or one service (hosts).
+pub(super) struct Tally<T> {
+    pub(super) items: Set<T>,
+    /// The first few items, for the evidence.
+    pub(super) sample: Vec<T>,
+    /// When each new item of the fast window appeared.
+    pub(super) recent: VecDeque<Nanos>,
+    pub(super) fast_peak: u32,
+    pub(super) first: Nanos,
+    pub(super) last: Nanos,
+    /// When the latest new item appeared.
+    pub(super) last_new: Nanos,
+    pub(super) probes: u64,
+    pub(super) capped: bool,
+    pub(super) crossed: Option<&'static str>,
+}
+
+impl<T> LastSeen for Tally<T> {
+    fn last_seen(&self) -> Nanos {
+        self.last
+    }
+}
+
+impl<T: Hash + Eq + Copy> Tally<T> {
+    pub(super) fn new(ts: Nanos) -> Self {
+        Tally {
+            items: Set::default(),
+            sample: Vec::new(),
+            recent: VecDeque::new(),
+            fast_peak: 0,
+            first: ts,
+            last: ts,
+            last_new: ts,
+            probes: 0,
+            capped: false,
+            crossed: None,
+        }
+    }
+
+    /// Counts a failed attempt on `item`; returns whether the item is new.
+    pub(super) fn add(&mut self, item: T, ts: Nanos, window: Nanos, budget: &mut Budget) -> bool {
+        self.probes += 1;
+        self.last = self.last.max(ts);
+        while self.recent.front().is_some_and(|&t| t + window <= ts) {
+            self.recent.pop_front();
+        }
+        if self.items.len() >= ITEM_CAP || budget.used >= MAX_ITEMS {
+            let new = !self.items.contains(&item);
+            self.capped |= new;
+            budget.refused += u64::from(new && self.items.len() < ITEM_CAP);
+            return new;
+        }
+        if !self.items.insert(item) {
+            return false;
+        }
+        budget.used += 1;
+        if self.sample.len() < 10 {
+            self.sample.push(item);
+        }
+        self.recent.push_back(ts);
+        self.fast_peak = self.fast_peak.max(self.recent.len() as u32);
+        self.last_new = ts;
+        true
+    }
+
+    /// Which threshold this tally crossed, if any (the first one stays).
+    pub(super) fn check(&mut self, fast: u32, slow: u32) -> Option<&'static str> {
+        if self.crossed.is_none() {
+            if self.recent.len() as u32 >= fast {
+                self.crossed = Some("fast");
+            } else if self.items.len() as u32 >= slow {
+                self.crossed = Some("slow");
+            }
+        }
+        self.crossed
+    }
+
+    pub(super) fn distinct(&self) -> usize {
+        self.items.len()
+    }
+
+    /// From the first failed attempt to the latest new port or host.
+    pub(super) fn span_secs(&self) -> f64 {
+        (self.last_new - self.first) as f64 / NANOS_PER_SEC as f64
+    }
+}
+
+/// First failed attempts, kept aside in a fixed-size, direct-mapped table until a
+/// second one on a different port or host makes a tally worth keeping. A spoofed flood
+/// gives every fake source one failure: they churn this table, never the tallies, so
+/// real (slow) scans are not evicted by them.
+pub(super) struct Singles<T> {
+    pub(super) slots: Vec<Option<(u64, T, Nanos)>>,
+    pub(super) shift: u32,
+}
+
+impl<T: Copy + PartialEq> Singles<T> {
+    pub(super) fn new(bits: u32) -> Self {
+        Singles { slots: vec![None; 1 << bits], shift: 64 - bits }
+    }
+
+    /// The first failure of `key` when `item` is a second, different one (which then
+    /// makes a tally); otherwise remembers `item` as the first and returns nothing.
+    pub(super) fn admit(&mut self, key: u64, item: T, ts: Nanos) -> Option<(T, Nanos)> {
+        let slot = &mut self.slots[(key >> self.shift) as usize];
+        match *slot {
+            Some((k, first, t0)) if k == key && first != item => {
+                *slot = None;
+                Some((first, t0))
+            }
+            Some((k, ..)) if k == key => None,
+            _ => {
+                *slot = Some((key, item, ts));
+                None
+            }
+        }
+    }
+}
+
+/// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
+/// item shows up); returns the tally when the item was new to it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
+    table: &'a mut CappedTable<K, Tally<T>>,
+    singles: &mut Singles<T>,
+    key: K,
+    item: T,
+    ts: Nanos,
+    window: Nanos,
+    budget: &mut Budget,
+) -> Option<&'a mut Tally<T>> {
+    if table.get(&key).is_none() {
+        let (first, t0) = singles.admit(hash_of(key), item, ts)?;
+        let tally = table.entry_or_insert_with(key, || Tally::new(t0));
+        tally.add(first, t0, window, budget);
+        tally.add(item, ts, window, budget);
+        return Some(tally);
+    }
+    let tally = table.get_mut(&key)?;
+    tally.add(item, ts, window, budget).then_some(tally)
+}
