@@ -7,6 +7,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::evidence::Evidence;
+use crate::decode::Proto;
 use crate::packet::Nanos;
 use crate::units::epoch_secs;
 
@@ -36,6 +38,129 @@ pub enum Severity {
     Critical,
 }
 
+/// What kind of incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// One source, many ports (or IP protocols) of one target.
+    PortScan,
+    /// One source, many hosts on one service.
+    HostSweep,
+    /// SYNs at one victim, mostly never completed.
+    SynFlood,
+    /// UDP at one victim over many flows, mostly unanswered.
+    UdpFlood,
+    /// ICMP at one victim.
+    IcmpFlood,
+    /// ICMPv6 at one victim.
+    Icmpv6Flood,
+    /// One protocol's packet rate far above its usual.
+    RateSpike,
+    /// A host unlike what the outlier model learned.
+    Outlier,
+}
+
+impl AlertKind {
+    /// Every kind.
+    pub const ALL: [AlertKind; 8] = [
+        AlertKind::PortScan,
+        AlertKind::HostSweep,
+        AlertKind::SynFlood,
+        AlertKind::UdpFlood,
+        AlertKind::IcmpFlood,
+        AlertKind::Icmpv6Flood,
+        AlertKind::RateSpike,
+        AlertKind::Outlier,
+    ];
+
+    /// The contract's word for it (`port_scan`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            AlertKind::PortScan => "port_scan",
+            AlertKind::HostSweep => "host_sweep",
+            AlertKind::SynFlood => "syn_flood",
+            AlertKind::UdpFlood => "udp_flood",
+            AlertKind::IcmpFlood => "icmp_flood",
+            AlertKind::Icmpv6Flood => "icmpv6_flood",
+            AlertKind::RateSpike => "rate_spike",
+            AlertKind::Outlier => "outlier",
+        }
+    }
+}
+
+impl PartialEq<&str> for AlertKind {
+    fn eq(&self, word: &&str) -> bool {
+        self.name() == *word
+    }
+}
+
+impl PartialEq<&str> for AlertProto {
+    fn eq(&self, word: &&str) -> bool {
+        self.name() == *word
+    }
+}
+
+impl std::fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The protocol an alert is about: a protocol class, or `ip` for what spans them (IP
+/// protocol scans, outlier hosts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertProto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP.
+    Icmp,
+    /// ICMPv6.
+    Icmpv6,
+    /// ARP.
+    Arp,
+    /// Anything else.
+    Other,
+    /// IP as a whole.
+    Ip,
+}
+
+impl AlertProto {
+    /// The contract's word for it (`tcp`, ..., `ip`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            AlertProto::Tcp => "tcp",
+            AlertProto::Udp => "udp",
+            AlertProto::Icmp => "icmp",
+            AlertProto::Icmpv6 => "icmpv6",
+            AlertProto::Arp => "arp",
+            AlertProto::Other => "other",
+            AlertProto::Ip => "ip",
+        }
+    }
+}
+
+impl From<Proto> for AlertProto {
+    fn from(p: Proto) -> Self {
+        match p {
+            Proto::Tcp => AlertProto::Tcp,
+            Proto::Udp => AlertProto::Udp,
+            Proto::Icmp => AlertProto::Icmp,
+            Proto::Icmpv6 => AlertProto::Icmpv6,
+            Proto::Arp => AlertProto::Arp,
+            Proto::Other => AlertProto::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for AlertProto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// One incident, as last reported.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Alert {
@@ -44,7 +169,7 @@ pub struct Alert {
     /// Lifecycle state of this report.
     pub state: AlertState,
     /// `port_scan`, `host_sweep`, `syn_flood`, `udp_flood`, `icmp_flood`, `icmpv6_flood`, `rate_spike`, `outlier`.
-    pub kind: &'static str,
+    pub kind: AlertKind,
     /// Severity from the evidence.
     pub severity: Severity,
     /// Packet time of this report (epoch seconds).
@@ -61,7 +186,7 @@ pub struct Alert {
     /// Victim, if one address (null for sweeps).
     pub dst: Option<IpAddr>,
     /// Protocol class or `ip` for IP-protocol scans.
-    pub proto: &'static str,
+    pub proto: AlertProto,
     /// The port, when one port is the point (sweeps of one service).
     pub port: Option<u16>,
     /// Packets in the incident so far.
@@ -69,7 +194,7 @@ pub struct Alert {
     /// One human sentence.
     pub summary: String,
     /// Counts, distinct ports/hosts, rates, the thresholds crossed.
-    pub evidence: serde_json::Value,
+    pub evidence: Evidence,
 }
 
 fn ser_ts<S: serde::Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
@@ -85,18 +210,18 @@ mod tests {
         let a = Alert {
             id: 7,
             state: AlertState::New,
-            kind: "port_scan",
+            kind: AlertKind::PortScan,
             severity: Severity::High,
             ts: 1_500_000_000,
             first_ts: 1_000_000_000,
             last_ts: 1_500_000_000,
             src: Some("10.0.0.1".parse().unwrap()),
             dst: None,
-            proto: "tcp",
+            proto: AlertProto::Tcp,
             port: None,
             packets: 120,
             summary: "10.0.0.1 probed 100 ports".into(),
-            evidence: serde_json::json!({"distinct_ports": 100}),
+            evidence: Evidence::default(),
         };
         let v: serde_json::Value = serde_json::to_value(&a).unwrap();
         assert_eq!(v["state"], "new");
@@ -104,5 +229,16 @@ mod tests {
         assert_eq!(v["ts"], 1.5);
         assert_eq!(v["src"], "10.0.0.1");
         assert!(v["dst"].is_null() && v["port"].is_null());
+        assert_eq!(
+            (&v["kind"], &v["proto"], &v["evidence"]),
+            (&"port_scan".into(), &"tcp".into(), &serde_json::json!({}))
+        );
+        for kind in AlertKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
+        for p in Proto::ALL {
+            assert_eq!(serde_json::to_value(AlertProto::from(p)).unwrap(), p.name());
+        }
+        assert_eq!(serde_json::to_value(AlertProto::Ip).unwrap(), "ip");
     }
 }

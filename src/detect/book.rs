@@ -9,20 +9,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::{Alert, AlertState, Severity};
+use super::{Alert, AlertKind, AlertProto, AlertState, Evidence, Severity};
 use crate::packet::Nanos;
 
 /// What makes two observations the same incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct IncidentKey {
     /// Alert kind.
-    pub kind: &'static str,
+    pub kind: AlertKind,
     /// Attacker, when one.
     pub src: Option<IpAddr>,
     /// Victim, when one.
     pub dst: Option<IpAddr>,
-    /// Protocol word.
-    pub proto: &'static str,
+    /// Protocol.
+    pub proto: AlertProto,
     /// The port, when one port is the point.
     pub port: Option<u16>,
 }
@@ -89,7 +89,7 @@ impl Book {
             port: key.port,
             packets: 0,
             summary: String::new(),
-            evidence: serde_json::Value::Object(Default::default()),
+            evidence: Evidence::default(),
         };
         fill(&mut alert);
         out.push(alert.clone());
@@ -139,7 +139,13 @@ mod tests {
     const S: Nanos = NANOS_PER_SEC;
 
     fn key(src: &str) -> IncidentKey {
-        IncidentKey { kind: "port_scan", src: Some(src.parse().unwrap()), dst: None, proto: "tcp", port: None }
+        IncidentKey {
+            kind: AlertKind::PortScan,
+            src: Some(src.parse().unwrap()),
+            dst: None,
+            proto: AlertProto::Tcp,
+            port: None,
+        }
     }
 
     fn states(out: &[Alert]) -> Vec<(u64, AlertState)> {

@@ -20,7 +20,7 @@ use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
 use super::memory::{Recent, tuple};
-use super::{Alert, Detector};
+use super::{Alert, AlertKind, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::CappedTable;
@@ -96,12 +96,12 @@ enum Kind {
 impl Kind {
     const ALL: [Kind; 4] = [Kind::Syn, Kind::Udp, Kind::Icmp, Kind::Icmpv6];
 
-    fn name(self) -> &'static str {
+    fn alert(self) -> AlertKind {
         match self {
-            Kind::Syn => "syn_flood",
-            Kind::Udp => "udp_flood",
-            Kind::Icmp => "icmp_flood",
-            Kind::Icmpv6 => "icmpv6_flood",
+            Kind::Syn => AlertKind::SynFlood,
+            Kind::Udp => AlertKind::UdpFlood,
+            Kind::Icmp => AlertKind::IcmpFlood,
+            Kind::Icmpv6 => AlertKind::Icmpv6Flood,
         }
     }
 
@@ -233,7 +233,7 @@ impl FloodDetector {
             return;
         }
         let spike = self.spikes.reported(p, held, &self.cfg);
-        let key = IncidentKey { kind: "rate_spike", src: None, dst: None, proto: p.name(), port: None };
+        let key = IncidentKey { kind: AlertKind::RateSpike, src: None, dst: None, proto: p.into(), port: None };
         self.book.observe(key, now, |a| spike.fill(a), out);
     }
 

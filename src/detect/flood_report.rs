@@ -2,14 +2,13 @@
 
 use std::net::IpAddr;
 
-use serde_json::json;
-
 use super::{FloodConfig, Kind, Load};
 use crate::detect::book::IncidentKey;
+use crate::detect::evidence::{Figures, FloodFigures};
 use crate::detect::{Alert, Severity};
 
 pub(super) fn flood_key(kind: Kind, victim: IpAddr) -> IncidentKey {
-    IncidentKey { kind: kind.name(), src: None, dst: Some(victim), proto: kind.proto().name(), port: None }
+    IncidentKey { kind: kind.alert(), src: None, dst: Some(victim), proto: kind.proto().into(), port: None }
 }
 
 /// What a flood report says about its window.
@@ -54,27 +53,21 @@ pub(super) fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
         Kind::Icmpv6 => format!("{} ICMPv6 packets/s {from}", f.rate),
     };
     a.summary = format!("{victim} is flooded: {what}");
-    let mut evidence = json!({
-        "rate_pps": f.rate,
-        "peak_pps": load.peak,
-        "threshold_pps": f.threshold.round(),
-        "fixed_threshold_pps": cfg.fixed_pps(f.kind),
-        "baseline_pps": (load.baseline * 10.0).round() / 10.0,
-        "baseline_factor": cfg.baseline_factor,
-        "sources": sources,
-        "top_source": load.top_src.map(|(s, _)| s.to_string()),
-        "distinct_ports": ports,
-        "packets": load.packets,
+    let (syn, udp) = (f.kind == Kind::Syn, f.kind == Kind::Udp);
+    a.evidence.figures = Figures::Flood(FloodFigures {
+        rate_pps: f.rate,
+        peak_pps: load.peak,
+        threshold_pps: f.threshold.round(),
+        fixed_threshold_pps: cfg.fixed_pps(f.kind),
+        baseline_pps: (load.baseline * 10.0).round() / 10.0,
+        baseline_factor: cfg.baseline_factor,
+        sources,
+        top_source: load.top_src.map(|(s, _)| s),
+        distinct_ports: ports,
+        packets: load.packets,
+        half_open_ratio: syn.then(|| (f.half_open * 100.0).round() / 100.0),
+        half_open_threshold: syn.then_some(cfg.half_open),
+        flows: udp.then_some(f.flows),
+        answered_ratio: udp.then(|| (f.answered * 100.0).round() / 100.0),
     });
-    let extra = match f.kind {
-        Kind::Syn => {
-            json!({"half_open_ratio": (f.half_open * 100.0).round() / 100.0, "half_open_threshold": cfg.half_open})
-        }
-        Kind::Udp => json!({"flows": f.flows, "answered_ratio": (f.answered * 100.0).round() / 100.0}),
-        Kind::Icmp | Kind::Icmpv6 => json!({}),
-    };
-    if let (Some(e), Some(x)) = (evidence.as_object_mut(), extra.as_object()) {
-        e.extend(x.clone());
-    }
-    a.evidence = evidence;
 }

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use super::{Alert, AlertState, TICK};
+use super::{Alert, AlertKind, AlertProto, AlertState, TICK};
 use crate::hash::{Map, Set};
 use crate::packet::Nanos;
 use crate::stats::table::{CappedTable, Fill};
@@ -81,7 +81,7 @@ pub struct Incidents {
     explained: Set<(usize, u64)>,
     explained_dropped: u64,
     /// Latest packet time of an incident other than a rate spike, per protocol.
-    by_proto: Map<&'static str, Nanos>,
+    by_proto: Map<AlertProto, Nanos>,
     /// Latest packet time of a rule incident naming the host (as source or target).
     by_host: CappedTable<IpAddr, Nanos>,
 }
@@ -147,8 +147,8 @@ impl Incidents {
     /// or flood names (as attacker or victim) within [`OUTLIER_EXPLAINED`].
     fn is_explained(&self, a: &Alert) -> bool {
         match a.kind {
-            "rate_spike" => self.by_proto.get(a.proto).is_some_and(|&last| last + TICK >= a.first_ts),
-            "outlier" => {
+            AlertKind::RateSpike => self.by_proto.get(&a.proto).is_some_and(|&last| last + TICK >= a.first_ts),
+            AlertKind::Outlier => {
                 a.src.and_then(|h| self.by_host.get(&h)).is_some_and(|&last| last + OUTLIER_EXPLAINED >= a.first_ts)
             }
             _ => false,
@@ -157,12 +157,12 @@ impl Incidents {
 
     /// Notes what a passed-on report can explain later.
     fn index(&mut self, a: &Alert) {
-        if a.kind == "rate_spike" {
+        if a.kind == AlertKind::RateSpike {
             return;
         }
         let last = self.by_proto.entry(a.proto).or_insert(a.last_ts);
         *last = (*last).max(a.last_ts);
-        if a.kind == "outlier" {
+        if a.kind == AlertKind::Outlier {
             return;
         }
         for host in [a.src, a.dst].into_iter().flatten() {

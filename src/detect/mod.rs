@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod book;
 pub mod clock;
+pub mod evidence;
 pub mod features;
 pub mod flood;
 pub mod incidents;
@@ -17,8 +18,9 @@ pub mod scan;
 
 use crate::decode::PacketMeta;
 use crate::packet::Nanos;
-pub use alert::{Alert, AlertState, Severity};
+pub use alert::{Alert, AlertKind, AlertProto, AlertState, Severity};
 pub use book::{Book, IncidentKey};
+pub use evidence::{Evidence, Figures};
 
 /// How many packets ahead of the one observed [`Detector::prefetch`] is called: enough
 /// cache misses in flight to hide memory latency, few enough to stay in cache.
@@ -209,18 +211,18 @@ pub(crate) mod tests {
                 None => Alert {
                     id: 1,
                     state: AlertState::New,
-                    kind: "test",
+                    kind: AlertKind::RateSpike,
                     severity: Severity::Low,
                     ts: meta.ts,
                     first_ts: meta.ts,
                     last_ts: meta.ts,
                     src: meta.src,
                     dst: meta.dst,
-                    proto: meta.proto.name(),
+                    proto: meta.proto.into(),
                     port: None,
                     packets: 1,
                     summary: "a big packet".into(),
-                    evidence: serde_json::json!({}),
+                    evidence: Evidence::default(),
                 },
                 Some(a) => Alert { state: AlertState::Update, ts: meta.ts, last_ts: meta.ts, packets: self.seen, ..a },
             };
@@ -336,7 +338,7 @@ pub(crate) mod tests {
         }
         reports.extend(d.observe(&batch));
         reports.extend(d.finish());
-        let kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind).collect();
+        let kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind.name()).collect();
         assert_eq!(kinds, ["syn_flood"], "one incident, keyed by the victim");
         assert!(reports.len() < 10, "{} reports", reports.len());
         let flood = &d.incidents()[0];
@@ -440,7 +442,7 @@ pub(crate) mod tests {
         });
         feed_all(&mut d, packets);
         within_caps(&d);
-        let mut kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind).collect();
+        let mut kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind.name()).collect();
         kinds.sort_unstable();
         assert_eq!(kinds, ["port_scan", "syn_flood"], "the flood and the scan, one incident each");
     }

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
 use super::memory::{Recent, hash_of, is_unicast, tuple};
-use super::{Alert, Detector};
+use super::{Alert, AlertKind, AlertProto, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::CappedTable;
@@ -89,14 +89,14 @@ enum Class {
 }
 
 impl Class {
-    fn proto(self) -> &'static str {
+    fn proto(self) -> AlertProto {
         match self {
-            Class::Tcp => "tcp",
-            Class::Udp => "udp",
-            Class::Ip => "ip",
-            Class::Icmp => "icmp",
-            Class::Icmpv6 => "icmpv6",
-            Class::Arp => "arp",
+            Class::Tcp => AlertProto::Tcp,
+            Class::Udp => AlertProto::Udp,
+            Class::Ip => AlertProto::Ip,
+            Class::Icmp => AlertProto::Icmp,
+            Class::Icmpv6 => AlertProto::Icmpv6,
+            Class::Arp => AlertProto::Arp,
         }
     }
 
@@ -193,7 +193,7 @@ impl ScanDetector {
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
             {
                 let key = IncidentKey {
-                    kind: "port_scan",
+                    kind: AlertKind::PortScan,
                     src: Some(scanner),
                     dst: Some(target),
                     proto: class.proto(),
@@ -209,7 +209,13 @@ impl ScanDetector {
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
             {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
-                let key = IncidentKey { kind: "host_sweep", src: Some(scanner), dst: None, proto: class.proto(), port };
+                let key = IncidentKey {
+                    kind: AlertKind::HostSweep,
+                    src: Some(scanner),
+                    dst: None,
+                    proto: class.proto(),
+                    port,
+                };
                 self.book.observe(key, ts, |a| fill_sweep(a, tally, class, crossed, cfg), out);
             }
         }

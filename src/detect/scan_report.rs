@@ -1,18 +1,16 @@
 //! What a scan or sweep report says: severity, summary sentence and evidence.
 
-use std::hash::Hash;
 use std::net::IpAddr;
 
-use serde_json::json;
-
 use super::{Class, ScanConfig, Tally};
+use crate::detect::evidence::{Crossed, Figures, HostSweepFigures, PortScanFigures, TallyFigures};
 use crate::detect::{Alert, Severity};
 use crate::packet::NANOS_PER_SEC;
 
-pub(super) fn severity(distinct: usize, crossed: &str, medium: usize, high: usize) -> Severity {
+pub(super) fn severity(distinct: usize, crossed: Crossed, medium: usize, high: usize) -> Severity {
     if distinct >= high {
         Severity::High
-    } else if distinct >= medium || crossed == "fast" {
+    } else if distinct >= medium || crossed == Crossed::Fast {
         Severity::Medium
     } else {
         Severity::Low
@@ -23,7 +21,7 @@ pub(super) fn count_text(n: usize, capped: bool) -> String {
     if capped { format!("{n}+") } else { n.to_string() }
 }
 
-pub(super) fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+pub(super) fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: Crossed, cfg: &ScanConfig) {
     let n = t.distinct();
     let what = match class {
         Class::Ip => "IP protocols",
@@ -41,39 +39,34 @@ pub(super) fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: &'
         t.probes,
         t.span_secs()
     );
-    a.evidence =
-        evidence(t, ("distinct_ports", "sample_ports", json!(t.sample)), crossed, cfg.ports_fast, cfg.ports_slow, cfg);
+    let tally = figures(t, crossed, cfg.ports_fast, cfg.ports_slow, cfg);
+    a.evidence.figures =
+        Figures::PortScan(PortScanFigures { distinct_ports: t.items.len(), sample_ports: t.sample.clone(), tally });
 }
 
-/// The figures behind a scan or sweep: `what` names its distinct count and sample.
-pub(super) fn evidence<T: Hash + Eq + Copy>(
+/// The figures behind a scan or sweep.
+pub(super) fn figures<T: std::hash::Hash + Eq + Copy>(
     t: &Tally<T>,
-    (count_key, sample_key, sample): (&str, &str, serde_json::Value),
-    crossed: &str,
+    crossed: Crossed,
     fast: u32,
     slow: u32,
     cfg: &ScanConfig,
-) -> serde_json::Value {
-    let mut e = json!({
-        "distinct_capped": t.capped,
-        "failed_probes": t.probes,
-        "duration_s": t.span_secs(),
-        "probes_per_s": rate(t.probes, t.span_secs()),
-        "peak_new_in_fast_window": t.fast_peak,
-        "crossed": crossed,
-        "threshold_fast": fast,
-        "fast_window_s": cfg.fast_window as f64 / NANOS_PER_SEC as f64,
-        "threshold_slow": slow,
-        "idle_s": cfg.idle / NANOS_PER_SEC,
-    });
-    if let Some(map) = e.as_object_mut() {
-        map.insert(count_key.into(), t.items.len().into());
-        map.insert(sample_key.into(), sample);
+) -> TallyFigures {
+    TallyFigures {
+        distinct_capped: t.capped,
+        failed_probes: t.probes,
+        duration_s: t.span_secs(),
+        probes_per_s: rate(t.probes, t.span_secs()),
+        peak_new_in_fast_window: t.fast_peak,
+        crossed,
+        threshold_fast: fast,
+        fast_window_s: cfg.fast_window as f64 / NANOS_PER_SEC as f64,
+        threshold_slow: slow,
+        idle_s: cfg.idle / NANOS_PER_SEC,
     }
-    e
 }
 
-pub(super) fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: &'static str, cfg: &ScanConfig) {
+pub(super) fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed: Crossed, cfg: &ScanConfig) {
     let n = t.distinct();
     let src = a.src.map(|s| s.to_string()).unwrap_or_default();
     a.first_ts = t.first;
@@ -87,9 +80,9 @@ pub(super) fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed
         t.probes,
         t.span_secs()
     );
-    let sample: Vec<String> = t.sample.iter().map(ToString::to_string).collect();
-    a.evidence =
-        evidence(t, ("distinct_hosts", "sample_hosts", json!(sample)), crossed, cfg.hosts_fast, cfg.hosts_slow, cfg);
+    let tally = figures(t, crossed, cfg.hosts_fast, cfg.hosts_slow, cfg);
+    a.evidence.figures =
+        Figures::HostSweep(HostSweepFigures { distinct_hosts: t.items.len(), sample_hosts: t.sample.clone(), tally });
 }
 
 pub(super) fn rate(n: u64, secs: f64) -> f64 {

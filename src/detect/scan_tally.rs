@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::hash::Hash;
 
+use crate::detect::evidence::Crossed;
 use crate::detect::memory::hash_of;
 use crate::hash::Set;
 use crate::packet::{NANOS_PER_SEC, Nanos};
@@ -38,7 +39,7 @@ pub(super) struct Tally<T> {
     pub(super) last_new: Nanos,
     pub(super) probes: u64,
     pub(super) capped: bool,
-    pub(super) crossed: Option<&'static str>,
+    pub(super) crossed: Option<Crossed>,
 }
 
 impl<T> LastSeen for Tally<T> {
@@ -90,12 +91,12 @@ impl<T: Hash + Eq + Copy> Tally<T> {
     }
 
     /// Which threshold this tally crossed, if any (the first one stays).
-    pub(super) fn check(&mut self, fast: u32, slow: u32) -> Option<&'static str> {
+    pub(super) fn check(&mut self, fast: u32, slow: u32) -> Option<Crossed> {
         if self.crossed.is_none() {
             if self.recent.len() as u32 >= fast {
-                self.crossed = Some("fast");
+                self.crossed = Some(Crossed::Fast);
             } else if self.items.len() as u32 >= slow {
-                self.crossed = Some("slow");
+                self.crossed = Some(Crossed::Slow);
             }
         }
         self.crossed

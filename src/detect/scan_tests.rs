@@ -52,7 +52,11 @@ fn run_with(cfg: ScanConfig, packets: &[PacketMeta]) -> Vec<Alert> {
 type Ident = (&'static str, Option<IpAddr>, Option<IpAddr>, &'static str, Option<u16>);
 
 fn news(alerts: &[Alert]) -> Vec<Ident> {
-    alerts.iter().filter(|a| a.state == AlertState::New).map(|a| (a.kind, a.src, a.dst, a.proto, a.port)).collect()
+    alerts
+        .iter()
+        .filter(|a| a.state == AlertState::New)
+        .map(|a| (a.kind.name(), a.src, a.dst, a.proto.name(), a.port))
+        .collect()
 }
 
 const A: &str = "10.0.0.66";
@@ -75,7 +79,7 @@ fn syn_scan_of_closed_ports_is_one_port_scan_found_fast() {
     assert_eq!(news(&out), [("port_scan", Some(ip(A)), Some(ip(T)), "tcp", None)]);
     let first = &out[0];
     assert!(first.ts < 2 * MS, "found after {} ns", first.ts);
-    assert_eq!(first.evidence["crossed"], "fast");
+    assert_eq!(first.evidence.to_map()["crossed"], "fast");
     assert!(out.iter().all(|a| a.id == first.id), "one incident");
 }
 
@@ -87,7 +91,7 @@ fn the_incident_grows_then_ends() {
     let out = run(&packets);
     let last = out.last().unwrap();
     assert_eq!(last.state, AlertState::End);
-    assert_eq!((last.evidence["distinct_ports"].as_u64(), last.packets), (Some(1000), 1000));
+    assert_eq!((last.evidence.to_map()["distinct_ports"].as_u64(), last.packets), (Some(1000), 1000));
     assert_eq!(last.severity, Severity::High);
     assert!(out.iter().filter(|a| a.state == AlertState::Update).count() <= 2, "updates are rate-limited");
 }
@@ -195,8 +199,8 @@ fn a_slow_scan_adds_up_over_minutes() {
     let out = run(&syn_scan(1..=16, 20 * S));
     let new: Vec<_> = out.iter().filter(|a| a.state == AlertState::New).collect();
     assert_eq!(new.len(), 1);
-    assert_eq!(new[0].evidence["crossed"], "slow");
-    assert_eq!(new[0].evidence["distinct_ports"], 15);
+    assert_eq!(new[0].evidence.to_map()["crossed"], "slow");
+    assert_eq!(new[0].evidence.to_map()["distinct_ports"], 15);
     assert_eq!(new[0].severity, Severity::Low);
     assert!(!out.iter().any(|a| a.state == AlertState::End), "probes 20 s apart keep it open");
     assert!(run(&syn_scan(1..=14, 20 * S)).is_empty(), "14 ports are below the threshold");
@@ -208,7 +212,7 @@ fn a_tcp_port_sweep_is_a_host_sweep_of_that_port() {
         (1..=30u8).map(|h| tcp(Nanos::from(h) * 2 * S, A, 40000, &format!("10.1.0.{h}"), 23, SYN)).collect();
     let out = run(&v);
     assert_eq!(news(&out), [("host_sweep", Some(ip(A)), None, "tcp", Some(23))]);
-    assert_eq!(out[0].evidence["distinct_hosts"], 25);
+    assert_eq!(out[0].evidence.to_map()["distinct_hosts"], 25);
 }
 
 #[test]

@@ -3,10 +3,9 @@
 //! flood detector, which holds a spiking second back for a second and reports it only
 //! when no flood incident explains it by then.
 
-use serde_json::json;
-
 use super::{ALPHA, FloodConfig};
 use crate::decode::Proto;
+use crate::detect::evidence::{Figures, RateSpikeFigures, ThresholdKind};
 use crate::detect::{Alert, Severity};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 
@@ -142,14 +141,14 @@ impl Spike {
         };
         let against =
             if self.fixed { format!("the fixed {threshold:.0}/s") } else { format!("a learned {:.0}/s", r.mean) };
-        a.summary = format!("{} traffic spiked to {count} packets/s against {against}", a.proto.to_uppercase());
-        a.evidence = json!({
-            "rate_pps": count,
-            "peak_pps": r.peak,
-            "baseline_pps": (r.mean * 10.0).round() / 10.0,
-            "threshold_pps": threshold.round(),
-            "threshold_kind": if self.fixed { "fixed" } else { "learned" },
-            "packets": r.packets,
+        a.summary = format!("{} traffic spiked to {count} packets/s against {against}", a.proto.name().to_uppercase());
+        a.evidence.figures = Figures::RateSpike(RateSpikeFigures {
+            rate_pps: count,
+            peak_pps: r.peak,
+            baseline_pps: (r.mean * 10.0).round() / 10.0,
+            threshold_pps: threshold.round(),
+            threshold_kind: if self.fixed { ThresholdKind::Fixed } else { ThresholdKind::Learned },
+            packets: r.packets,
         });
     }
 }

@@ -80,7 +80,7 @@ pub fn alert_keeps(alert: &Alert, m: &PacketMeta) -> bool {
             (src == a && dst == b) || (src == b && dst == a) || (dst == a && m.quoted.is_some_and(|q| q.dst == b))
         }
         (Some(h), None) | (None, Some(h)) => src == h || dst == h,
-        (None, None) => m.proto.name() == alert.proto,
+        (None, None) => crate::detect::AlertProto::from(m.proto) == alert.proto,
     }
 }
 
@@ -226,18 +226,18 @@ mod tests {
         let alert = Alert {
             id: 3,
             state: crate::detect::AlertState::End,
-            kind: "port_scan",
+            kind: crate::detect::AlertKind::PortScan,
             severity: crate::detect::Severity::Medium,
             ts: 12 * s,
             first_ts: 10 * s,
             last_ts: 12 * s,
             src: Some(IpAddr::from(a)),
             dst: Some(IpAddr::from(v)),
-            proto: "tcp",
+            proto: crate::detect::AlertProto::Tcp,
             port: None,
             packets: 2,
             summary: String::new(),
-            evidence: serde_json::json!({}),
+            evidence: crate::detect::Evidence::default(),
         };
         let dir = tempfile::tempdir().unwrap();
         let d = write_alert(&ring, &alert, &OutDir::open(dir.path()).unwrap()).unwrap();

@@ -59,14 +59,11 @@ pub fn stage(
 /// `pcap` (or `pcap_error`).
 fn dump(alert: &mut Alert, d: &AlertDumps<'_>, warnings: &mut Vec<String>) {
     let result = crate::export::dump::write_alert(d.ring, alert, &d.dir).map_err(|e| e.to_string());
-    let Some(evidence) = alert.evidence.as_object_mut() else { return };
     match result {
-        Ok(written) => {
-            evidence.insert("pcap".into(), written.path.display().to_string().into());
-        }
+        Ok(written) => alert.evidence.pcap = Some(written.path.display().to_string()),
         Err(e) => {
             warnings.push(format!("alert {} pcap: {e}", alert.id));
-            evidence.insert("pcap_error".into(), e.into());
+            alert.evidence.pcap_error = Some(e);
         }
     }
 }

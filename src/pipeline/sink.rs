@@ -61,7 +61,7 @@ pub trait Sink: Send {
 }
 
 enum Msg {
-    Alert(Alert),
+    Alert(Box<Alert>),
     Snapshot(Arc<Snapshot>),
     Finish(Arc<serde_json::Value>),
 }
@@ -146,7 +146,7 @@ impl SinkSet {
     /// Passes alert reports on.
     pub fn alerts(&self, reports: &[Alert]) {
         for a in reports {
-            self.send(|| Msg::Alert(a.clone()));
+            self.send(|| Msg::Alert(Box::new(a.clone())));
         }
     }
 
@@ -253,18 +253,18 @@ mod tests {
         Alert {
             id,
             state,
-            kind: "port_scan",
+            kind: crate::detect::AlertKind::PortScan,
             severity: Severity::Medium,
             ts: 1,
             first_ts: 1,
             last_ts: 1,
             src: None,
             dst: None,
-            proto: "tcp",
+            proto: crate::detect::AlertProto::Tcp,
             port: None,
             packets: 1,
             summary: "x".into(),
-            evidence: serde_json::json!({}),
+            evidence: crate::detect::Evidence::default(),
         }
     }
 

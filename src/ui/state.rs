@@ -308,18 +308,18 @@ mod tests {
         let alert = crate::detect::Alert {
             id: 7,
             state: crate::detect::AlertState::New,
-            kind: "port_scan",
+            kind: crate::detect::AlertKind::PortScan,
             severity: crate::detect::Severity::Medium,
             ts: 0,
             first_ts: 0,
             last_ts: 0,
             src: None,
             dst: None,
-            proto: "tcp",
+            proto: crate::detect::AlertProto::Tcp,
             port: None,
             packets: 1,
             summary: String::new(),
-            evidence: serde_json::json!({}),
+            evidence: crate::detect::Evidence::default(),
         };
         view.context.alerts = vec![alert];
         let mut s = UiState::new(None);

@@ -35,10 +35,10 @@ use crate::hash::Map;
 use crossbeam_channel::Receiver;
 
 use serde::Serialize;
-use serde_json::json;
 
+use super::evidence::{Figures, OutlierFigures, UnusualFigure};
 use super::features::{FeatureBuilder, HostFeatures, Vector};
-use super::{Alert, Book, Detector, IncidentKey, Severity};
+use super::{Alert, AlertKind, AlertProto, Book, Detector, IncidentKey, Severity};
 use crate::decode::PacketMeta;
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use history::History;
@@ -355,7 +355,13 @@ impl OutlierDetector {
             tally.1 += packets;
             tally.2 = tally.2.max(verdict.score);
             let (windows, packets, top_score) = *tally;
-            let key = IncidentKey { kind: "outlier", src: Some(hf.host), dst: None, proto: "ip", port: None };
+            let key = IncidentKey {
+                kind: AlertKind::Outlier,
+                src: Some(hf.host),
+                dst: None,
+                proto: AlertProto::Ip,
+                port: None,
+            };
             let texts: Vec<String> = unusual.iter().map(|u| words::describe(u, secs)).collect();
             let threshold = model.threshold;
             let routine = |f: usize| self.history.routine(&hf.host, f, now);
@@ -369,22 +375,26 @@ impl OutlierDetector {
                     a.packets = packets;
                     a.severity = if top_score >= threshold + 0.1 { Severity::Medium } else { Severity::Low };
                     a.summary = format!("{} is unlike what was learned: {}", hf.host, texts.join("; "));
-                    a.evidence = json!({
-                        "score": round3(verdict.score),
-                        "max_score": round3(top_score),
-                        "threshold": round3(threshold),
-                        "cluster": verdict.cluster,
-                        "usual_cluster": usual,
-                        "windows": windows,
-                        "window_secs": secs,
-                        "unusual": unusual.iter().zip(&texts).map(|(u, text)| json!({
-                            "feature": feature_name(u.feature),
-                            "value": round3(u.value),
-                            "typical": round3(u.typical),
-                            "deviation": round3(u.deviation),
-                            "host_routine": routine(u.feature).map(round3),
-                            "text": text,
-                        })).collect::<Vec<_>>(),
+                    a.evidence.figures = Figures::Outlier(OutlierFigures {
+                        score: round3(verdict.score),
+                        max_score: round3(top_score),
+                        threshold: round3(threshold),
+                        cluster: verdict.cluster,
+                        usual_cluster: usual,
+                        windows,
+                        window_secs: secs,
+                        unusual: unusual
+                            .iter()
+                            .zip(&texts)
+                            .map(|(u, text)| UnusualFigure {
+                                feature: feature_name(u.feature),
+                                value: round3(u.value),
+                                typical: round3(u.typical),
+                                deviation: round3(u.deviation),
+                                host_routine: routine(u.feature).map(round3),
+                                text: text.clone(),
+                            })
+                            .collect(),
                     });
                 },
                 out,

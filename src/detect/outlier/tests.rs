@@ -187,7 +187,7 @@ fn an_upload_to_a_new_peer_is_flagged_and_explained() {
     assert!(first.ts - first.first_ts >= 5 * S && first.ts - first.first_ts < 10 * S);
     let last = alerts.iter().rev().find(|a| a.src == Some(ip("10.0.0.3"))).unwrap();
     assert_eq!(last.state, AlertState::End);
-    let e = &last.evidence;
+    let e = serde_json::Value::Object(last.evidence.to_map());
     assert!(e["score"].as_f64().unwrap() >= e["threshold"].as_f64().unwrap());
     let unusual = e["unusual"].as_array().unwrap();
     assert!(!unusual.is_empty());
@@ -211,7 +211,7 @@ fn a_hosts_own_routine_is_not_an_outlier_in_another_host_it_is() {
     let (alerts, _) = run(&mut packets, cfg);
     let flagged: Vec<IpAddr> = alerts.iter().filter(|a| a.state == AlertState::New).filter_map(|a| a.src).collect();
     assert_eq!(flagged, [ip("10.0.0.4")], "{alerts:#?}");
-    let e = &alerts.iter().find(|a| a.src == Some(ip("10.0.0.4"))).unwrap().evidence;
+    let e = serde_json::Value::Object(alerts.iter().find(|a| a.src == Some(ip("10.0.0.4"))).unwrap().evidence.to_map());
     let (value, routine) = (e["unusual"][0]["value"].as_f64().unwrap(), e["unusual"][0]["host_routine"].as_f64());
     assert!(routine.is_some_and(|r| r < value / 100.0), "far beyond what the host itself does: {e}");
 }

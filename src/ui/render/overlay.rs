@@ -60,9 +60,8 @@ pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) 
         ("protocol", alert.proto.to_string() + &alert.port.map(|p| format!(" port {p}")).unwrap_or_default()),
         ("packets", alert.packets.to_string()),
     ];
-    if let Some(map) = alert.evidence.as_object() {
-        rows.extend(map.iter().map(|(k, v)| (k.as_str(), v.to_string())));
-    }
+    let evidence = alert.evidence.to_map();
+    rows.extend(evidence.iter().map(|(k, v)| (k.as_str(), v.to_string())));
     let pop = centered(area, 100, rows.len() as u16 + 5);
     let mut lines = vec![Line::styled(format!(" {}", sanitize(&alert.summary)), theme.severity(alert.severity))];
     lines.push(Line::raw(""));

@@ -10,7 +10,8 @@ use ratatui::backend::TestBackend;
 use super::draw;
 use crate::capture::KernelStats;
 use crate::decode::{Proto, decode};
-use crate::detect::{Alert, AlertState, Severity};
+use crate::detect::evidence::{Crossed, PortScanFigures, TallyFigures};
+use crate::detect::{Alert, AlertKind, AlertState, Evidence, Figures, Severity};
 use crate::export::summary::CaptureJson;
 use crate::stats::Stats;
 use crate::synth::{Synth, SynthConfig};
@@ -31,7 +32,7 @@ fn stats() -> Stats {
     s
 }
 
-fn alert(id: u64, severity: Severity, kind: &'static str, summary: &str) -> Alert {
+fn alert(id: u64, severity: Severity, kind: AlertKind, summary: &str) -> Alert {
     Alert {
         id,
         state: AlertState::New,
@@ -42,11 +43,11 @@ fn alert(id: u64, severity: Severity, kind: &'static str, summary: &str) -> Aler
         last_ts: 1_700_000_030_000_000_000 + id as i64 * 1_000_000_000,
         src: Some("10.1.0.7".parse().unwrap()),
         dst: Some("198.51.100.3".parse().unwrap()),
-        proto: "tcp",
+        proto: crate::detect::AlertProto::Tcp,
         port: None,
         packets: 500,
         summary: summary.into(),
-        evidence: serde_json::json!({}),
+        evidence: crate::detect::Evidence::default(),
     }
 }
 
@@ -115,8 +116,8 @@ fn dashboard_replay() {
 #[test]
 fn dashboard_live_with_alerts() {
     let alerts = vec![
-        alert(2, Severity::Critical, "syn_flood", "SYN flood against 198.51.100.3: 12000 SYN/s, 98% half-open"),
-        alert(1, Severity::Medium, "port_scan", "10.1.0.7 probed 312 ports on 198.51.100.3"),
+        alert(2, Severity::Critical, AlertKind::SynFlood, "SYN flood against 198.51.100.3: 12000 SYN/s, 98% half-open"),
+        alert(1, Severity::Medium, AlertKind::PortScan, "10.1.0.7 probed 312 ports on 198.51.100.3"),
     ];
     let mut ui = UiState::new(None);
     ui.focus = Pane::Alerts;
@@ -152,8 +153,23 @@ fn host_view() {
 
 #[test]
 fn alert_evidence_overlay() {
-    let mut scan = alert(1, Severity::Medium, "port_scan", "10.1.0.7 scanned 312 TCP ports on 198.51.100.3");
-    scan.evidence = serde_json::json!({"distinct_ports": 312, "crossed": "fast", "threshold_fast": 10});
+    let mut scan = alert(1, Severity::Medium, AlertKind::PortScan, "10.1.0.7 scanned 312 TCP ports on 198.51.100.3");
+    scan.evidence = Evidence::of(Figures::PortScan(PortScanFigures {
+        distinct_ports: 312,
+        sample_ports: vec![22, 80, 443],
+        tally: TallyFigures {
+            distinct_capped: false,
+            failed_probes: 312,
+            duration_s: 1.5,
+            probes_per_s: 208.0,
+            peak_new_in_fast_window: 150,
+            crossed: Crossed::Fast,
+            threshold_fast: 10,
+            fast_window_s: 1.0,
+            threshold_slow: 100,
+            idle_s: 300,
+        },
+    }));
     let mut ui = UiState::new(None);
     ui.focus = Pane::Alerts;
     ui.mode = Mode::Evidence(1);

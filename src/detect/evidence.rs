@@ -1,0 +1,275 @@
+//! What an alert's evidence says: one typed struct per detector.
+//!
+//! The NDJSON contract is the JSON object these make: each struct's fields are its keys,
+//! written in alphabetical order (as the evidence has always been written), and the alert
+//! stage adds `pcap` (or `pcap_error`) once it has written (or failed to write) the
+//! incident's pcap. New fields may be added; none is renamed.
+
+use std::net::IpAddr;
+
+use serde::{Serialize, Serializer};
+
+/// An alert's figures, and what became of its pcap.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    /// The detector's figures.
+    pub figures: Figures,
+    /// The incident's pcap, once written (`--dump-alerts`).
+    pub pcap: Option<String>,
+    /// Why it could not be written.
+    pub pcap_error: Option<String>,
+}
+
+/// The figures behind one kind of alert.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Figures {
+    /// Nothing yet (an incident being opened, a test).
+    #[default]
+    None,
+    /// `port_scan`.
+    PortScan(PortScanFigures),
+    /// `host_sweep`.
+    HostSweep(HostSweepFigures),
+    /// `syn_flood`, `udp_flood`, `icmp_flood`, `icmpv6_flood`.
+    Flood(FloodFigures),
+    /// `rate_spike`.
+    RateSpike(RateSpikeFigures),
+    /// `outlier`.
+    Outlier(OutlierFigures),
+}
+
+/// Which threshold a scan or sweep crossed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Crossed {
+    /// Enough new ports or hosts within the fast window.
+    Fast,
+    /// Enough in all while the tally stayed active.
+    Slow,
+}
+
+/// A scan's or sweep's tally of failed attempts and the thresholds it crossed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TallyFigures {
+    /// The tally stopped storing new items (its per-tally or the global cap).
+    pub distinct_capped: bool,
+    /// Failed (or, for pings, sent) probes.
+    pub failed_probes: u64,
+    /// From the first failed probe to the latest new item.
+    pub duration_s: f64,
+    /// Probes per second over that span.
+    pub probes_per_s: f64,
+    /// Most new items within one fast window.
+    pub peak_new_in_fast_window: u32,
+    /// Which threshold fired.
+    pub crossed: Crossed,
+    /// New items within the fast window that fire.
+    pub threshold_fast: u32,
+    /// The fast window.
+    pub fast_window_s: f64,
+    /// Items in all that fire.
+    pub threshold_slow: u32,
+    /// Idle time after which a tally is dropped.
+    pub idle_s: i64,
+}
+
+/// A port scan: one source, many ports (or IP protocols) of one target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PortScanFigures {
+    /// Distinct ports probed (stored ones).
+    pub distinct_ports: usize,
+    /// The first few ports.
+    pub sample_ports: Vec<u16>,
+    /// The tally.
+    #[serde(flatten)]
+    pub tally: TallyFigures,
+}
+
+/// A host sweep: one source, many hosts on one service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HostSweepFigures {
+    /// Distinct hosts probed (stored ones).
+    pub distinct_hosts: usize,
+    /// The first few hosts.
+    pub sample_hosts: Vec<IpAddr>,
+    /// The tally.
+    #[serde(flatten)]
+    pub tally: TallyFigures,
+}
+
+/// A flood at one victim.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FloodFigures {
+    /// Packets in the latest second.
+    pub rate_pps: u32,
+    /// The highest such second.
+    pub peak_pps: u32,
+    /// The threshold in force: the fixed one or the learned baseline times the factor.
+    pub threshold_pps: f64,
+    /// The fixed threshold of this kind.
+    pub fixed_threshold_pps: u32,
+    /// The victim's learned rate before the flood.
+    pub baseline_pps: f64,
+    /// How far above the baseline a flood must be.
+    pub baseline_factor: f64,
+    /// Distinct sources (approximate).
+    pub sources: u32,
+    /// The majority source, if one.
+    pub top_source: Option<IpAddr>,
+    /// Distinct destination ports (approximate).
+    pub distinct_ports: u32,
+    /// Packets counted in the incident.
+    pub packets: u64,
+    /// SYN floods: the share of SYNs never completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub half_open_ratio: Option<f64>,
+    /// SYN floods: the share that makes a flood.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub half_open_threshold: Option<f64>,
+    /// UDP floods: distinct flows (approximate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<u32>,
+    /// UDP floods: what the victim sent back, as a share of what it received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_ratio: Option<f64>,
+}
+
+/// Where a rate spike's threshold came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdKind {
+    /// `--spike PROTO=PPS`.
+    Fixed,
+    /// Learned from the protocol's usual rate.
+    Learned,
+}
+
+/// A protocol's rate spike.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateSpikeFigures {
+    /// Packets in the spiking second.
+    pub rate_pps: u64,
+    /// The highest spiking second of the incident.
+    pub peak_pps: u64,
+    /// The learned rate.
+    pub baseline_pps: f64,
+    /// The threshold crossed.
+    pub threshold_pps: f64,
+    /// Fixed or learned.
+    pub threshold_kind: ThresholdKind,
+    /// Packets in the incident's spiking seconds.
+    pub packets: u64,
+}
+
+/// One figure that made a host unusual.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnusualFigure {
+    /// The feature's name.
+    pub feature: String,
+    /// The host's value.
+    pub value: f64,
+    /// Typical for hosts of its usual cluster.
+    pub typical: f64,
+    /// Spreads above typical.
+    pub deviation: f64,
+    /// The host's own routine for it, when known.
+    pub host_routine: Option<f64>,
+    /// In words.
+    pub text: String,
+}
+
+/// A host unlike what the outlier model learned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutlierFigures {
+    /// Isolation Forest score of the latest window.
+    pub score: f64,
+    /// The highest score of the incident.
+    pub max_score: f64,
+    /// The model's threshold.
+    pub threshold: f64,
+    /// The nearest behaviour cluster.
+    pub cluster: u8,
+    /// The cluster the host's long-horizon figures are nearest.
+    pub usual_cluster: u8,
+    /// Unusual windows in the incident.
+    pub windows: u64,
+    /// Window length.
+    pub window_secs: f64,
+    /// What was unusual, most unusual first.
+    pub unusual: Vec<UnusualFigure>,
+}
+
+impl Evidence {
+    /// Evidence with these figures and no pcap yet.
+    pub fn of(figures: Figures) -> Self {
+        Evidence { figures, pcap: None, pcap_error: None }
+    }
+
+    /// The JSON object the contract promises (keys in alphabetical order).
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = match serde_json::to_value(&self.figures) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(p) = &self.pcap {
+            map.insert("pcap".into(), p.clone().into());
+        }
+        if let Some(e) = &self.pcap_error {
+            map.insert("pcap_error".into(), e.clone().into());
+        }
+        map
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_map().serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_out_in_alphabetical_order_with_the_pcap_among_them() {
+        let mut e = Evidence::of(Figures::RateSpike(RateSpikeFigures {
+            rate_pps: 5000,
+            peak_pps: 6000,
+            baseline_pps: 12.5,
+            threshold_pps: 1000.0,
+            threshold_kind: ThresholdKind::Learned,
+            packets: 11000,
+        }));
+        e.pcap = Some("d/alert1.pcap".into());
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"baseline_pps":12.5,"packets":11000,"pcap":"d/alert1.pcap","peak_pps":6000,"rate_pps":5000,"threshold_kind":"learned","threshold_pps":1000.0}"#
+        );
+        assert_eq!(serde_json::to_string(&Evidence::default()).unwrap(), "{}");
+    }
+
+    #[test]
+    fn optional_flood_figures_appear_only_for_their_kind() {
+        let f = FloodFigures {
+            rate_pps: 3000,
+            peak_pps: 3000,
+            threshold_pps: 1000.0,
+            fixed_threshold_pps: 1000,
+            baseline_pps: 0.0,
+            baseline_factor: 10.0,
+            sources: 900,
+            top_source: None,
+            distinct_ports: 1,
+            packets: 3000,
+            half_open_ratio: Some(1.0),
+            half_open_threshold: Some(0.8),
+            flows: None,
+            answered_ratio: None,
+        };
+        let map = Evidence::of(Figures::Flood(f)).to_map();
+        assert!(map.contains_key("half_open_ratio") && !map.contains_key("flows"));
+        assert!(map["top_source"].is_null(), "a spoofed flood says null, not nothing");
+    }
+}
