@@ -74,10 +74,15 @@ wait "$FL" || true
 sleep 1.5
 screen=$(tmux -L "$SOCK" capture-pane -t t -p)
 read -r nt_cpu nt_rss < <(cpu_and_rss "$NT")
+# CPU seconds per thread, to see where the cost is.
+threads=$(for t in /proc/"$NT"/task/*; do
+    awk -v t="$(getconf CLK_TCK)" '{ gsub(/[()]/, "", $2); printf "%s %.2f  ", $2, ($14 + $15) / t }' "$t/stat"
+done)
 tmux -L "$SOCK" send-keys -t t q
 sleep 1
 nt_pkts=$(grep -o 'total [0-9,]* pkts' <<<"$screen" | head -1 | tr -dc '0-9')
 nt_drops=$(grep -o 'drops [0-9,/]*' <<<"$screen" | head -1 | sed 's/drops //' | tr '/' '\n' | tr -d ',' | awk '{ s += $1 } END { print s + 0 }')
+echo "ntop-rs CPU seconds by thread: $threads"
 dumps=$(find "$WORK/dumps" -name '*.pcap' | wc -l)
 
 printf '%-28s %12s %10s %12s %10s\n' tool packets dropped "CPU-s/Mpkt" "peak RSS"

@@ -31,6 +31,10 @@ const BLOCK_TIMEOUT_MS: i32 = 100;
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// Pause between link-state checks (one small sysfs read).
 const LINK_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// Frames read between looks at the clock for the link check while packets keep coming
+/// (an idle read always looks): reading the clock for every packet of a flood costs more
+/// than decoding it.
+const LINK_CHECK_FRAMES: u32 = 4096;
 /// `IFF_UP` in `/sys/class/net/<dev>/flags`.
 const IFF_UP: u32 = 0x1;
 
@@ -141,6 +145,8 @@ pub struct LiveSource {
     /// Set while the interface is administratively down.
     down: Option<String>,
     last_link_check: Instant,
+    /// Frames read since the clock was last looked at.
+    unchecked: u32,
     /// Set once privileges are dropped: who we run as (no reopening after that).
     unprivileged: Option<String>,
 }
@@ -169,6 +175,7 @@ impl LiveSource {
             last_attempt: Instant::now(),
             down: None,
             last_link_check: Instant::now(),
+            unchecked: 0,
             unprivileged: None,
         })
     }
@@ -238,6 +245,11 @@ impl LiveSource {
     /// survives that (it just goes quiet, and libpcap reports nothing), so the handle is
     /// kept, which also matters after privileges were dropped: it could not be reopened.
     fn check_link(&mut self) {
+        if self.cap.is_some() && !self.drained && self.unchecked < LINK_CHECK_FRAMES {
+            self.unchecked += 1;
+            return;
+        }
+        self.unchecked = 0;
         if self.cap.is_none() || self.last_link_check.elapsed() < LINK_CHECK_EVERY {
             return;
         }

@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::net::IpAddr;
 
 use super::Counter;
-use super::table::{CappedTable, LastSeen, top_n};
+use super::table::{CappedTable, LastSeen, top_n_of};
 use crate::decode::{Proto, ProtoMask};
 use crate::packet::Nanos;
 
@@ -125,10 +125,8 @@ impl HostTable {
         keep: impl Fn(&IpAddr, &HostStats) -> bool,
         key: impl Fn(&HostStats) -> K,
     ) -> Vec<(IpAddr, HostStats)> {
-        let mut all: Vec<(K, IpAddr)> =
-            self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (key(h), *ip)).collect();
-        top_n(&mut all, n, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        all.into_iter().filter_map(|(_, ip)| Some((ip, *self.table.get(&ip)?))).collect()
+        let rows = self.table.iter().filter(|(ip, h)| keep(ip, h)).map(|(ip, h)| (key(h), ip, h));
+        top_n_of(rows, n, |a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1))).into_iter().map(|(_, ip, h)| (*ip, *h)).collect()
     }
 }
 

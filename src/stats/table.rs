@@ -18,6 +18,34 @@ pub fn top_n<T>(rows: &mut Vec<T>, n: usize, order: impl Fn(&T, &T) -> std::cmp:
     rows.sort_unstable_by(order);
 }
 
+/// The `n` first items of `items` in `order` (all when `n` is 0), sorted, holding at
+/// most `2n` at a time: a view of the top rows of a table of a million entries costs a
+/// buffer of a few rows, not a copy of the table.
+pub fn top_n_of<T>(items: impl Iterator<Item = T>, n: usize, order: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    if n == 0 {
+        let mut all: Vec<T> = items.collect();
+        all.sort_unstable_by(order);
+        return all;
+    }
+    let mut kept = Vec::with_capacity(2 * n);
+    // After a cut, `kept[n - 1]` is the n-th best so far: an item behind it can never
+    // make the top n, and one comparison drops it (most items, in a big table).
+    let mut cut = false;
+    for item in items {
+        if cut && order(&item, &kept[n - 1]) != std::cmp::Ordering::Less {
+            continue;
+        }
+        kept.push(item);
+        if kept.len() == 2 * n {
+            kept.select_nth_unstable_by(n - 1, &order);
+            kept.truncate(n);
+            cut = true;
+        }
+    }
+    top_n(&mut kept, n, order);
+    kept
+}
+
 /// Something that remembers when it was last seen.
 pub trait LastSeen {
     /// Packet time of the latest packet counted in this entry.
@@ -484,6 +512,21 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+            #[test]
+            fn top_n_of_is_a_sort_and_a_cut(
+                items in proptest::collection::vec((0u8..8, any::<u16>()), 0..400),
+                n in 0usize..40,
+            ) {
+                // Many ties in the amount, as in a flood of one-packet flows: the key decides.
+                let order = |a: &(u8, u16), b: &(u8, u16)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+                let mut all = items.clone();
+                all.sort_unstable_by(order);
+                if n != 0 {
+                    all.truncate(n);
+                }
+                prop_assert_eq!(top_n_of(items.into_iter(), n, order), all);
+            }
+
             #[test]
             fn behaves_like_an_ordered_map_with_the_same_eviction(
                 cap in 1usize..70,

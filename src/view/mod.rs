@@ -15,7 +15,7 @@ use crate::capture::{NANOS_PER_SEC, Nanos};
 use crate::decode::{Proto, ProtoMask};
 use crate::detect::Alert;
 use crate::export::summary::CaptureJson;
-use crate::stats::table::top_n;
+use crate::stats::table::{top_n, top_n_of};
 use crate::stats::{Counter, FlowKey, FlowStats, HostStats, Series, Stats};
 pub use filter::DisplayFilter;
 
@@ -228,7 +228,11 @@ fn flow_class(key: &FlowKey) -> Proto {
 
 /// A flow's traffic both ways, in the chosen unit.
 fn flow_amount(r: &FlowRow, bytes: bool) -> u64 {
-    amount(r.stats.a_to_b + r.stats.b_to_a, bytes)
+    flow_amount_of(&r.stats, bytes)
+}
+
+fn flow_amount_of(f: &FlowStats, bytes: bool) -> u64 {
+    amount(f.a_to_b + f.b_to_a, bytes)
 }
 
 fn amount(c: Counter, bytes: bool) -> u64 {
@@ -245,10 +249,13 @@ impl View {
 
         let flow_ok =
             |k: &FlowKey| mask.contains(flow_class(k)) && spec.filter.is_none_or(|f| f.matches_flow(k.a, k.b));
-        let mut flows: Vec<FlowRow> =
-            stats.flows.iter().filter(|(k, _)| flow_ok(k)).map(|(k, f)| FlowRow { key: *k, stats: *f }).collect();
-        let flows_total = flows.len();
-        top_rows(&mut flows, spec.rows, |r| flow_amount(r, spec.bytes), |a, b| a.key.cmp(&b.key));
+        let mut flows_total = 0;
+        let rows = stats.flows.iter().filter(|(k, _)| flow_ok(k)).inspect(|_| flows_total += 1);
+        let rows = rows.map(|(k, f)| (flow_amount_of(f, spec.bytes), k, f));
+        let flows: Vec<FlowRow> = top_n_of(rows, spec.rows, |a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)))
+            .into_iter()
+            .map(|(_, key, stats)| FlowRow { key: *key, stats: *stats })
+            .collect();
 
         // A port filter selects the hosts that have a flow on that port.
         let port_hosts: Option<std::collections::HashSet<IpAddr>> = match spec.filter {
