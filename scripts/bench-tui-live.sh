@@ -76,7 +76,7 @@ screen=$(tmux -L "$SOCK" capture-pane -t t -p)
 read -r nt_cpu nt_rss < <(cpu_and_rss "$NT")
 # CPU seconds per thread, to see where the cost is.
 threads=$(for t in /proc/"$NT"/task/*; do
-    awk -v t="$(getconf CLK_TCK)" '{ gsub(/[()]/, "", $2); printf "%s %.2f  ", $2, ($14 + $15) / t }' "$t/stat"
+    awk -v t="$(getconf CLK_TCK)" '{ gsub(/[()]/, "", $2); printf "%s %.2f (user %.2f)  ", $2, ($14 + $15) / t, $14 / t }' "$t/stat"
 done)
 tmux -L "$SOCK" send-keys -t t q
 sleep 1

@@ -65,6 +65,19 @@ impl std::fmt::Debug for PacketRing {
 /// yet cost no memory.
 fn zeroed(n: usize) -> Box<[AtomicU64]> {
     let words = vec![0u64; n].into_boxed_slice();
+    // Huge pages where the system offers them on request: a ring that fills takes 32
+    // page faults per 64 MB instead of 16,384, and its writes miss the TLB less. Advice
+    // only: refused, nothing changes.
+    #[cfg(target_os = "linux")]
+    if n * 8 >= 4 << 20 {
+        // The whole pages inside the allocation (madvise wants a page-aligned start).
+        let (start, end) = (words.as_ptr() as usize, words.as_ptr() as usize + n * 8);
+        let (first, last) = (start.next_multiple_of(4096), end & !4095);
+        // SAFETY: the range lies inside this allocation; MADV_HUGEPAGE changes no contents.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE);
+        }
+    }
     // SAFETY: AtomicU64 has the same size, alignment and bit validity as u64.
     unsafe { Box::from_raw(Box::into_raw(words) as *mut [AtomicU64]) }
 }
@@ -77,9 +90,20 @@ const MEAN_PACKET: usize = 96;
 
 impl PacketRing {
     /// A ring of `bytes` that keeps at most `window` nanoseconds of packets.
+    ///
+    /// `bytes` covers the records and the packets' bytes together (records for packets
+    /// of [`MEAN_PACKET`] on average), so `--ring-mb` is what the ring costs; rings too
+    /// small for 64 records (tests) get those on top.
     pub fn new(bytes: usize, window: Nanos) -> Self {
-        let words = bytes.div_ceil(WORD as usize).max(1);
-        let slots = (bytes / MEAN_PACKET).clamp(64, 1 << 22);
+        let record = std::mem::size_of::<Slot>();
+        let fitting = bytes / (MEAN_PACKET + record);
+        let (slots, arena) = if fitting >= 64 {
+            let slots = fitting.min(1 << 22);
+            (slots, bytes - slots * record)
+        } else {
+            (64, bytes)
+        };
+        let words = arena.div_ceil(WORD as usize).max(1);
         PacketRing {
             arena: zeroed(words),
             slots: (0..slots).map(|_| Slot::default()).collect(),
@@ -254,6 +278,16 @@ impl PacketRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_costs_what_it_was_given() {
+        for mb in [1usize, 16, 64, 1024] {
+            let bytes = mb << 20;
+            let ring = PacketRing::new(bytes, Nanos::MAX);
+            let total = ring.capacity() as usize + ring.slots.len() * std::mem::size_of::<Slot>();
+            assert!(total <= bytes + WORD as usize && total > bytes * 9 / 10, "{mb} MiB: {total}");
+        }
+    }
 
     fn frame(ts: Nanos, byte: u8, len: usize) -> OwnedFrame {
         OwnedFrame::new(ts, LinkType::ETHERNET, vec![byte; len])

@@ -115,8 +115,11 @@ impl Default for Options<'_> {
     }
 }
 
-/// Frames between refreshes of [`SourceState`].
+/// Frames between looks at the clock for a refresh of [`SourceState`].
 const SHARE_EVERY: u64 = 8192;
+/// Most often [`SourceState`] is refreshed while the source runs (the view is published
+/// a few times a second; the final refresh is always made).
+const SHARE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 /// Most frames read after a stop request (what the kernel already held).
 const DRAIN_MAX: usize = 1 << 20;
 /// On a quiet link, a partial batch is passed on at most this often, so the view stays
@@ -279,6 +282,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
     let mut batch = fresh();
     let mut report = RunReport::default();
     let mut last_handoff = std::time::Instant::now();
+    let mut shared_at: Option<std::time::Instant> = None;
     while !stopped() {
         let frame = match source.next_frame()? {
             Next::Frame(f) => f,
@@ -293,7 +297,9 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
                     }
                     last_handoff = std::time::Instant::now();
                 }
-                share(source, options, &report, false);
+                if due(&mut shared_at) {
+                    share(source, options, &report, false);
+                }
                 continue;
             }
             Next::End => break,
@@ -311,7 +317,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
                 last_handoff = std::time::Instant::now();
             }
         }
-        if report.frames % SHARE_EVERY == 0 {
+        if report.frames % SHARE_EVERY == 0 && due(&mut shared_at) {
             share(source, options, &report, false);
         }
         if report.frames % PROGRESS_EVERY == 0
@@ -345,6 +351,18 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
         on_progress(p);
     }
     Ok(report)
+}
+
+/// Whether the shared state is due for a refresh (at most every [`SHARE_INTERVAL`]: a
+/// refresh reads the kernel's counters, which costs syscalls and, for libpcap, files in
+/// /sys); marks it done when it is.
+fn due(shared_at: &mut Option<std::time::Instant>) -> bool {
+    let now = std::time::Instant::now();
+    if shared_at.is_some_and(|t| now.duration_since(t) < SHARE_INTERVAL) {
+        return false;
+    }
+    *shared_at = Some(now);
+    true
 }
 
 /// Refreshes the shared state, if anyone asked for it.
