@@ -119,6 +119,8 @@ pub struct FeatureBuilder {
     /// Where the window last closed began (packet time).
     closed_start: Nanos,
     evicted: u64,
+    /// Eviction's (age, slot) list, kept to reuse its allocation.
+    by_age: Vec<(Nanos, u32)>,
 }
 
 impl FeatureBuilder {
@@ -138,6 +140,7 @@ impl FeatureBuilder {
             window_end: None,
             closed_start: 0,
             evicted: 0,
+            by_age: Vec::new(),
         }
     }
 
@@ -275,7 +278,10 @@ impl FeatureBuilder {
 
     fn evict_oldest(&mut self) {
         let target = (self.index.len() / 8).max(1);
-        let mut by_age: Vec<(Nanos, u32)> = self.index.values().map(|&i| (self.hosts[i as usize].last, i)).collect();
+        // The slab in order, not the index: a sequential pass, not a random one.
+        let mut by_age = std::mem::take(&mut self.by_age);
+        by_age.clear();
+        by_age.extend(self.hosts.iter().enumerate().filter(|(_, h)| h.ip.is_some()).map(|(i, h)| (h.last, i as u32)));
         by_age.select_nth_unstable(target - 1);
         for &(_, i) in &by_age[..target] {
             let host = &mut self.hosts[i as usize];
@@ -284,6 +290,7 @@ impl FeatureBuilder {
             }
             self.free.push(i);
         }
+        self.by_age = by_age;
         self.evicted += target as u64;
         // Cached pairs may name freed slots.
         self.generation = self.generation.wrapping_add(1).max(1);
