@@ -21,6 +21,7 @@
 //! need be, as a file waits rather than drops everywhere in the pipeline), so a replay
 //! always gives the same alerts; live, it takes over as soon as it is ready.
 
+mod config;
 pub mod forest;
 mod history;
 mod learn;
@@ -29,18 +30,17 @@ mod words;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::hash::Map;
 use crossbeam_channel::Receiver;
-
-use serde::Serialize;
 
 use super::evidence::{Figures, OutlierFigures, UnusualFigure};
 use super::features::{FeatureBuilder, HostFeatures, Vector};
 use super::{Alert, AlertKind, AlertProto, Book, Detector, IncidentKey, Severity};
 use crate::decode::PacketMeta;
-use crate::packet::{NANOS_PER_SEC, Nanos};
+use crate::packet::Nanos;
+pub use config::{OutlierConfig, OutlierStatus, OutlierView, SharedOutliers};
 use history::History;
 use learn::Reservoir;
 pub use learn::learn_from;
@@ -53,90 +53,6 @@ const TRAIN_MAX: usize = 50_000;
 const MAX_HOSTS: usize = 16_384;
 /// Unusual figures named in an alert.
 const NAMED: usize = 3;
-
-/// Outlier detector settings.
-#[derive(Clone, Debug)]
-pub struct OutlierConfig {
-    /// Packet time per feature window.
-    pub window: Nanos,
-    /// Packet time learned from before the first model (when none is given).
-    pub learn: Nanos,
-    /// Packet time between retrainings (0: never).
-    pub retrain: Nanos,
-    /// Model training settings.
-    pub train: TrainConfig,
-    /// How many spreads above typical a figure must be to make a host unusual.
-    pub min_deviation: f64,
-    /// Rate limit of updates.
-    pub update_every: Nanos,
-    /// An incident ends after this long without an outlying window.
-    pub quiet: Nanos,
-    /// On a file, adopt a new model at a fixed packet time, waiting for training if
-    /// needed (reproducible); live, adopt it when ready (never waits).
-    pub wait_for_training: bool,
-    /// Save every trained model here (`--model`).
-    pub save_to: Option<crate::files::OutFile>,
-    /// Where the first model came from, in words (for the status).
-    pub learned_from: String,
-}
-
-impl OutlierConfig {
-    /// Seconds of packet time per window.
-    pub fn window_secs(&self) -> f64 {
-        self.window as f64 / NANOS_PER_SEC as f64
-    }
-}
-
-impl Default for OutlierConfig {
-    fn default() -> Self {
-        OutlierConfig {
-            window: 5 * NANOS_PER_SEC,
-            learn: 120 * NANOS_PER_SEC,
-            retrain: 600 * NANOS_PER_SEC,
-            train: TrainConfig::default(),
-            min_deviation: 4.0,
-            update_every: 5 * NANOS_PER_SEC,
-            quiet: 30 * NANOS_PER_SEC,
-            wait_for_training: true,
-            save_to: None,
-            learned_from: String::new(),
-        }
-    }
-}
-
-/// How far the detector is, for the summary and the TUI.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct OutlierStatus {
-    /// `learning`, `training` or `ready`.
-    pub state: &'static str,
-    /// What the model in use learned from.
-    pub learned_from: String,
-    /// Host windows the model in use was trained on.
-    pub trained_on: usize,
-    /// Its outlier score threshold.
-    pub threshold: f64,
-    /// Its number of behaviour clusters.
-    pub clusters: usize,
-    /// Wall time the last training took, in milliseconds.
-    pub train_ms: f64,
-    /// Models trained during the run.
-    pub trainings: u32,
-    /// The last training or model-saving problem, if any.
-    pub error: Option<String>,
-}
-
-/// What the outlier detector shares with the rest: each host's latest behaviour cluster
-/// and the model's status. Refreshed once a window.
-#[derive(Clone, Debug, Default)]
-pub struct OutlierView {
-    /// Latest cluster of each host scored.
-    pub clusters: Map<IpAddr, u8>,
-    /// The model's status.
-    pub status: OutlierStatus,
-}
-
-/// A handle on the shared [`OutlierView`].
-pub type SharedOutliers = Arc<Mutex<OutlierView>>;
 
 /// A trained model and what training it cost.
 struct Trained {

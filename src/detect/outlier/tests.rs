@@ -4,6 +4,7 @@ use crate::decode::TcpFlags;
 use crate::decode::testing::{ip, tcp, udp};
 use crate::detect::AlertState;
 use crate::detect::features::{DIM, N};
+use crate::packet::NANOS_PER_SEC;
 
 const S: Nanos = NANOS_PER_SEC;
 

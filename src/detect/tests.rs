@@ -1,0 +1,265 @@
+//! Tests of the detector set: incidents across detectors, caps under attack, batching.
+
+use super::*;
+use crate::packet::{Frame, LinkType, NANOS_PER_SEC};
+
+/// Raises an incident on the first packet bigger than 1000 bytes, updates it on the
+/// next ones, and ends it on the first tick after them.
+pub(crate) struct BigPackets {
+    seen: u64,
+    open: Option<Alert>,
+}
+
+impl BigPackets {
+    pub(crate) fn new() -> Self {
+        BigPackets { seen: 0, open: None }
+    }
+}
+
+impl Detector for BigPackets {
+    fn name(&self) -> &'static str {
+        "big_packets"
+    }
+
+    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+        if meta.wire_len <= 1000 {
+            return;
+        }
+        self.seen += 1;
+        let alert = match self.open.take() {
+            None => Alert {
+                id: 1,
+                state: AlertState::New,
+                kind: AlertKind::RateSpike,
+                severity: Severity::Low,
+                ts: meta.ts,
+                first_ts: meta.ts,
+                last_ts: meta.ts,
+                src: meta.src,
+                dst: meta.dst,
+                proto: meta.proto.into(),
+                port: None,
+                packets: 1,
+                summary: "a big packet".into(),
+                evidence: Evidence::default(),
+            },
+            Some(a) => Alert { state: AlertState::Update, ts: meta.ts, last_ts: meta.ts, packets: self.seen, ..a },
+        };
+        out.push(alert.clone());
+        self.open = Some(alert);
+    }
+
+    fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        if let Some(a) = self.open.take() {
+            out.push(Alert { state: AlertState::End, ts: now, ..a });
+        }
+    }
+}
+
+fn meta(ts: Nanos, len: u32) -> PacketMeta {
+    PacketMeta::blank(&Frame { ts, linktype: LinkType::ETHERNET, data: &[], orig_len: len })
+}
+
+#[test]
+fn lifecycle_reaches_the_incident_list() {
+    let mut d = Detectors::new(vec![Box::new(BigPackets::new())]);
+    let out = d.observe(&[meta(0, 60), meta(10, 1500), meta(20, 1500)]);
+    assert_eq!(out.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::New, AlertState::Update]);
+    let out = d.observe(&[meta(2 * NANOS_PER_SEC, 60)]);
+    assert_eq!(out.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::End]);
+    let incidents = d.incidents();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!((incidents[0].state, incidents[0].packets), (AlertState::End, 2));
+}
+
+#[test]
+fn incident_ids_are_unique_across_detectors() {
+    let mut d = Detectors::new(vec![Box::new(BigPackets::new()), Box::new(BigPackets::new())]);
+    let out = d.observe(&[meta(10, 1500), meta(20, 1500)]);
+    let ids: Vec<u64> = out.iter().map(|a| a.id).collect();
+    assert_eq!(ids, [1, 2, 1, 2]);
+}
+
+/// Both real detectors with their default settings.
+fn all() -> Detectors {
+    Detectors::new(vec![
+        Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+        Box::new(flood::FloodDetector::new(flood::FloodConfig::default())),
+    ])
+}
+
+/// Benign synthetic traffic with a SYN scan and a spoofed SYN flood mixed in.
+fn mixed_with_attacks() -> Vec<PacketMeta> {
+    use crate::decode::{Proto, TcpFlags, decode};
+    use crate::synth::{Synth, SynthConfig};
+    let cfg = SynthConfig { packets: 20_000, mean_gap: 1_000_000, ..SynthConfig::default() };
+    let mut out: Vec<PacketMeta> = Synth::new(cfg).map(|f| decode(&f.as_frame())).collect();
+    let (t0, first) = (out[0].ts, out[0]);
+    let syn = |ts: Nanos, src: std::net::IpAddr, sport: u16, dport: u16| PacketMeta {
+        proto: Proto::Tcp,
+        ip_proto: Some(6),
+        src: Some(src),
+        dst: Some("10.1.0.9".parse().unwrap()),
+        ports: Some((sport, dport)),
+        tcp_flags: TcpFlags(TcpFlags::SYN),
+        ..first.with_ts(ts)
+    };
+    for p in 1..=300u16 {
+        out.push(syn(t0 + 2 * NANOS_PER_SEC + Nanos::from(p) * 100_000, "10.1.0.66".parse().unwrap(), 40000, p));
+    }
+    for i in 0..5000u32 {
+        let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+        out.push(syn(t0 + 8 * NANOS_PER_SEC + Nanos::from(i) * 100_000, src.into(), 1024, 80));
+    }
+    out.sort_by_key(|m| m.ts);
+    out
+}
+
+#[test]
+fn the_same_packets_give_the_same_reports_however_they_are_batched() {
+    let packets = mixed_with_attacks();
+    let run = |batch: usize| {
+        let mut d = all();
+        let mut reports: Vec<Alert> = packets.chunks(batch).flat_map(|b| d.observe(b)).collect();
+        reports.extend(d.finish());
+        reports
+    };
+    let one = run(1);
+    assert!(one.iter().any(|a| a.kind == "port_scan") && one.iter().any(|a| a.kind == "syn_flood" && a.src.is_none()));
+    assert_eq!(one, run(7));
+    assert_eq!(one, run(4096));
+}
+
+#[test]
+fn a_million_spoofed_sources_stay_within_the_caps() {
+    use crate::decode::{Proto, TcpFlags};
+    let mut d = all();
+    let base = PacketMeta::blank(&Frame { ts: 0, linktype: LinkType::ETHERNET, data: &[], orig_len: 60 });
+    let mut batch = Vec::with_capacity(1024);
+    let mut reports = Vec::new();
+    for i in 0..1_000_000u32 {
+        let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+        batch.push(PacketMeta {
+            proto: Proto::Tcp,
+            ip_proto: Some(6),
+            src: Some(src.into()),
+            dst: Some("10.0.0.10".parse().unwrap()),
+            ports: Some((1024 + (i % 50_000) as u16, 80)),
+            tcp_flags: TcpFlags(TcpFlags::SYN),
+            ..base.with_ts(Nanos::from(i) * 2_000) // 500k SYN/s for 2 s
+        });
+        if batch.len() == 1024 {
+            reports.extend(d.observe(&batch));
+            batch.clear();
+        }
+    }
+    reports.extend(d.observe(&batch));
+    reports.extend(d.finish());
+    let kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind.name()).collect();
+    assert_eq!(kinds, ["syn_flood"], "one incident, keyed by the victim");
+    assert!(reports.len() < 10, "{} reports", reports.len());
+    let flood = &d.incidents()[0];
+    assert!(flood.src.is_none() && flood.packets > 999_000, "{flood:?}");
+    assert!(flood.last_ts > 1_999_000_000, "the end covers the last packet: {flood:?}");
+}
+
+#[test]
+fn ended_incidents_are_kept_up_to_the_cap_and_counted_beyond() {
+    let mut d = Detectors::new(vec![Box::new(BigPackets::new())]);
+    let n = incidents::MAX_ENDED as i64 + 500;
+    for i in 0..n {
+        // A big packet opens an incident; the next second's tick ends it.
+        d.observe(&[meta(i * 2 * NANOS_PER_SEC, 1500), meta(i * 2 * NANOS_PER_SEC + NANOS_PER_SEC + 1, 60)]);
+    }
+    let held = d.incidents();
+    assert_eq!(held.len(), incidents::MAX_ENDED);
+    assert_eq!(d.incidents_total(), n as u64);
+    assert_eq!(held[0].id, n as u64, "the newest are kept");
+    let t = d.tables().into_iter().find(|(name, _)| *name == "incidents").unwrap().1;
+    assert_eq!((t.len, t.evicted), (incidents::MAX_ENDED, 500));
+}
+
+/// Feeds `packets` in batches of 1024, then finishes; every report.
+fn feed_all(d: &mut Detectors, packets: impl IntoIterator<Item = PacketMeta>) -> Vec<Alert> {
+    let mut reports = Vec::new();
+    let mut batch = Vec::with_capacity(1024);
+    for p in packets {
+        batch.push(p);
+        if batch.len() == 1024 {
+            reports.extend(d.observe(&batch));
+            batch.clear();
+        }
+    }
+    reports.extend(d.observe(&batch));
+    reports.extend(d.finish());
+    reports
+}
+
+/// Every bounded structure of `d` is within its cap.
+fn within_caps(d: &Detectors) {
+    for (name, f) in d.tables() {
+        assert!(f.len <= f.cap, "{name}: {f:?}");
+    }
+}
+
+/// A TCP segment with these flags.
+fn segment(ts: Nanos, src: std::net::IpAddr, sport: u16, dst: std::net::IpAddr, dport: u16, flags: u8) -> PacketMeta {
+    PacketMeta {
+        proto: crate::decode::Proto::Tcp,
+        ip_proto: Some(6),
+        src: Some(src),
+        dst: Some(dst),
+        ports: Some((sport, dport)),
+        tcp_flags: crate::decode::TcpFlags(flags),
+        ..meta(ts, 60)
+    }
+}
+
+#[test]
+fn forged_rst_pairs_from_random_addresses_raise_nothing_and_stay_bounded() {
+    use crate::decode::TcpFlags;
+    let mut d = all();
+    let mut rng = crate::synth::Rng::new(7);
+    // 100 s of 5,000 packets/s: pairs of RSTs between random addresses and ports.
+    let packets = (0..250_000i64).flat_map(|i| {
+        let a = std::net::Ipv4Addr::from(rng.next_u64() as u32).into();
+        let b = std::net::Ipv4Addr::from(rng.next_u64() as u32).into();
+        let (pa, pb) = (rng.next_u64() as u16 | 1024, rng.next_u64() as u16 | 1024);
+        let t = 2 * i * 200_000;
+        [segment(t, a, pa, b, pb, TcpFlags::RST), segment(t + 200_000, b, pb, a, pa, TcpFlags::RST)]
+    });
+    let reports = feed_all(&mut d, packets);
+    within_caps(&d);
+    assert!(reports.is_empty(), "{:?}", reports.iter().map(|a| &a.summary).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_spoofed_flood_does_not_hide_a_concurrent_scan() {
+    use crate::decode::TcpFlags;
+    let mut d = all();
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let (scanner, target, victim) = (ip("10.0.0.66"), ip("10.0.0.20"), ip("10.0.0.10"));
+    let packets = (0..1_000_000u32).flat_map(|i| {
+        let ts = Nanos::from(i) * 2_000;
+        let src = std::net::Ipv4Addr::from(0x0b00_0000u32.wrapping_add(i.wrapping_mul(2_654_435_761)));
+        let mut out = vec![segment(ts, src.into(), 1024 + (i % 50_000) as u16, victim, 80, TcpFlags::SYN)];
+        if i % 250 == 0 {
+            let port = 1 + (i / 250) as u16 % 2000;
+            out.push(segment(ts, scanner, 40_000, target, port, TcpFlags::SYN));
+            out.push(segment(ts + 1000, target, port, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK));
+        }
+        out
+    });
+    feed_all(&mut d, packets);
+    within_caps(&d);
+    let mut kinds: Vec<&str> = d.incidents().iter().map(|a| a.kind.name()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["port_scan", "syn_flood"], "the flood and the scan, one incident each");
+}
+
+#[test]
+fn no_detectors_no_work() {
+    let mut d = Detectors::new(Vec::new());
+    assert!(d.observe(&[meta(0, 1500)]).is_empty());
+    assert!(d.incidents().is_empty());
+}
