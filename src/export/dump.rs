@@ -107,51 +107,55 @@ fn write_named(frames: &[OwnedFrame], dir: &OutDir, name: &str) -> Result<Dumped
 }
 
 /// Writes what `visit` hands out (packets of the first one's link type; others are
-/// counted and left out) into `dir` as `name`: the pcap is built in memory, straight
-/// from the frames, then written by the safe-file helper.
+/// counted and left out) into `dir` as `name`, streamed into the new file by the
+/// safe-file helper: a dump of a large ring never sits in memory whole.
 fn write_visited(
     dir: &OutDir,
     name: &str,
     visit: impl FnOnce(&mut dyn FnMut(&crate::packet::Frame<'_>)),
 ) -> Result<Dumped, DumpFailed> {
-    let fail = |e: &dyn std::fmt::Display| DumpFailed::Write {
-        path: dir.path().join(name).display().to_string(),
-        reason: e.to_string(),
-    };
-    let mut dump: Option<(PcapDump<Vec<u8>>, crate::packet::LinkType)> = None;
-    let (mut other, mut failed) = (0, None);
-    visit(&mut |f| {
-        if failed.is_some() {
-            return;
-        }
-        let (d, lt) = match &mut dump {
-            Some(x) => x,
-            None => match PcapDump::new(Vec::new(), f.linktype) {
-                Ok(d) => dump.insert((d, f.linktype)),
-                Err(e) => return failed = Some(e.to_string()),
-            },
-        };
-        if f.linktype != *lt {
-            other += 1;
-        } else if let Err(e) = d.write(f) {
-            failed = Some(e.to_string());
-        }
-    });
-    if let Some(e) = failed {
-        return Err(fail(&e));
-    }
-    let (dump, _) = dump.ok_or(DumpFailed::Empty)?;
-    let packets = dump.packets();
-    let bytes = dump.finish().map_err(|e| fail(&e))?;
     let stem = name.trim_end_matches(".pcap");
-    let path = dir.create_unique(stem, "pcap", &bytes).map_err(|e| DumpFailed::Write {
-        path: dir.path().join(name).display().to_string(),
-        reason: match e {
-            crate::files::FileError::Io { reason, .. } => reason,
-            other => other.to_string(),
-        },
-    })?;
-    Ok(Dumped { path, packets, other_linktype: other })
+    let written = dir.create_unique_with(stem, "pcap", |out| {
+        let mut dump: Option<(PcapDump<&mut dyn std::io::Write>, crate::packet::LinkType)> = None;
+        let (mut other, mut failed) = (0, None);
+        let mut out = Some(out);
+        visit(&mut |f| {
+            if failed.is_some() {
+                return;
+            }
+            let (d, lt) = match (&mut dump, out.take()) {
+                (Some(x), _) => x,
+                (None, Some(out)) => match PcapDump::new(out, f.linktype) {
+                    Ok(d) => dump.insert((d, f.linktype)),
+                    Err(e) => return failed = Some(e.to_string()),
+                },
+                (None, None) => return,
+            };
+            if f.linktype != *lt {
+                other += 1;
+            } else if let Err(e) = d.write(f) {
+                failed = Some(e.to_string());
+            }
+        });
+        if let Some(e) = failed {
+            return Err(std::io::Error::other(e));
+        }
+        let Some((dump, _)) = dump else { return Ok(None) };
+        let packets = dump.packets();
+        dump.finish().map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Some((packets, other)))
+    });
+    match written {
+        Ok(Some((path, (packets, other_linktype)))) => Ok(Dumped { path, packets, other_linktype }),
+        Ok(None) => Err(DumpFailed::Empty),
+        Err(e) => Err(DumpFailed::Write {
+            path: dir.path().join(name).display().to_string(),
+            reason: match e {
+                crate::files::FileError::Io { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        }),
+    }
 }
 
 /// Writes the ring's packets with `from <= ts < to` that `keep` accepts into `dir`

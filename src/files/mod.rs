@@ -167,6 +167,51 @@ impl OutDir {
         self.call(Op::CreateUnique, &format!("{stem}.{ext}"), bytes)
     }
 
+    /// Like [`create_unique`](Self::create_unique), but `write` streams the contents
+    /// into the new file rather than handing over a buffer, so a large file never sits in
+    /// memory whole. `write` returning `Ok(None)` (nothing worth keeping) or an error
+    /// removes the file. Through the root helper (a directory the dropped user cannot
+    /// write) the contents are gathered first and sent whole.
+    pub fn create_unique_with<T>(
+        &self,
+        stem: &str,
+        ext: &str,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<Option<T>>,
+    ) -> Result<Option<(PathBuf, T)>, FileError> {
+        let name = format!("{stem}.{ext}");
+        let path = self.0.path.join(&name);
+        if !valid_name(&name) {
+            return Err(FileError::Unsafe { path: path.display().to_string(), why: "not a plain file name" });
+        }
+        let direct = self.0.helper.lock().unwrap_or_else(|p| p.into_inner()).is_none();
+        if !direct {
+            let mut bytes = Vec::new();
+            let Some(t) = write(&mut bytes).map_err(|e| io_err(&path, &e))? else { return Ok(None) };
+            return self.create_unique(stem, ext, &bytes).map(|p| Some((p, t)));
+        }
+        let dir = self.0.fd.as_raw_fd();
+        let (file, path, taken) = create_unique_at(dir, &self.0.path, &name)?;
+        let mut out = io::BufWriter::with_capacity(1 << 16, file);
+        let written = write(&mut out).and_then(|kept| {
+            let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+            if kept.is_some() {
+                file.sync_all()?;
+            }
+            Ok(kept)
+        });
+        match written {
+            Ok(Some(t)) => Ok(Some((path, t))),
+            Ok(None) => {
+                let _ = unlink_at(dir, &taken);
+                Ok(None)
+            }
+            Err(e) => {
+                let _ = unlink_at(dir, &taken);
+                Err(io_err(&path, &e))
+            }
+        }
+    }
+
     /// Replaces (or creates) the file `name` with `bytes`, atomically: a random temporary
     /// name, written and synced, then renamed over it. Refuses when a symlink or anything
     /// but a regular file sits at `name`.
@@ -219,30 +264,8 @@ impl OutDir {
 fn do_op(dir: i32, dir_path: &Path, op: Op, name: &str, bytes: &[u8]) -> Result<PathBuf, FileError> {
     match op {
         Op::CreateUnique => {
-            let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
-            for n in 1..1000 {
-                let candidate = match (n, ext) {
-                    (1, _) => name.to_string(),
-                    (_, "") => format!("{stem}-{n}"),
-                    _ => format!("{stem}-{n}.{ext}"),
-                };
-                let path = dir_path.join(&candidate);
-                match create_at(dir, &candidate) {
-                    Ok(mut f) => {
-                        return f
-                            .write_all(bytes)
-                            .and_then(|()| f.sync_all())
-                            .map(|()| path.clone())
-                            .map_err(|e| io_err(&path, &e));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(io_err(&path, &e)),
-                }
-            }
-            Err(FileError::Io {
-                path: dir_path.join(name).display().to_string(),
-                reason: "a thousand files of that name exist".into(),
-            })
+            let (mut f, path, _) = create_unique_at(dir, dir_path, name)?;
+            f.write_all(bytes).and_then(|()| f.sync_all()).map(|()| path.clone()).map_err(|e| io_err(&path, &e))
         }
         Op::Replace => {
             let path = dir_path.join(name);
@@ -258,6 +281,29 @@ fn do_op(dir: i32, dir_path: &Path, op: Op, name: &str, bytes: &[u8]) -> Result<
             Ok(path)
         }
     }
+}
+
+/// Creates `name` (or `stem-2.ext`, `stem-3.ext`… when taken) in `dir`, mode 0600,
+/// never following or replacing anything: the file, its path and the name taken.
+fn create_unique_at(dir: i32, dir_path: &Path, name: &str) -> Result<(File, PathBuf, String), FileError> {
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    for n in 1..1000 {
+        let candidate = match (n, ext) {
+            (1, _) => name.to_string(),
+            (_, "") => format!("{stem}-{n}"),
+            _ => format!("{stem}-{n}.{ext}"),
+        };
+        let path = dir_path.join(&candidate);
+        match create_at(dir, &candidate) {
+            Ok(f) => return Ok((f, path, candidate)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(&path, &e)),
+        }
+    }
+    Err(FileError::Io {
+        path: dir_path.join(name).display().to_string(),
+        reason: "a thousand files of that name exist".into(),
+    })
 }
 
 /// Refuses to replace a symlink or anything but a regular file (absent is fine).

@@ -78,3 +78,32 @@ fn a_helper_process_writes_for_us() {
     assert!(out.replace("../x", b"no").is_err());
     assert_eq!(std::fs::read(dir.path().join("m.json")).unwrap(), b"{}");
 }
+
+#[test]
+fn streamed_files_take_new_names_and_vanish_when_empty_or_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = OutDir::open(dir.path()).unwrap();
+    let write = |bytes: &'static [u8]| {
+        move |w: &mut dyn Write| -> io::Result<Option<usize>> {
+            w.write_all(bytes)?;
+            Ok(Some(bytes.len()))
+        }
+    };
+    let (a, n) = out.create_unique_with("d", "pcap", write(b"first")).unwrap().unwrap();
+    let (b, _) = out.create_unique_with("d", "pcap", write(b"second")).unwrap().unwrap();
+    assert_eq!((n, a.file_name().unwrap(), b.file_name().unwrap()), (5, "d.pcap".as_ref(), "d-2.pcap".as_ref()));
+    assert_eq!((std::fs::read(&a).unwrap(), mode(&b)), (b"first".to_vec(), 0o600));
+    let none = out.create_unique_with("e", "pcap", |w| w.write_all(b"x").map(|()| None::<()>)).unwrap();
+    let failed = out.create_unique_with("f", "pcap", |w| {
+        w.write_all(b"half")?;
+        Err::<Option<()>, _>(io::Error::other("disk full"))
+    });
+    assert!(none.is_none());
+    assert!(matches!(failed, Err(FileError::Io { ref reason, .. }) if reason == "disk full"), "{failed:?}");
+    let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["d-2.pcap", "d.pcap"], "nothing left of the empty or failed ones");
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("g.pcap")).unwrap();
+    let (g, _) = out.create_unique_with("g", "pcap", write(b"x")).unwrap().unwrap();
+    assert_eq!(g.file_name().unwrap(), "g-2.pcap", "a planted link is a taken name, never followed");
+}
