@@ -7,20 +7,30 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use super::{FileError, do_op, valid_name};
+use super::{FileError, create_unique_at, do_op, io_reason, unlink_at, valid_name};
 
 /// What a helper is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Op {
     CreateUnique = 1,
     Replace = 2,
+    /// Creates a new file (as `CreateUnique`) and keeps it open for `Append`s.
+    Begin = 3,
+    /// Appends to the file `Begin` opened.
+    Append = 4,
+    /// Ends it: name `keep` syncs and keeps it, anything else removes it.
+    End = 5,
 }
 
 /// The helper's loop: one request at a time until the parent hangs up.
 pub(super) fn serve(dir: i32, path: &Path, mut stream: UnixStream) {
+    // The file being streamed (`Begin` … `End`) and its name.
+    let mut open: Option<(std::fs::File, String)> = None;
     loop {
         let Ok((op, name, bytes)) = read_request(&mut stream) else { return };
-        let answer = if valid_name(&name) {
+        let answer = if matches!(op, Op::Begin | Op::Append | Op::End) {
+            stream_op(dir, path, op, &name, &bytes, &mut open)
+        } else if valid_name(&name) {
             do_op(dir, path, op, &name, &bytes)
                 .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
                 .map_err(|e| match e {
@@ -36,12 +46,49 @@ pub(super) fn serve(dir: i32, path: &Path, mut stream: UnixStream) {
     }
 }
 
+/// One step of a streamed file: create it, append to it, or keep or remove it.
+fn stream_op(
+    dir: i32,
+    path: &Path,
+    op: Op,
+    name: &str,
+    bytes: &[u8],
+    open: &mut Option<(std::fs::File, String)>,
+) -> Result<String, String> {
+    let reason = |e: FileError| match e {
+        FileError::Io { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    match (op, open.as_mut()) {
+        (Op::Begin, _) if valid_name(name) => {
+            let (file, _, taken) = create_unique_at(dir, path, name).map_err(reason)?;
+            *open = Some((file, taken.clone()));
+            Ok(taken)
+        }
+        (Op::Append, Some((file, _))) => file.write_all(bytes).map(|()| String::new()).map_err(|e| io_reason(&e)),
+        (Op::End, Some(_)) => {
+            let Some((file, taken)) = open.take() else { return Err("nothing open".into()) };
+            if name == "keep" {
+                file.sync_all().map(|()| taken).map_err(|e| io_reason(&e))
+            } else {
+                drop(file);
+                unlink_at(dir, &taken).map(|()| taken).map_err(|e| io_reason(&e))
+            }
+        }
+        (Op::Begin, _) => Err("not a plain file name".into()),
+        _ => Err("nothing open".into()),
+    }
+}
+
 fn read_request(stream: &mut UnixStream) -> io::Result<(Op, String, Vec<u8>)> {
     let mut head = [0u8; 13];
     stream.read_exact(&mut head)?;
     let op = match head[0] {
         1 => Op::CreateUnique,
         2 => Op::Replace,
+        3 => Op::Begin,
+        4 => Op::Append,
+        5 => Op::End,
         _ => return Err(io::Error::other("bad request")),
     };
     let name_len = u32::from_le_bytes(head[1..5].try_into().unwrap_or_default()) as usize;
@@ -83,6 +130,38 @@ pub(super) fn ask(stream: &mut UnixStream, op: Op, name: &str, bytes: &[u8]) -> 
     stream.read_exact(&mut text)?;
     let text = String::from_utf8_lossy(&text).into_owned();
     Ok(if status[0] == 1 { Ok(text) } else { Err(text) })
+}
+
+/// Streams a file through the helper: what is written is sent in chunks of a megabyte.
+pub(super) struct Chunks<'a> {
+    pub(super) stream: &'a mut UnixStream,
+    pub(super) buf: Vec<u8>,
+}
+
+impl Chunks<'_> {
+    const CHUNK: usize = 1 << 20;
+
+    fn send(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            ask(self.stream, Op::Append, "", &self.buf)?.map_err(io::Error::other)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Write for Chunks<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
 }
 
 /// Closes every descriptor but `keep` (the helper holds nothing else of ours).

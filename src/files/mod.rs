@@ -183,12 +183,22 @@ impl OutDir {
         if !valid_name(&name) {
             return Err(FileError::Unsafe { path: path.display().to_string(), why: "not a plain file name" });
         }
-        let direct = self.0.helper.lock().unwrap_or_else(|p| p.into_inner()).is_none();
-        if !direct {
-            let mut bytes = Vec::new();
-            let Some(t) = write(&mut bytes).map_err(|e| io_err(&path, &e))? else { return Ok(None) };
-            return self.create_unique(stem, ext, &bytes).map(|p| Some((p, t)));
+        let mut helper = self.0.helper.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stream) = helper.as_mut() {
+            let fail = |reason: String| FileError::Io { path: path.display().to_string(), reason };
+            let channel = |e: io::Error| fail(io_reason(&e));
+            let taken = ask(stream, Op::Begin, &name, &[]).map_err(channel)?.map_err(fail)?;
+            let mut chunks = helper::Chunks { stream, buf: Vec::new() };
+            let written = write(&mut chunks).and_then(|kept| chunks.flush().map(|()| kept));
+            let end = if matches!(written, Ok(Some(_))) { "keep" } else { "drop" };
+            let ended = ask(stream, Op::End, end, &[]).map_err(channel)?;
+            return match written {
+                Ok(Some(t)) => ended.map(|_| Some((self.0.path.join(&taken), t))).map_err(fail),
+                Ok(None) => Ok(None),
+                Err(e) => Err(fail(io_reason(&e))),
+            };
         }
+        drop(helper);
         let dir = self.0.fd.as_raw_fd();
         let (file, path, taken) = create_unique_at(dir, &self.0.path, &name)?;
         let mut out = io::BufWriter::with_capacity(1 << 16, file);
@@ -267,6 +277,10 @@ fn do_op(dir: i32, dir_path: &Path, op: Op, name: &str, bytes: &[u8]) -> Result<
             let (mut f, path, _) = create_unique_at(dir, dir_path, name)?;
             f.write_all(bytes).and_then(|()| f.sync_all()).map(|()| path.clone()).map_err(|e| io_err(&path, &e))
         }
+        Op::Begin | Op::Append | Op::End => Err(FileError::Unsafe {
+            path: dir_path.join(name).display().to_string(),
+            why: "a streamed file goes through the helper's own steps",
+        }),
         Op::Replace => {
             let path = dir_path.join(name);
             check_replaceable(dir, name, &path)?;

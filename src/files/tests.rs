@@ -82,7 +82,23 @@ fn a_helper_process_writes_for_us() {
 #[test]
 fn streamed_files_take_new_names_and_vanish_when_empty_or_failed() {
     let dir = tempfile::tempdir().unwrap();
+    streamed(&OutDir::open(dir.path()).unwrap(), dir.path());
+}
+
+#[test]
+fn streamed_files_through_the_helper_behave_the_same() {
+    let dir = tempfile::tempdir().unwrap();
     let out = OutDir::open(dir.path()).unwrap();
+    // Tests run on many threads, but the helper child only makes system calls.
+    out.keep_writing_as_root().unwrap();
+    streamed(&out, dir.path());
+    // Larger than a chunk: sent in several pieces, arrives whole.
+    let big: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
+    let (p, _) = out.create_unique_with("big", "pcap", |w| w.write_all(&big).map(|()| Some(()))).unwrap().unwrap();
+    assert!(std::fs::read(p).unwrap() == big);
+}
+
+fn streamed(out: &OutDir, dir: &Path) {
     let write = |bytes: &'static [u8]| {
         move |w: &mut dyn Write| -> io::Result<Option<usize>> {
             w.write_all(bytes)?;
@@ -100,10 +116,10 @@ fn streamed_files_take_new_names_and_vanish_when_empty_or_failed() {
     });
     assert!(none.is_none());
     assert!(matches!(failed, Err(FileError::Io { ref reason, .. }) if reason == "disk full"), "{failed:?}");
-    let mut left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     left.sort();
     assert_eq!(left, ["d-2.pcap", "d.pcap"], "nothing left of the empty or failed ones");
-    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("g.pcap")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("g.pcap")).unwrap();
     let (g, _) = out.create_unique_with("g", "pcap", write(b"x")).unwrap().unwrap();
     assert_eq!(g.file_name().unwrap(), "g-2.pcap", "a planted link is a taken name, never followed");
 }
