@@ -98,6 +98,12 @@ struct PairSlot {
 /// Pair cache slots (two ways per bucket; 16 bytes each).
 const PAIR_BITS: u32 = 13;
 
+/// The first of the two pair-cache slots of a pair's bucket.
+#[inline]
+fn pair_bucket(key: u64) -> usize {
+    (key >> 1) as usize & ((1 << PAIR_BITS) - 2)
+}
+
 /// Builds per-host feature vectors window by window.
 pub struct FeatureBuilder {
     window: Nanos,
@@ -176,7 +182,7 @@ impl FeatureBuilder {
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
         let key = pair(src, dst);
         self.known_peers.prefetch(key);
-        let bucket = (key >> 1) as usize & ((1 << PAIR_BITS) - 2);
+        let bucket = pair_bucket(key);
         let p = self.pairs[bucket];
         for h in [p.src, p.dst] {
             if let Some(host) = self.hosts.get(h as usize) {
@@ -189,7 +195,7 @@ impl FeatureBuilder {
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
         let key = pair(src, dst);
         // Two ways per bucket: the pair is in one of them, or replaces the older.
-        let bucket = (key >> 1) as usize & ((1 << PAIR_BITS) - 2);
+        let bucket = pair_bucket(key);
         let mut cached = self.holds(self.pairs[bucket], src, dst);
         if !cached && self.holds(self.pairs[bucket + 1], src, dst) {
             self.pairs.swap(bucket, bucket + 1); // the latest first

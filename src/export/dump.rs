@@ -148,13 +148,7 @@ fn write_visited(
     match written {
         Ok(Some((path, (packets, other_linktype)))) => Ok(Dumped { path, packets, other_linktype }),
         Ok(None) => Err(DumpFailed::Empty),
-        Err(e) => Err(DumpFailed::Write {
-            path: dir.path().join(name).display().to_string(),
-            reason: match e {
-                crate::files::FileError::Io { reason, .. } => reason,
-                other => other.to_string(),
-            },
-        }),
+        Err(e) => Err(DumpFailed::Write { path: dir.path().join(name).display().to_string(), reason: e.reason() }),
     }
 }
 

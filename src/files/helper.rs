@@ -33,10 +33,7 @@ pub(super) fn serve(dir: i32, path: &Path, mut stream: UnixStream) {
         } else if valid_name(&name) {
             do_op(dir, path, op, &name, &bytes)
                 .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
-                .map_err(|e| match e {
-                    FileError::Io { reason, .. } => reason,
-                    other => other.to_string(),
-                })
+                .map_err(FileError::reason)
         } else {
             Err("not a plain file name".into())
         };
@@ -55,28 +52,26 @@ fn stream_op(
     bytes: &[u8],
     open: &mut Option<(std::fs::File, String)>,
 ) -> Result<String, String> {
-    let reason = |e: FileError| match e {
-        FileError::Io { reason, .. } => reason,
-        other => other.to_string(),
-    };
-    match (op, open.as_mut()) {
-        (Op::Begin, _) if valid_name(name) => {
-            let (file, _, taken) = create_unique_at(dir, path, name).map_err(reason)?;
+    match op {
+        Op::Begin if !valid_name(name) => Err("not a plain file name".into()),
+        Op::Begin => {
+            let (file, _, taken) = create_unique_at(dir, path, name).map_err(FileError::reason)?;
             *open = Some((file, taken.clone()));
             Ok(taken)
         }
-        (Op::Append, Some((file, _))) => file.write_all(bytes).map(|()| String::new()).map_err(|e| io_reason(&e)),
-        (Op::End, Some(_)) => {
-            let Some((file, taken)) = open.take() else { return Err("nothing open".into()) };
-            if name == "keep" {
-                file.sync_all().map(|()| taken).map_err(|e| io_reason(&e))
-            } else {
+        Op::Append => match open {
+            Some((file, _)) => file.write_all(bytes).map(|()| String::new()).map_err(|e| io_reason(&e)),
+            None => Err("nothing open".into()),
+        },
+        Op::End => match open.take() {
+            Some((file, taken)) if name == "keep" => file.sync_all().map(|()| taken).map_err(|e| io_reason(&e)),
+            Some((file, taken)) => {
                 drop(file);
                 unlink_at(dir, &taken).map(|()| taken).map_err(|e| io_reason(&e))
             }
-        }
-        (Op::Begin, _) => Err("not a plain file name".into()),
-        _ => Err("nothing open".into()),
+            None => Err("nothing open".into()),
+        },
+        Op::CreateUnique | Op::Replace => Err("not a step of a streamed file".into()),
     }
 }
 

@@ -54,6 +54,16 @@ pub enum FileError {
     },
 }
 
+impl FileError {
+    /// Why, without the path: the reason of an I/O failure, else the whole message.
+    pub fn reason(self) -> String {
+        match self {
+            FileError::Io { reason, .. } => reason,
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A short reason for an I/O error, without the "(os error N)" tail.
 pub fn io_reason(e: &io::Error) -> String {
     match e.kind() {
@@ -171,7 +181,7 @@ impl OutDir {
     /// into the new file rather than handing over a buffer, so a large file never sits in
     /// memory whole. `write` returning `Ok(None)` (nothing worth keeping) or an error
     /// removes the file. Through the root helper (a directory the dropped user cannot
-    /// write) the contents are gathered first and sent whole.
+    /// write) the contents go in chunks of a megabyte.
     pub fn create_unique_with<T>(
         &self,
         stem: &str,

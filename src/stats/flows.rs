@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::Counter;
-use super::table::{CappedTable, LastSeen, top_n};
+use super::table::{CappedTable, LastSeen, top_n_of};
 use crate::decode::{PacketMeta, TcpFlags};
 use crate::packet::Nanos;
 
@@ -199,8 +199,7 @@ impl FlowTable {
 
     /// Flows by bytes descending (ties by key); `n = 0` is all.
     pub fn top(&self, n: usize) -> Vec<(FlowKey, FlowStats)> {
-        let mut all: Vec<(u64, FlowKey)> = self.table.iter().map(|(k, v)| (v.total_bytes(), *k)).collect();
-        top_n(&mut all, n, |x, y| y.0.cmp(&x.0).then(x.1.cmp(&y.1)));
-        all.into_iter().filter_map(|(_, k)| Some((k, *self.table.get(&k)?))).collect()
+        let rows = self.table.iter().map(|(k, v)| (v.total_bytes(), k, v));
+        top_n_of(rows, n, |x, y| y.0.cmp(&x.0).then(x.1.cmp(y.1))).into_iter().map(|(_, k, v)| (*k, *v)).collect()
     }
 }

@@ -183,10 +183,16 @@ impl Index {
 /// Asks the CPU to start loading the cache line at `p` (a hint: no effect on results).
 #[inline(always)]
 pub fn prefetch<T>(p: &T) {
+    prefetch_at((p as *const T).cast());
+}
+
+/// [`prefetch`] of any address, even one past an allocation's end.
+#[inline(always)]
+fn prefetch_at(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and never changes memory; `p` is a valid reference.
+    // SAFETY: a prefetch never faults and never changes memory, whatever the address.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -258,14 +264,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         {
             prefetch(slot);
             // The slot's last bytes (counters and times of a large value) may sit on the next line.
-            let end = (slot as *const (K, V)).wrapping_add(1).cast::<u8>().wrapping_sub(1);
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `prefetch`: a hint that never faults, even at an address past the slab.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(end.cast());
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = end;
+            prefetch_at((slot as *const (K, V)).wrapping_add(1).cast::<u8>().wrapping_sub(1));
         }
     }
 
