@@ -54,6 +54,11 @@ impl Book {
         self.open.len()
     }
 
+    /// The id of the open incident of `key`, if one is open.
+    pub fn id_of(&self, key: &IncidentKey) -> Option<u64> {
+        self.ids.get(key).copied()
+    }
+
     /// Evidence for `key` at `now`: `fill` sets the figures (packets, severity, summary,
     /// evidence). Pushes a `new` report for a new incident, or an `update` when due.
     pub fn observe(&mut self, key: IncidentKey, now: Nanos, fill: impl FnOnce(&mut Alert), out: &mut Vec<Alert>) {

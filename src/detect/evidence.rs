@@ -18,6 +18,41 @@ pub struct Evidence {
     pub pcap: Option<String>,
     /// Why it could not be written.
     pub pcap_error: Option<String>,
+    /// Alerts of other hosts folded into this incident (the incident layer's, see
+    /// [`Folded`]): written as `folded` when there are any.
+    pub folded: Option<Folded>,
+}
+
+/// Reports of other incidents that this one stands for: the spoofed sources of a flood
+/// that the outlier detector found odd, or many hosts raising the same alert alike.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Folded {
+    /// Alerts this incident stands for, one per host and kind (for hosts alike, the
+    /// first few that were reported on their own too).
+    pub alerts: u64,
+    /// Their kinds, in contract words, sorted.
+    pub kinds: Vec<super::AlertKind>,
+    /// The first few hosts folded in.
+    pub sample_hosts: Vec<IpAddr>,
+}
+
+/// Hosts a [`Folded`] sample keeps.
+pub const FOLDED_SAMPLE: usize = 10;
+
+impl Folded {
+    /// Counts one more folded alert of `kind` about `host`.
+    pub fn add(&mut self, kind: super::AlertKind, host: Option<IpAddr>) {
+        self.alerts += 1;
+        if let Err(at) = self.kinds.binary_search(&kind) {
+            self.kinds.insert(at, kind);
+        }
+        if let Some(h) = host
+            && self.sample_hosts.len() < FOLDED_SAMPLE
+            && !self.sample_hosts.contains(&h)
+        {
+            self.sample_hosts.push(h);
+        }
+    }
 }
 
 /// The figures behind one kind of alert.
@@ -203,7 +238,7 @@ pub struct OutlierFigures {
 impl Evidence {
     /// Evidence with these figures and no pcap yet.
     pub fn of(figures: Figures) -> Self {
-        Evidence { figures, pcap: None, pcap_error: None }
+        Evidence { figures, pcap: None, pcap_error: None, folded: None }
     }
 
     /// The JSON object the contract promises (keys in alphabetical order).
@@ -217,6 +252,11 @@ impl Evidence {
         }
         if let Some(e) = &self.pcap_error {
             map.insert("pcap_error".into(), e.clone().into());
+        }
+        if let Some(f) = &self.folded
+            && let Ok(v) = serde_json::to_value(f)
+        {
+            map.insert("folded".into(), v);
         }
         map
     }

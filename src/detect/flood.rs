@@ -153,6 +153,9 @@ impl FloodDetector {
             self.udp_warm_at = m.ts;
         }
         load.count(slot, src, sport, dport, warm);
+        if !(warm || load.active) && load.members.is_some() && m.ts - load.active_at > victim::HOLD_MEMBERS {
+            load.members = None;
+        }
         let rate = load.window.sum();
         let threshold = f64::from(fixed).max(cfg.baseline_factor * load.baseline);
         let over = f64::from(rate) >= threshold;
@@ -311,6 +314,25 @@ impl Detector for FloodDetector {
             }
             _ => {}
         }
+    }
+
+    fn claims(&self, a: &Alert) -> Option<u64> {
+        // A flood's spoofed sources: not its one named attacker, and no scan of another host.
+        let host = a.src?;
+        let target = match a.kind {
+            AlertKind::Outlier => None,
+            AlertKind::PortScan => Some(a.dst?),
+            _ => return None,
+        };
+        let h = super::memory::hash_of(host);
+        self.victims.iter().filter(|(dst, _)| target.is_none_or(|t| t == **dst)).find_map(|(dst, v)| {
+            Kind::ALL.iter().find_map(|&k| {
+                let load = v.loads[k as usize].as_ref()?;
+                let (members, facts) = (load.members.as_ref()?, load.facts.as_ref()?);
+                let many = facts.sources > 1 && facts.top_src != Some(host);
+                (many && members.reliable() && members.contains(h)).then(|| self.book.id_of(&flood_key(k, *dst)))?
+            })
+        })
     }
 
     fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {

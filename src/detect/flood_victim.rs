@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{Facts, Kind};
-use crate::detect::memory::{Distinct, hash_of};
+use crate::detect::memory::{Distinct, Members, hash_of};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::LastSeen;
 
@@ -50,7 +50,14 @@ pub(super) struct Load {
     pub(super) last_report_slot: i64,
     /// The window as last reported.
     pub(super) facts: Option<Facts>,
+    /// Every source counted while warm (for folding their other alerts into the
+    /// incident), until the load has been cold for [`HOLD_MEMBERS`].
+    pub(super) members: Option<Members>,
 }
+
+/// How long a cold load keeps its members: as long as an outlier alert about one of them
+/// may still come (see `incidents::OUTLIER_EXPLAINED`).
+pub(super) const HOLD_MEMBERS: Nanos = crate::detect::incidents::OUTLIER_EXPLAINED;
 
 impl Load {
     /// Counts a packet; `warm` (the rate is near a threshold) also counts its source,
@@ -58,7 +65,9 @@ impl Load {
     pub(super) fn count(&mut self, slot: usize, src: IpAddr, sport: u16, dport: u16, warm: bool) {
         self.window.0[slot] += 1;
         if warm {
-            self.sources[0].insert(hash_of(src));
+            let h = hash_of(src);
+            self.sources[0].insert(h);
+            self.members.get_or_insert_default().insert(h);
             self.flows[0].insert(hash_of((src, sport)));
             self.ports[0].insert(hash_of(dport));
         }

@@ -10,7 +10,9 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 
-use super::{Alert, AlertKind, AlertProto, AlertState, TICK};
+use super::evidence::Folded;
+use super::groups::{Groups, Offer};
+use super::{Alert, AlertKind, AlertProto, AlertState, Detector, TICK};
 use crate::hash::{Map, Set};
 use crate::packet::Nanos;
 use crate::stats::table::{CappedTable, Fill};
@@ -84,6 +86,10 @@ pub struct Incidents {
     by_proto: Map<AlertProto, Nanos>,
     /// Latest packet time of a rule incident naming the host (as source or target).
     by_host: CappedTable<IpAddr, Nanos>,
+    /// Alerts folded into an open incident (by run-wide id), shown in its evidence.
+    folds: Map<u64, Folded>,
+    /// Hosts alike become one incident.
+    groups: Groups,
 }
 
 impl Default for Incidents {
@@ -96,6 +102,8 @@ impl Default for Incidents {
             explained_dropped: 0,
             by_proto: Map::default(),
             by_host: CappedTable::new(MAX_NAMED_HOSTS),
+            folds: Map::default(),
+            groups: Groups::default(),
         }
     }
 }
@@ -103,9 +111,13 @@ impl Default for Incidents {
 impl Incidents {
     /// Gives the reports of detector `i` in `out[from..]` run-wide ids (1, 2, ... in
     /// order of first report), and drops the reports of incidents that another incident
-    /// explains (a scan or flood is one incident, not also a spike or an outlier).
-    pub fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
+    /// explains (a scan or flood is one incident, not also a spike or an outlier) or stands
+    /// for: an alert that another detector's open incident claims (`list`,
+    /// [`Detector::claims`]) is folded into that incident, and so are
+    /// hosts alike beyond a handful ([`super::groups`]).
+    pub fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize, list: &[Box<dyn Detector>]) {
         let mut k = from;
+        let mut grouped = Vec::new();
         while k < out.len() {
             let a = &out[k];
             let local = (i, a.id);
@@ -117,16 +129,35 @@ impl Incidents {
                 out.remove(k);
                 continue;
             }
-            if a.state == AlertState::New && self.is_explained(a) {
-                if !end {
-                    if self.explained.len() >= MAX_EXPLAINED {
-                        self.explained_dropped += self.explained.len() as u64;
-                        self.explained.clear();
+            if a.state == AlertState::New {
+                let fold = if self.is_explained(a) { Some(None) } else { self.claimed(i, a, list).map(Some) };
+                let fold = match fold {
+                    None => match self.groups.offer(a, &mut self.next_id) {
+                        Offer::Own => None,
+                        Offer::Folded(reports) => {
+                            grouped.extend(reports);
+                            Some(None)
+                        }
+                    },
+                    some => some,
+                };
+                if let Some(into) = fold {
+                    if let Some(id) = into {
+                        if self.folds.len() >= MAX_EXPLAINED && !self.folds.contains_key(&id) {
+                            self.folds.clear(); // only figures of evidence are lost
+                        }
+                        self.folds.entry(id).or_default().add(a.kind, a.src.or(a.dst));
                     }
-                    self.explained.insert(local);
+                    if !end {
+                        if self.explained.len() >= MAX_EXPLAINED {
+                            self.explained_dropped += self.explained.len() as u64;
+                            self.explained.clear();
+                        }
+                        self.explained.insert(local);
+                    }
+                    out.remove(k);
+                    continue;
                 }
-                out.remove(k);
-                continue;
             }
             let next = &mut self.next_id;
             let id = *self.ids.entry(local).or_insert_with(|| {
@@ -138,8 +169,38 @@ impl Incidents {
             }
             self.index(&out[k]);
             out[k].id = id;
+            if let Some(f) = if end { self.folds.remove(&id) } else { self.folds.get(&id).cloned() } {
+                out[k].evidence.folded = Some(f);
+            }
             k += 1;
         }
+        for a in &grouped {
+            self.index(a);
+        }
+        out.extend(grouped);
+    }
+
+    /// The run-wide id of another detector's open incident that claims `a`
+    /// ([`Detector::claims`]).
+    fn claimed(&self, i: usize, a: &Alert, list: &[Box<dyn Detector>]) -> Option<u64> {
+        list.iter().enumerate().filter(|&(j, _)| j != i).find_map(|(j, d)| {
+            let local = d.claims(a)?;
+            self.ids.get(&(j, local)).copied()
+        })
+    }
+
+    /// Detection time is `now`: group incidents' updates and ends.
+    pub fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        let before = out.len();
+        self.groups.tick(now, out);
+        for a in &out[before..] {
+            self.index(a);
+        }
+    }
+
+    /// The capture is over at `now`: every group incident ends.
+    pub fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        self.groups.finish(now, out);
     }
 
     /// Whether an incident already explains the new report `a`: a rate spike of a
@@ -186,9 +247,10 @@ impl Incidents {
         self.next_id
     }
 
-    /// The bounded structures: incidents held, explained incidents, named hosts.
-    pub fn tables(&self) -> [(&'static str, Fill); 3] {
+    /// The bounded structures: incidents held, explained incidents, named hosts, groups.
+    pub fn tables(&self) -> [(&'static str, Fill); 4] {
         [
+            ("alike_groups", self.groups.fill()),
             ("incidents", self.latest.fill()),
             ("explained", Fill { len: self.explained.len(), cap: MAX_EXPLAINED, evicted: self.explained_dropped }),
             ("named_hosts", self.by_host.fill()),

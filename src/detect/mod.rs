@@ -11,6 +11,7 @@ pub mod clock;
 pub mod evidence;
 pub mod features;
 pub mod flood;
+pub mod groups;
 pub mod incidents;
 pub mod memory;
 pub mod outlier;
@@ -45,6 +46,13 @@ pub trait Detector: Send {
     /// The capture is over at `now`: end every open incident with its final figures.
     fn finish(&mut self, _now: Nanos, _out: &mut Vec<Alert>) {}
 
+    /// The id (the detector's own, as in its reports) of an open incident of this
+    /// detector that stands for another detector's new alert `a`: a flood from many
+    /// sources claims the outliers among them, and their scans of its victim. `a` is then
+    /// folded into that incident instead of reported.
+    fn claims(&self, _a: &Alert) -> Option<u64> {
+        None
+    }
     /// The detector's bounded structures (name, size, cap, evictions), for `tables`.
     fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
         Vec::new()
@@ -107,6 +115,7 @@ impl Detectors {
                 }
             }
             if meta.ts >= due {
+                self.incidents.tick(meta.ts, &mut out);
                 self.next_tick = Some(meta.ts + TICK);
             }
         }
@@ -124,13 +133,14 @@ impl Detectors {
                 self.list[i].finish(now, &mut out);
                 self.renumber(i, &mut out, before);
             }
+            self.incidents.finish(now, &mut out);
         }
         self.record(&mut out);
         out
     }
 
     fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize) {
-        self.incidents.renumber(i, out, from);
+        self.incidents.renumber(i, out, from, &self.list);
     }
 
     fn record(&mut self, out: &mut [Alert]) {

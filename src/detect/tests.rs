@@ -263,3 +263,152 @@ fn no_detectors_no_work() {
     assert!(d.observe(&[meta(0, 1500)]).is_empty());
     assert!(d.incidents().is_empty());
 }
+
+/// Finds each host in `hosts` odd (an outlier, explained by `feature`) at its first
+/// packet from `from` on; ends them all when the capture does.
+struct OddHosts {
+    hosts: crate::hash::Set<std::net::IpAddr>,
+    from: Nanos,
+    feature: &'static str,
+    open: Vec<Alert>,
+}
+
+impl OddHosts {
+    fn new(hosts: impl IntoIterator<Item = std::net::IpAddr>, from: Nanos, feature: &'static str) -> Self {
+        OddHosts { hosts: hosts.into_iter().collect(), from, feature, open: Vec::new() }
+    }
+}
+
+impl Detector for OddHosts {
+    fn name(&self) -> &'static str {
+        "odd_hosts"
+    }
+
+    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+        let Some(src) = meta.src.filter(|s| meta.ts >= self.from && self.hosts.remove(s)) else { return };
+        let unusual = vec![evidence::UnusualFigure {
+            feature: self.feature.into(),
+            value: 1.0,
+            typical: 0.0,
+            deviation: 9.0,
+            host_routine: None,
+            text: format!("{} is unusual", self.feature),
+        }];
+        let figures = evidence::OutlierFigures {
+            score: 0.9,
+            max_score: 0.9,
+            threshold: 0.6,
+            cluster: 1,
+            usual_cluster: 0,
+            windows: 1,
+            window_secs: 10.0,
+            unusual,
+        };
+        let a = Alert {
+            id: self.open.len() as u64 + 1,
+            state: AlertState::New,
+            kind: AlertKind::Outlier,
+            severity: Severity::Medium,
+            ts: meta.ts,
+            first_ts: meta.ts,
+            last_ts: meta.ts,
+            src: Some(src),
+            dst: None,
+            proto: AlertProto::Ip,
+            port: None,
+            packets: 1,
+            summary: format!("{src} is odd"),
+            evidence: Evidence::of(Figures::Outlier(figures)),
+        };
+        out.push(a.clone());
+        self.open.push(a);
+    }
+
+    fn finish(&mut self, now: Nanos, out: &mut Vec<Alert>) {
+        out.extend(self.open.drain(..).map(|a| Alert { state: AlertState::End, ts: now, ..a }));
+    }
+}
+
+fn news(reports: &[Alert]) -> Vec<(AlertKind, Option<std::net::IpAddr>)> {
+    reports.iter().filter(|a| a.state == AlertState::New).map(|a| (a.kind, a.src)).collect()
+}
+
+#[test]
+fn outliers_of_a_floods_spoofed_sources_fold_into_the_flood() {
+    use crate::decode::TcpFlags;
+    let victim: std::net::IpAddr = "10.0.0.10".parse().unwrap();
+    let source = |i: u32| -> std::net::IpAddr { std::net::Ipv4Addr::from(0x0a09_0000 + i % 3000).into() };
+    let bystander: std::net::IpAddr = "10.0.0.77".parse().unwrap();
+    let odd = (0..3000).map(source).chain([bystander]);
+    let mut d = Detectors::new(vec![
+        Box::new(flood::FloodDetector::new(flood::FloodConfig::default())),
+        Box::new(OddHosts::new(odd, 2 * NANOS_PER_SEC, "syn_share")),
+    ]);
+    // 5 s of 6,000 spoofed SYNs a second from 3,000 addresses of the LAN; one bystander.
+    let packets = (0..30_000u32).flat_map(|i| {
+        let ts = Nanos::from(i) * NANOS_PER_SEC / 6000;
+        let mut p = vec![segment(ts, source(i), 1024 + (i % 60_000) as u16, victim, 80, TcpFlags::SYN)];
+        if i == 20_000 {
+            p.push(segment(ts, bystander, 5555, "10.0.0.1".parse().unwrap(), 443, TcpFlags::SYN));
+        }
+        p
+    });
+    let reports = feed_all(&mut d, packets);
+    assert_eq!(news(&reports), [(AlertKind::SynFlood, None), (AlertKind::Outlier, Some(bystander))]);
+    let end = reports.iter().find(|a| a.kind == AlertKind::SynFlood && a.state == AlertState::End).unwrap();
+    let folded = end.evidence.folded.as_ref().expect("the flood counts the outliers folded into it");
+    assert_eq!((folded.alerts, folded.kinds.as_slice()), (3000, [AlertKind::Outlier].as_slice()));
+    assert_eq!(folded.sample_hosts.len(), evidence::FOLDED_SAMPLE);
+    let json = serde_json::to_string(end).unwrap();
+    assert!(json.contains(r#""folded":{"alerts":3000,"kinds":["outlier"]"#), "{json}");
+}
+
+#[test]
+fn many_hosts_alike_are_one_incident_with_a_count() {
+    let host = |i: u32| -> std::net::IpAddr { std::net::Ipv4Addr::from(0x0a00_0100 + i).into() };
+    let loner: std::net::IpAddr = "10.0.9.9".parse().unwrap();
+    let mut d = Detectors::new(vec![
+        Box::new(OddHosts::new((0..50).map(host), 0, "new_peers")),
+        Box::new(OddHosts::new([loner], 0, "bytes_out")),
+    ]);
+    // 50 hosts found odd alike within 5 s, and one for another reason among them.
+    let packets = (0..50u32).flat_map(|i| {
+        let ts = Nanos::from(i) * NANOS_PER_SEC / 10;
+        let mut p = vec![PacketMeta { src: Some(host(i)), ..meta(ts, 100) }];
+        if i == 25 {
+            p.push(PacketMeta { src: Some(loner), ..meta(ts, 100) });
+        }
+        p
+    });
+    let reports = feed_all(&mut d, packets);
+    let group = [(AlertKind::Outlier, Some(host(0))), (AlertKind::Outlier, Some(host(1))), (AlertKind::Outlier, None)];
+    assert_eq!(news(&reports)[..3], group);
+    assert_eq!(news(&reports)[3..], [(AlertKind::Outlier, Some(loner))]);
+    let end = reports.iter().rfind(|a| a.src.is_none()).unwrap();
+    assert_eq!(end.state, AlertState::End);
+    assert_eq!(end.evidence.folded.as_ref().map(|f| f.alerts), Some(50));
+    assert!(end.summary.starts_with("50 hosts alike"), "{}", end.summary);
+    // Their own reports stop once folded: 2 hosts on their own (new, end), the group, the loner.
+    assert_eq!(reports.iter().filter(|a| a.src.is_some_and(|s| s != loner)).count(), 4);
+}
+
+#[test]
+fn a_flooders_own_scan_is_not_folded_into_its_flood() {
+    use crate::decode::TcpFlags;
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let (attacker, victim) = (ip("10.0.0.66"), ip("10.0.0.20"));
+    let packets = (0..18_000u32).flat_map(|i| {
+        let ts = Nanos::from(i) * NANOS_PER_SEC / 6000;
+        let mut p = vec![segment(ts, attacker, 1024 + (i % 60_000) as u16, victim, 80, TcpFlags::SYN)];
+        if i % 100 == 0 {
+            let port = 1000 + (i / 100) as u16;
+            p.push(segment(ts, attacker, 40_000, victim, port, TcpFlags::SYN));
+            p.push(segment(ts + 1000, victim, port, attacker, 40_000, TcpFlags::RST | TcpFlags::ACK));
+        }
+        p
+    });
+    let reports = feed_all(&mut all(), packets);
+    let mut news = news(&reports);
+    news.sort();
+    assert_eq!(news, [(AlertKind::PortScan, Some(attacker)), (AlertKind::SynFlood, Some(attacker))]);
+}
