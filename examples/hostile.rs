@@ -27,7 +27,8 @@ fn tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, syn: bool, rst: bool)
         b = b.syn();
     }
     if rst {
-        b = b.rst();
+        // A closed port's answer to a SYN (sequence number 1): RST, acknowledging it.
+        b = b.rst().ack(2);
     }
     let mut out = Vec::with_capacity(64);
     b.write(&mut out, &[]).expect("a frame builds");

@@ -169,6 +169,10 @@ pub struct DetectArgs {
     #[arg(long, value_name = "X", default_value_t = 4.0, value_parser = parse_factor)]
     pub baseline_factor: f64,
 
+    /// Floods: ...but never above this many packets per second (a slow ramp still alerts)
+    #[arg(long, value_name = "PPS", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub flood_ceiling: u32,
+
     /// Rate spike: a protocol at this many times its learned rate...
     #[arg(long, value_name = "X", default_value_t = 5.0, value_parser = parse_factor)]
     pub spike_factor: f64,
@@ -237,6 +241,7 @@ impl DetectArgs {
             udp_pps: self.udp_flood,
             icmp_pps: self.icmp_flood,
             baseline_factor: self.baseline_factor,
+            ceiling_pps: self.flood_ceiling,
             max_victims: self.max_victims as usize,
             spike_factor: self.spike_factor,
             spike_min_pps: self.spike_min,

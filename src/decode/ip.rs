@@ -65,6 +65,7 @@ fn v4(data: &[u8], meta: &mut PacketMeta) -> bool {
         return false;
     }
     set_proto(meta, data[9]);
+    meta.ttl = data[8];
     meta.src = Some(IpAddr::V4(Ipv4Addr::new(data[12], data[13], data[14], data[15])));
     meta.dst = Some(IpAddr::V4(Ipv4Addr::new(data[16], data[17], data[18], data[19])));
     let frag = u16::from_be_bytes([data[6], data[7]]);
@@ -86,6 +87,7 @@ fn v6(data: &[u8], meta: &mut PacketMeta) -> bool {
         b.copy_from_slice(&data[at..at + 16]);
         IpAddr::V6(Ipv6Addr::from(b))
     };
+    meta.ttl = data[7];
     meta.src = Some(addr(8));
     meta.dst = Some(addr(24));
     let (next, fragment) = walk_v6_chain(data);
@@ -149,6 +151,8 @@ fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
         6 | 17 if p.len() >= 4 => {
             meta.ports = Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])));
             if payload.ip_number.0 == 6 && p.len() >= 14 {
+                meta.tcp_seq = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+                meta.tcp_ack = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
                 meta.tcp_flags = TcpFlags(p[13]);
             }
         }
@@ -169,5 +173,5 @@ fn quoted(inner: &[u8], outer: &PacketMeta) -> Option<Quoted> {
         crate::packet::Frame { ts: outer.ts, linktype: outer.linktype, data: inner, orig_len: inner.len() as u32 };
     let mut q = PacketMeta::blank(&frame);
     decode_at(L3Kind::Ip, inner, &mut q, false);
-    Some(Quoted { dst: q.dst?, ip_proto: q.ip_proto?, dport: q.dport() })
+    Some(Quoted { src: q.src?, dst: q.dst?, ip_proto: q.ip_proto?, dport: q.dport(), sport: q.sport() })
 }

@@ -93,6 +93,18 @@ fn strip_depth(linktype: LinkType, data: &[u8], depth: usize) -> Result<L3<'_>, 
     }
 }
 
+/// A Linux cooked capture's link-layer source address, when it is a 6-byte one (the
+/// cooked header records the sender's address for every packet).
+#[inline]
+pub fn source_mac(linktype: LinkType, data: &[u8]) -> Option<[u8; 6]> {
+    let at = match linktype {
+        LinkType::LINUX_SLL if data.len() >= 16 && be16(data, 4) == 6 => 6,
+        LinkType::LINUX_SLL2 if data.len() >= 20 && data[11] == 6 => 12,
+        _ => return None,
+    };
+    data.get(at..at + 6).and_then(|m| m.try_into().ok())
+}
+
 fn need(data: &[u8], n: usize) -> Result<(), LinkError> {
     if data.len() < n { Err(LinkError::Short) } else { Ok(()) }
 }

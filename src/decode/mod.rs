@@ -176,12 +176,16 @@ pub struct ArpMeta {
 /// The probe an ICMP error quotes: what was sent, to where, that failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Quoted {
+    /// Source of the quoted packet (the host whose probe failed).
+    pub src: IpAddr,
     /// Destination of the quoted packet (the host that was probed).
     pub dst: IpAddr,
     /// Its IP protocol number (after IPv6 extension headers).
     pub ip_proto: u8,
     /// Its destination port, when the quote reaches it.
     pub dport: Option<u16>,
+    /// Its source port, when the quote reaches it.
+    pub sport: Option<u16>,
 }
 
 /// Everything the engine keeps of one packet. Small and `Copy`, so it travels through
@@ -208,6 +212,17 @@ pub struct PacketMeta {
     pub ports: Option<(u16, u16)>,
     /// TCP flags (zero for non-TCP or when cut off).
     pub tcp_flags: TcpFlags,
+    /// TCP sequence and acknowledgement numbers (zero when cut off), which tie an answer
+    /// to the probe it answers.
+    pub tcp_seq: u32,
+    /// See `tcp_seq`.
+    pub tcp_ack: u32,
+    /// The outermost IP header's TTL (IPv6: hop limit); 0 when there is none.
+    pub ttl: u8,
+    /// The Ethernet source address (all zeros when the link has none).
+    pub src_mac: [u8; 6],
+    /// The Ethernet destination address (all zeros when the link has none).
+    pub dst_mac: [u8; 6],
     /// ICMP/ICMPv6 type and code.
     pub icmp: Option<(u8, u8)>,
     /// Outermost VLAN id.
@@ -236,6 +251,11 @@ impl PacketMeta {
             dst: None,
             ports: None,
             tcp_flags: TcpFlags::default(),
+            tcp_seq: 0,
+            tcp_ack: 0,
+            ttl: 0,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
             icmp: None,
             vlan: None,
             fragment: Fragment::No,
@@ -264,6 +284,14 @@ impl PacketMeta {
 /// Decodes one frame. Never fails and never panics, whatever the bytes.
 pub fn decode(frame: &Frame<'_>) -> PacketMeta {
     let mut meta = PacketMeta::blank(frame);
+    if frame.linktype == LinkType::ETHERNET
+        && let Some(macs) = frame.data.get(..12)
+    {
+        meta.dst_mac.copy_from_slice(&macs[..6]);
+        meta.src_mac.copy_from_slice(&macs[6..]);
+    } else if let Some(mac) = link::source_mac(frame.linktype, frame.data) {
+        meta.src_mac = mac;
+    }
     match link::strip(frame.linktype, frame.data) {
         Err(LinkError::Unsupported) => {}
         Err(LinkError::Short) => meta.malformed = true,

@@ -89,6 +89,9 @@ pub enum Crossed {
 pub struct TallyFigures {
     /// The tally stopped storing new items (its per-tally or the global cap).
     pub distinct_capped: bool,
+    /// Failed probes whose answers contradicted each other (a SYN-ACK and a RST, a reply
+    /// and an unreachable) or came from a MAC or TTL unlike the target's: signs of forgery.
+    pub forged_answers: u64,
     /// Failed (or, for pings, sent) probes.
     pub failed_probes: u64,
     /// From the first failed probe to the latest new item.

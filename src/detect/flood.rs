@@ -38,6 +38,9 @@ pub struct FloodConfig {
     pub icmp_pps: u32,
     /// A victim's threshold is at least this many times its learned rate.
     pub baseline_factor: f64,
+    /// ...but never above this many packets per second: a flood that ramps up slowly
+    /// enough for the baseline to follow still alerts here.
+    pub ceiling_pps: u32,
     /// Victims tracked at once; the least recently seen are evicted.
     pub max_victims: usize,
     /// Protocol rate spike: this many times the learned rate...
@@ -73,6 +76,7 @@ impl Default for FloodConfig {
             udp_pps: 2000,
             icmp_pps: 1000,
             baseline_factor: 4.0,
+            ceiling_pps: 20_000,
             max_victims: 8192,
             spike_factor: 5.0,
             spike_min_pps: 1000,
@@ -82,6 +86,17 @@ impl Default for FloodConfig {
             quiet: 10 * NANOS_PER_SEC,
         }
     }
+}
+
+/// Handshake steps awaited in `half_open`: a SYN-ACK acknowledging a SYN, then the ACK
+/// acknowledging that SYN-ACK.
+const SYNACK_DUE: u64 = 0x5359_4e41;
+const ACK_DUE: u64 = 0x0041_434b;
+
+/// The marker of a handshake step: the client's tuple, the step, the number awaited.
+#[inline]
+fn step(client: u64, what: u64, number: u32) -> u64 {
+    super::memory::number(client ^ (what << 32 | u64::from(number)))
 }
 
 /// Flood kinds, in the order of [`Victim::kinds`].
@@ -119,7 +134,7 @@ impl Kind {
 pub struct FloodDetector {
     cfg: FloodConfig,
     victims: CappedTable<IpAddr, Victim>,
-    /// SYNs waiting for the ACK that completes their handshake.
+    /// Handshakes in progress: the SYN-ACK or ACK each awaits ([`step`]).
     half_open: Recent,
     spikes: Spikes,
     /// Packet time a UDP load was last near its threshold.
@@ -145,6 +160,7 @@ impl FloodDetector {
         let fixed = self.cfg.fixed_pps(kind);
         let cfg = &self.cfg;
         let victim = self.victims.entry_or_insert_with(dst, || Victim::new(m.ts));
+        victim.learn_mac(m.dst_mac);
         let slot = victim.advance(m.ts);
         let (completed, udp_out) = (victim.completed.sum(), victim.udp_out.sum());
         let load = victim.load(kind);
@@ -157,7 +173,8 @@ impl FloodDetector {
             load.members = None;
         }
         let rate = load.window.sum();
-        let threshold = f64::from(fixed).max(cfg.baseline_factor * load.baseline);
+        let ceiling = f64::from(cfg.ceiling_pps.max(fixed));
+        let threshold = f64::from(fixed).max(cfg.baseline_factor * load.baseline).min(ceiling);
         let over = f64::from(rate) >= threshold;
         if !(load.active || over) {
             return;
@@ -269,7 +286,15 @@ impl Detector for FloodDetector {
 
     fn prefetch(&self, m: &PacketMeta) {
         if let (Proto::Tcp, Some(src), Some(dst), Some((sport, dport))) = (m.proto, m.src, m.dst, m.ports) {
-            self.half_open.prefetch(tuple(6, src, sport, dst, dport));
+            let f = m.tcp_flags;
+            let key = if f.is_syn_only() {
+                step(tuple(6, src, sport, dst, dport), SYNACK_DUE, m.tcp_seq.wrapping_add(1))
+            } else if f.is_syn_ack() {
+                step(tuple(6, dst, dport, src, sport), SYNACK_DUE, m.tcp_ack)
+            } else {
+                step(tuple(6, src, sport, dst, dport), ACK_DUE, m.tcp_ack)
+            };
+            self.half_open.prefetch(key);
         }
     }
 
@@ -280,13 +305,24 @@ impl Detector for FloodDetector {
             Proto::Tcp => {
                 let Some((sport, dport)) = m.ports else { return };
                 let flags = m.tcp_flags;
+                // A handshake completes only in order, each step acknowledging the last:
+                // SYN (seq x), SYN-ACK (ack x+1, seq y), ACK (ack y+1). A blind ACK after
+                // a spoofed SYN completes nothing.
+                let forward = tuple(6, src, sport, dst, dport);
                 if flags.is_syn_only() {
-                    self.half_open.insert(tuple(6, src, sport, dst, dport));
+                    self.half_open.insert(step(forward, SYNACK_DUE, m.tcp_seq.wrapping_add(1)));
                     self.victim_packet(m, Kind::Syn, (src, dst), out);
+                } else if flags.is_syn_ack() {
+                    let client = tuple(6, dst, dport, src, sport);
+                    let due = step(client, SYNACK_DUE, m.tcp_ack);
+                    if self.half_open.contains(due) {
+                        self.half_open.remove(due);
+                        self.half_open.insert(step(client, ACK_DUE, m.tcp_seq.wrapping_add(1)));
+                    }
                 } else if flags.has(TcpFlags::ACK) && !flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::RST) {
-                    let h = tuple(6, src, sport, dst, dport);
-                    if self.half_open.contains(h) {
-                        self.half_open.remove(h);
+                    let due = step(forward, ACK_DUE, m.tcp_ack);
+                    if self.half_open.contains(due) {
+                        self.half_open.remove(due);
                         if let Some(v) = self.victims.get_mut(&dst) {
                             let slot = v.advance(m.ts);
                             v.completed.0[slot] += 1;
@@ -296,8 +332,10 @@ impl Detector for FloodDetector {
             }
             Proto::Udp => {
                 // What a victim sends back only matters while some UDP load is warm.
+                // Only from the victim's own MAC (the one its traffic is sent to).
                 if m.ts.saturating_sub(self.udp_warm_at) < 2 * NANOS_PER_SEC
                     && let Some(v) = self.victims.get_mut(&src)
+                    && v.sent_by_it(m.src_mac)
                 {
                     let slot = v.advance(m.ts);
                     v.udp_out.0[slot] += 1;
@@ -364,7 +402,7 @@ use report::{Facts, fill_flood, flood_key};
 
 #[path = "flood_victim.rs"]
 mod victim;
-use victim::{ALPHA, Load, SLOT, Victim};
+use victim::{Load, SLOT, Victim};
 
 #[path = "spike.rs"]
 mod spike;

@@ -100,8 +100,10 @@ fn a_busy_server_completing_handshakes_is_not_flooded() {
         let client = spoofed(i % 500);
         let sport = 10_000 + (i % 50_000) as u16;
         r.feed(packet(t, Proto::Tcp, client, sport, ip(V), 443, TcpFlags::SYN));
-        r.feed(packet(t + 100 * US, Proto::Tcp, ip(V), 443, client, sport, TcpFlags::SYN | TcpFlags::ACK));
-        r.feed(packet(t + 200 * US, Proto::Tcp, client, sport, ip(V), 443, TcpFlags::ACK));
+        // Each step acknowledges the last (the SYN's and SYN-ACK's numbers are 0).
+        let syn_ack = packet(t + 100 * US, Proto::Tcp, ip(V), 443, client, sport, TcpFlags::SYN | TcpFlags::ACK);
+        r.feed(PacketMeta { tcp_ack: 1, ..syn_ack });
+        r.feed(PacketMeta { tcp_ack: 1, ..packet(t + 200 * US, Proto::Tcp, client, sport, ip(V), 443, TcpFlags::ACK) });
     }
     assert!(r.news().is_empty(), "{:?}", r.news());
 }
@@ -161,9 +163,9 @@ fn icmp_flood_and_its_end() {
 fn the_baseline_raises_a_busy_victims_bar() {
     let cfg = FloodConfig { icmp_pps: 500, ..FloodConfig::default() };
     let mut busy = Run::new(cfg.clone());
-    // Two minutes at 400/s (under the fixed 500), then a burst of 1200/s.
+    // Twenty minutes at 400/s (under the fixed 500), then a burst of 1200/s.
     let mut t = 0;
-    while t < 120 * S {
+    while t < 1200 * S {
         busy.feed(packet(t, Proto::Icmp, ip(A), 0, ip(V), 0, 0));
         t += 2500 * US;
     }

@@ -12,8 +12,9 @@ use crate::stats::table::LastSeen;
 pub(super) const SLOT: Nanos = NANOS_PER_SEC / 10;
 /// Slots in the window: one second, so a slot's second is `slot / SLOTS`.
 pub(super) const SLOTS: usize = 10;
-/// Per-second smoothing of learned rates: about a minute of memory.
-pub(super) const ALPHA: f64 = 1.0 / 60.0;
+/// Per-second smoothing of a victim's learned rates: about ten minutes of memory, so that a flood
+/// ramping up over minutes does not teach the baseline its own rate.
+pub(super) const ALPHA: f64 = 1.0 / 600.0;
 
 /// A sliding second of counts in 100 ms slots.
 #[derive(Clone, Copy, Default)]
@@ -121,6 +122,9 @@ pub(super) struct Victim {
     pub(super) loads: [Option<Box<Load>>; 4],
     pub(super) completed: Window,
     pub(super) udp_out: Window,
+    /// The MAC its traffic is addressed to (all zeros until known): answers "from" it
+    /// count only from there.
+    pub(super) mac: [u8; 6],
 }
 
 impl LastSeen for Victim {
@@ -137,7 +141,20 @@ impl Victim {
             loads: [None, None, None, None],
             completed: Window::default(),
             udp_out: Window::default(),
+            mac: [0; 6],
         }
+    }
+
+    /// Notes the MAC a packet to this victim was sent to (the first unicast one).
+    pub(super) fn learn_mac(&mut self, mac: [u8; 6]) {
+        if self.mac == [0; 6] && mac[0] & 1 == 0 {
+            self.mac = mac;
+        }
+    }
+
+    /// Whether a packet from source MAC `mac` can be this victim's own.
+    pub(super) fn sent_by_it(&self, mac: [u8; 6]) -> bool {
+        self.mac == [0; 6] || mac == [0; 6] || mac == self.mac
     }
 
     /// Moves the window to `ts`; returns the slot index to count into.

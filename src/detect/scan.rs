@@ -1,17 +1,26 @@
 //! Port scans and host sweeps: one source, many attempts that fail.
 //!
-//! Only failed or unanswered attempts count, so a busy client or server is not a scanner:
+//! Only failed or unanswered attempts count, so a busy client or server is not a scanner;
+//! and a host is named a scanner only from packets it sent, or from answers to probes
+//! the sensor saw it send ([`probes`]):
 //!
-//! - TCP: a SYN that gets no SYN-ACK within the probe timeout; a RST from a tuple that
-//!   never sent anything else (the answer to a SYN, FIN, NULL, Xmas or ACK probe); a
-//!   segment with none of SYN, ACK and RST (FIN/NULL/Xmas probes have no other use).
+//! - TCP: a SYN that gets no SYN-ACK acknowledging it within the probe timeout; a RST
+//!   that acknowledges a SYN, FIN, NULL, Xmas or ACK probe seen on its tuple; a segment
+//!   with none of SYN, ACK and RST (FIN/NULL/Xmas probes have no other use). A SYN-ACK
+//!   or RST for no probe seen (a one-sided view, or forgery) names no one.
 //! - UDP: a datagram that opens a conversation and gets nothing back on it within the
-//!   probe timeout (a reply, even one sent before, answers it), or an ICMP unreachable.
-//!   Traceroute's ports (33434-33534) are left out, and an ICMP time-exceeded answers.
-//! - IP protocols: an ICMP protocol-unreachable.
+//!   probe timeout, or an ICMP unreachable that quotes it. Traceroute's ports
+//!   (33434-33534) are left out, and an ICMP time-exceeded answers.
+//! - IP protocols: an ICMP protocol-unreachable quoting a protocol the source was seen
+//!   sending to that target.
 //! - ICMP echo: every echo request (sweeps only): a host that pings many others in a
 //!   few seconds is sweeping whether or not they answer.
 //! - ARP: a who-has that gets no reply within the probe timeout.
+//!
+//! An answer hides a probe only if it is the target's own: contradicting answers (a
+//! SYN-ACK and a RST, a reply and an unreachable) and answers from a MAC or TTL unlike
+//! the one the address used before count the probe as failed, and the tally counts them
+//! (`forged_answers`).
 //!
 //! Failed attempts are tallied per (source, target, protocol) in ports — a port scan —
 //! and per (source, protocol, port) in hosts — a host sweep. A tally fires when it gains
@@ -24,7 +33,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
-use super::memory::{Recent, hash_of, is_unicast, tuple};
+use super::memory::{Recent, address, hash_of, is_unicast, tuple};
 use super::{Alert, AlertKind, AlertProto, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
@@ -119,16 +128,49 @@ struct Probe {
     target: IpAddr,
     class: Class,
     port: u16,
-    /// Seeing either of these means it was answered (or already counted).
-    answers: [u64; 2],
+    /// Its [`Record`] in `probes`.
+    key: u64,
+}
+
+/// Probe records held (two ways of 2^17 buckets, 6 MB).
+const PROBE_BITS: u32 = 18;
+/// Addresses whose MAC and TTL are remembered.
+const MAX_IDENTS: usize = 65_536;
+/// MACs whose ARP claims are counted.
+const MAX_ARP_MACS: usize = 4096;
+/// More addresses than this claimed in ARP by one MAC make none of them a veteran (a
+/// forger announcing spoofed sources; a router answering for a subnet).
+const MAX_CLAIMS: u32 = 16;
+
+/// The addresses one MAC claimed in ARP.
+#[derive(Clone, Copy, Debug, Default)]
+struct Claims {
+    ips: crate::detect::memory::Distinct,
+    last: Nanos,
+}
+
+impl crate::stats::table::LastSeen for Claims {
+    fn last_seen(&self) -> Nanos {
+        self.last
+    }
 }
 
 /// The port scan and host sweep detector.
 pub struct ScanDetector {
     cfg: ScanConfig,
-    /// Directed tuples that sent something other than a RST; answers; resolved probes.
-    /// A probe is queued only by the first packet of its tuple, so no probe twice.
+    /// Directed tuples that sent something other than a RST, ARP who-has asked, and
+    /// (source, target, IP protocol) sent.
     seen: Recent,
+    /// Probes seen sent, with the numbers their answers must carry.
+    probes: Probes,
+    /// The MAC and TTL each address answered with first.
+    idents: Idents,
+    /// Addresses with a history on the LAN: seen announcing or asking in ARP, from a MAC
+    /// that does not claim many addresses. Their tallies outlast any newcomer's, so
+    /// fresh spoofed sources, which never ARP, cannot flush a slow scan out.
+    veterans: Recent,
+    /// How many addresses each MAC claimed in ARP.
+    arp_macs: CappedTable<[u8; 6], Claims>,
     pending: VecDeque<Probe>,
     ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
     hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
@@ -145,6 +187,10 @@ impl ScanDetector {
     pub fn new(cfg: ScanConfig) -> Self {
         ScanDetector {
             seen: Recent::new(17),
+            probes: Probes::new(PROBE_BITS),
+            idents: Idents::new(MAX_IDENTS),
+            veterans: Recent::new(16),
+            arp_macs: CappedTable::new(MAX_ARP_MACS),
             pending: VecDeque::new(),
             ports: CappedTable::new(cfg.max_tallies),
             hosts: CappedTable::new(cfg.max_tallies),
@@ -156,40 +202,64 @@ impl ScanDetector {
         }
     }
 
-    /// Marker: the probe of `target`'s `port` by `scanner` was answered or already counted.
-    fn resolved(scanner: IpAddr, target: IpAddr, class: Class, port: u16) -> u64 {
-        hash_of((b'r', scanner, target, class, port))
-    }
-
-    fn queue(&mut self, probe: Probe) {
+    /// Records a probe and queues it for its timeout.
+    /// (A full queue still records it: its RST or unreachable can still be matched.)
+    fn probe(&mut self, record: Record, scanner: IpAddr, target: IpAddr, class: Class, port: u16) {
+        let (ts, key) = (record.ts, record.key());
+        self.probes.insert(record);
         if self.pending.len() < PENDING_CAP {
-            self.pending.push_back(probe);
+            self.pending.push_back(Probe { ts, scanner, target, class, port, key });
         }
     }
 
+    /// Probes whose time is up: those neither answered by their target nor already
+    /// counted have failed (the ones pushed out of `probes` are left undecided).
     fn expire(&mut self, now: Nanos, out: &mut Vec<Alert>) {
         while let Some(p) = self.pending.front() {
             if p.ts + self.cfg.probe_timeout > now {
                 break;
             }
             let p = self.pending.pop_front().expect("front exists");
-            if !p.answers.iter().any(|&h| self.seen.contains(h)) {
-                self.failed(p.ts, p.scanner, p.target, p.class, p.port, out);
+            let Some(r) = self.probes.get_mut(p.key).filter(|r| r.ts == p.ts) else { continue };
+            if r.has(Record::FAILED) || r.has(Record::ANSWERED) {
+                continue;
             }
+            r.state |= Record::FAILED;
+            let forged = r.has(Record::FORGED);
+            self.failed(p.ts, (p.scanner, p.target), p.class, p.port, forged, out);
         }
     }
 
-    /// One failed attempt: `scanner` probed `target` (`port`, when the class has one).
-    fn failed(&mut self, ts: Nanos, scanner: IpAddr, target: IpAddr, class: Class, port: u16, out: &mut Vec<Alert>) {
+    /// A probe already counted as failed got an answer after all: the answers contradict
+    /// each other, which the tally counts.
+    fn contradicted(&mut self, scanner: IpAddr, target: IpAddr, class: Class) {
+        if let Some(t) = self.ports.get_mut(&(scanner, target, class)) {
+            t.forged += 1;
+        }
+    }
+
+    /// One failed attempt: `scanner` probed `target` (`port`, when the class has one);
+    /// `forged`: answers to it contradicted each other or were not the target's.
+    fn failed(
+        &mut self,
+        ts: Nanos,
+        (scanner, target): (IpAddr, IpAddr),
+        class: Class,
+        port: u16,
+        forged: bool,
+        out: &mut Vec<Alert>,
+    ) {
         if scanner == target || !is_unicast(target) || !is_unicast(scanner) {
             return;
         }
         let cfg = &self.cfg;
+        let veteran = self.veterans.contains(address(scanner));
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
             // Only new ports move a scan on; retries and floods of known ones do not.
             let key = (scanner, target, class);
+            let (singles, budget) = (&mut self.port_singles, &mut self.budget);
             if let Some(tally) =
-                count(&mut self.ports, &mut self.port_singles, key, port, ts, cfg.fast_window, &mut self.budget)
+                count(&mut self.ports, singles, key, port, (ts, forged, veteran), cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
             {
                 let key = IncidentKey {
@@ -204,8 +274,9 @@ impl ScanDetector {
         }
         if class != Class::Ip {
             let key = (scanner, class, port);
+            let (singles, budget) = (&mut self.host_singles, &mut self.budget);
             if let Some(tally) =
-                count(&mut self.hosts, &mut self.host_singles, key, target, ts, cfg.fast_window, &mut self.budget)
+                count(&mut self.hosts, singles, key, target, (ts, forged, veteran), cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
             {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
@@ -224,24 +295,47 @@ impl ScanDetector {
     fn tcp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16), out: &mut Vec<Alert>) {
         let flags = m.tcp_flags;
         let own = tuple(6, src, sport, dst, dport);
+        let back = tuple(6, dst, dport, src, sport);
         if flags.has(TcpFlags::RST) {
-            // A reset from a tuple that never said anything else answers a probe.
-            if !self.seen.contains(own) {
-                self.failed(m.ts, dst, src, Class::Tcp, sport, out);
-                self.seen.insert(Self::resolved(dst, src, Class::Tcp, sport));
+            // The answer to a probe the sensor saw `dst` send, if it acknowledges it.
+            let Some(r) = self.probes.get_mut(back).filter(|r| r.ts <= m.ts && r.rst_matches(m)) else { return };
+            if r.has(Record::FAILED) {
+                return;
             }
+            r.state |= Record::FAILED;
+            let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED) || !self.idents.agrees(src, m);
+            self.failed(m.ts, (dst, src), Class::Tcp, sport, forged, out);
             return;
         }
         let first = self.seen.insert_new(own);
-        let back = tuple(6, dst, dport, src, sport);
         if flags.is_syn_only() {
-            if first && !self.seen.contains(back) {
-                let answers = [back, Self::resolved(src, dst, Class::Tcp, dport)];
-                self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Tcp, port: dport, answers });
+            // A new probe, unless it is a retransmission of the one held.
+            if self.probes.get_mut(own).is_none_or(|r| r.sent != Sent::Syn || r.number != m.tcp_seq) {
+                self.probe(Record::new(own, m.ts, m.tcp_seq, Sent::Syn), src, dst, Class::Tcp, dport);
+            }
+        } else if flags.is_syn_ack() {
+            // Answers the SYN it acknowledges, if it comes from the target itself.
+            if let Some(r) = self
+                .probes
+                .get_mut(back)
+                .filter(|r| r.sent == Sent::Syn && r.ts <= m.ts && m.tcp_ack == r.number.wrapping_add(1))
+            {
+                let own_answer = self.idents.agrees(src, m);
+                r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
+                if r.has(Record::FAILED) {
+                    self.contradicted(dst, src, Class::Tcp);
+                }
             }
         } else if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == 0 {
             // FIN, NULL, Xmas and friends: no connection sends these.
-            self.failed(m.ts, src, dst, Class::Tcp, dport, out);
+            let mut counted = Record::new(own, m.ts, m.tcp_seq, Sent::Stealth);
+            counted.state = Record::FAILED;
+            self.probes.insert(counted);
+            self.failed(m.ts, (src, dst), Class::Tcp, dport, false, out);
+        } else if first && !self.seen.contains(back) {
+            // An ACK out of nowhere: an ACK probe, or a connection the capture joined late;
+            // only a RST taking its number can tell.
+            self.probes.insert(Record::new(own, m.ts, m.tcp_ack, Sent::Ack));
         }
     }
 
@@ -251,11 +345,20 @@ impl ScanDetector {
             return; // not the first datagram of this conversation: nothing new to ask
         }
         let back = tuple(17, dst, dport, src, sport);
-        if self.seen.contains(back) || TRACEROUTE.contains(&dport) || !is_unicast(dst) {
+        if let Some(r) = self.probes.get_mut(back).filter(|r| r.sent == Sent::Udp && r.ts <= m.ts) {
+            // The first datagram back answers, if it comes from the target itself.
+            let own_answer = self.idents.agrees(src, m);
+            r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
+            if r.has(Record::FAILED) {
+                self.contradicted(dst, src, Class::Udp);
+            }
             return;
         }
-        let answers = [back, Self::resolved(src, dst, Class::Udp, dport)];
-        self.queue(Probe { ts: m.ts, scanner: src, target: dst, class: Class::Udp, port: dport, answers });
+        if TRACEROUTE.contains(&dport) || !is_unicast(dst) || self.idents.disagrees(src, m) {
+            // Not a probe: traceroute, a group, or a datagram not from the host it claims.
+            return;
+        }
+        self.probe(Record::new(own, m.ts, 0, Sent::Udp), src, dst, Class::Udp, dport);
     }
 
     fn icmp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), out: &mut Vec<Alert>) {
@@ -264,47 +367,64 @@ impl ScanDetector {
         let (echo, unreachable, expired) = if v6 { (128, 1, 3) } else { (8, 3, 11) };
         if kind == echo {
             let class = if v6 { Class::Icmpv6 } else { Class::Icmp };
-            self.failed(m.ts, src, dst, class, 0, out);
+            self.failed(m.ts, (src, dst), class, 0, false, out);
             return;
         }
-        let Some(q) = m.quoted else { return };
-        // The error goes back to whoever sent the probe.
-        let scanner = dst;
-        let (class, port) = match (q.ip_proto, q.dport) {
-            (6, Some(p)) => (Class::Tcp, p),
-            (17, Some(p)) => (Class::Udp, p),
-            (6 | 17, None) => return,
-            (n, _) if !v6 && kind == 3 && code == 2 => (Class::Ip, u16::from(n)),
-            (n, _) if v6 && kind == 4 && code == 1 => (Class::Ip, u16::from(n)),
-            _ => return,
-        };
-        let marker = Self::resolved(scanner, q.dst, class, port);
-        if kind == expired {
-            self.seen.insert(marker);
-        } else if kind == unreachable || class == Class::Ip {
-            if !(class == Class::Udp && TRACEROUTE.contains(&port)) {
-                self.failed(m.ts, scanner, q.dst, class, port, out);
+        // An error answers a probe only if it quotes one the sensor saw its receiver send.
+        let Some(q) = m.quoted.filter(|q| q.src == dst) else { return };
+        let proto_unreachable = (!v6 && kind == 3 && code == 2) || (v6 && kind == 4 && code == 1);
+        match (q.ip_proto, q.sport, q.dport) {
+            (p @ (6 | 17), Some(sport), Some(dport)) => {
+                let class = if p == 6 { Class::Tcp } else { Class::Udp };
+                let Some(r) = self.probes.get_mut(tuple(p, q.src, sport, q.dst, dport)) else { return };
+                if kind == expired || (class == Class::Udp && TRACEROUTE.contains(&dport)) {
+                    r.state |= Record::ANSWERED; // traceroute's hops, and its last one
+                } else if (kind == unreachable || proto_unreachable) && !r.has(Record::FAILED) {
+                    r.state |= Record::FAILED;
+                    let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED);
+                    self.failed(m.ts, (q.src, q.dst), class, dport, forged, out);
+                }
             }
-            self.seen.insert(marker);
+            (n, ..) if proto_unreachable && self.seen.contains(ip_sent(q.src, q.dst, n)) => {
+                self.failed(m.ts, (q.src, q.dst), Class::Ip, u16::from(n), false, out);
+            }
+            _ => {}
         }
     }
 
     fn arp(&mut self, m: &PacketMeta) {
         let Some(arp) = m.arp else { return };
         let (sender, target) = (IpAddr::V4(arp.sender), IpAddr::V4(arp.target));
+        if !arp.sender.is_unspecified() && m.src_mac != [0; 6] {
+            let claims = self.arp_macs.entry_or_insert_with(m.src_mac, Claims::default);
+            claims.last = claims.last.max(m.ts);
+            claims.ips.insert(address(sender));
+            if claims.ips.estimate() <= MAX_CLAIMS {
+                self.veterans.insert(address(sender));
+            }
+        }
         match arp.op {
             1 if !arp.sender.is_unspecified() && arp.sender != arp.target => {
                 let id = hash_of((b'q', sender, target));
-                if !self.seen.insert_new(id) {
-                    return; // a retry of a who-has already waiting
-                }
-                let answers = [hash_of((b'a', target, sender)), Self::resolved(sender, target, Class::Arp, 0)];
-                self.queue(Probe { ts: m.ts, scanner: sender, target, class: Class::Arp, port: 0, answers });
+                if self.seen.insert_new(id) {
+                    self.probe(Record::new(id, m.ts, 0, Sent::Arp), sender, target, Class::Arp, 0);
+                } // else a retry of a who-has already waiting
             }
-            2 => self.seen.insert(hash_of((b'a', sender, target))),
+            2 => {
+                let own_answer = self.idents.agrees(sender, m);
+                let asked = hash_of((b'q', target, sender));
+                if let Some(r) = self.probes.get_mut(asked).filter(|r| r.sent == Sent::Arp && r.ts <= m.ts) {
+                    r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
+                }
+            }
             _ => {}
         }
     }
+}
+
+/// Marker: `src` sent IP protocol `n` to `dst`.
+fn ip_sent(src: IpAddr, dst: IpAddr, n: u8) -> u64 {
+    hash_of((b'p', src, dst, n))
 }
 
 impl Detector for ScanDetector {
@@ -328,6 +448,9 @@ impl Detector for ScanDetector {
                 return;
             }
         };
+        if let Some(n) = m.ip_proto.filter(|&n| n != 6 && n != 17) {
+            self.seen.insert(ip_sent(addrs.0, addrs.1, n));
+        }
         match (m.proto, m.ports) {
             (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, out),
             (Proto::Udp, Some(ports)) => self.udp(m, addrs, ports),
@@ -338,15 +461,25 @@ impl Detector for ScanDetector {
 
     fn prefetch(&self, m: &PacketMeta) {
         if let (Some(src), Some(dst), Some((sport, dport)), Some(p @ (6 | 17))) = (m.src, m.dst, m.ports, m.ip_proto) {
-            self.seen.prefetch(tuple(p, src, sport, dst, dport));
-            self.seen.prefetch(tuple(p, dst, dport, src, sport));
+            let (own, back) = (tuple(p, src, sport, dst, dport), tuple(p, dst, dport, src, sport));
+            self.seen.prefetch(own);
+            self.seen.prefetch(back);
+            if p == 17 || m.tcp_flags.0 & (TcpFlags::SYN | TcpFlags::RST) != 0 {
+                self.probes.prefetch(if m.tcp_flags.is_syn_only() { own } else { back });
+            }
         }
     }
 
     fn tables(&self) -> Vec<(&'static str, crate::stats::table::Fill)> {
         use crate::stats::table::Fill;
         let items = Fill { len: self.budget.used, cap: MAX_ITEMS, evicted: self.budget.refused };
-        vec![("scan_port_tallies", self.ports.fill()), ("scan_host_tallies", self.hosts.fill()), ("scan_items", items)]
+        vec![
+            ("scan_port_tallies", self.ports.fill()),
+            ("scan_host_tallies", self.hosts.fill()),
+            ("scan_items", items),
+            ("scan_idents", self.idents.fill()),
+            ("scan_arp_macs", self.arp_macs.fill()),
+        ]
     }
 
     fn tick(&mut self, now: Nanos, out: &mut Vec<Alert>) {
@@ -369,6 +502,10 @@ impl Detector for ScanDetector {
 mod tally;
 pub use tally::MAX_ITEMS;
 use tally::{Budget, Singles, Tally, count};
+
+#[path = "scan_probes.rs"]
+mod probes;
+use probes::{Idents, Probes, Record, Sent};
 
 #[path = "scan_report.rs"]
 mod report;

@@ -54,6 +54,7 @@ pub(super) fn figures<T: std::hash::Hash + Eq + Copy>(
 ) -> TallyFigures {
     TallyFigures {
         distinct_capped: t.capped,
+        forged_answers: t.forged,
         failed_probes: t.probes,
         duration_s: t.span_secs(),
         probes_per_s: rate(t.probes, t.span_secs()),

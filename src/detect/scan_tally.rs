@@ -40,11 +40,20 @@ pub(super) struct Tally<T> {
     pub(super) probes: u64,
     pub(super) capped: bool,
     pub(super) crossed: Option<Crossed>,
+    /// Failed probes whose answers contradicted each other or were not the target's.
+    pub(super) forged: u64,
+    /// The source has a history on the LAN (see `ScanDetector::veterans`): a flood of
+    /// fresh (spoofed) sources cannot evict this tally.
+    pub(super) veteran: bool,
 }
+
+/// How much more recent than it is a veteran's tally looks to eviction: more than any
+/// tally lives (`idle`), so a full table evicts every newcomer's tally before a veteran's.
+const VETERAN_BONUS: Nanos = 3600 * NANOS_PER_SEC;
 
 impl<T> LastSeen for Tally<T> {
     fn last_seen(&self) -> Nanos {
-        self.last
+        if self.veteran { self.last.saturating_add(VETERAN_BONUS) } else { self.last }
     }
 }
 
@@ -61,6 +70,8 @@ impl<T: Hash + Eq + Copy> Tally<T> {
             probes: 0,
             capped: false,
             crossed: None,
+            forged: 0,
+            veteran: false,
         }
     }
 
@@ -112,13 +123,23 @@ impl<T: Hash + Eq + Copy> Tally<T> {
     }
 }
 
-/// First failed attempts, kept aside in a fixed-size, direct-mapped table until a
-/// second one on a different port or host makes a tally worth keeping. A spoofed flood
-/// gives every fake source one failure: they churn this table, never the tallies, so
-/// real (slow) scans are not evicted by them.
+/// First failed attempts, kept aside in a fixed-size, two-way table until a second one on
+/// a different port or host makes a tally worth keeping. A spoofed flood gives every fake
+/// source one failure: they churn this table, never the tallies, so real (slow) scans are
+/// not evicted by them. A veteran's first failure is never pushed out by a newcomer's.
 pub(super) struct Singles<T> {
-    pub(super) slots: Vec<Option<(u64, T, Nanos)>>,
+    pub(super) slots: Vec<Option<Single<T>>>,
     pub(super) shift: u32,
+}
+
+/// A first failure: the tally's key (hashed), the item, when, forged, veteran.
+#[derive(Clone, Copy)]
+pub(super) struct Single<T> {
+    key: u64,
+    item: T,
+    ts: Nanos,
+    forged: bool,
+    veteran: bool,
 }
 
 impl<T: Copy + PartialEq> Singles<T> {
@@ -126,21 +147,38 @@ impl<T: Copy + PartialEq> Singles<T> {
         Singles { slots: vec![None; 1 << bits], shift: 64 - bits }
     }
 
-    /// The first failure of `key` when `item` is a second, different one (which then
-    /// makes a tally); otherwise remembers `item` as the first and returns nothing.
-    pub(super) fn admit(&mut self, key: u64, item: T, ts: Nanos) -> Option<(T, Nanos)> {
-        let slot = &mut self.slots[(key >> self.shift) as usize];
-        match *slot {
-            Some((k, first, t0)) if k == key && first != item => {
-                *slot = None;
-                Some((first, t0))
+    /// The first failure of `key` (item, time, forged) when `item` is a second, different
+    /// one (which then makes a tally); otherwise remembers `item` as the first.
+    pub(super) fn admit(
+        &mut self,
+        key: u64,
+        item: T,
+        (ts, forged, veteran): (Nanos, bool, bool),
+    ) -> Option<(T, Nanos, bool)> {
+        let i = (key >> self.shift) as usize & !1;
+        let pair = &mut self.slots[i..i + 2];
+        if let Some(at) = pair.iter().position(|s| s.is_some_and(|s| s.key == key)) {
+            let first = pair[at].expect("found");
+            if first.item == item {
+                return None;
             }
-            Some((k, ..)) if k == key => None,
-            _ => {
-                *slot = Some((key, item, ts));
-                None
-            }
+            pair[at] = None;
+            return Some((first.item, first.ts, first.forged));
         }
+        // An empty way; else the older newcomer's; a veteran may also take a veteran's.
+        let open = |w: usize| veteran || pair[w].is_some_and(|s| !s.veteran);
+        let at = match (pair[0], pair[1]) {
+            (None, _) => 0,
+            (_, None) => 1,
+            (Some(a), Some(b)) => match (open(0), open(1)) {
+                (true, true) => usize::from(b.ts < a.ts),
+                (true, false) => 0,
+                (false, true) => 1,
+                (false, false) => return None,
+            },
+        };
+        pair[at] = Some(Single { key, item, ts, forged, veteran });
+        None
     }
 }
 
@@ -152,17 +190,21 @@ pub(super) fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
     singles: &mut Singles<T>,
     key: K,
     item: T,
-    ts: Nanos,
+    (ts, forged, veteran): (Nanos, bool, bool),
     window: Nanos,
     budget: &mut Budget,
 ) -> Option<&'a mut Tally<T>> {
     if table.get(&key).is_none() {
-        let (first, t0) = singles.admit(hash_of(key), item, ts)?;
+        let (first, t0, f0) = singles.admit(hash_of(key), item, (ts, forged, veteran))?;
         let tally = table.entry_or_insert_with(key, || Tally::new(t0));
+        tally.veteran = veteran;
         tally.add(first, t0, window, budget);
         tally.add(item, ts, window, budget);
+        tally.forged += u64::from(f0) + u64::from(forged);
         return Some(tally);
     }
     let tally = table.get_mut(&key)?;
+    tally.forged += u64::from(forged);
+    tally.veteran |= veteran;
     tally.add(item, ts, window, budget).then_some(tally)
 }

@@ -13,6 +13,11 @@ const SYN_ACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
 const RST_ACK: u8 = TcpFlags::RST | TcpFlags::ACK;
 const ACK: u8 = TcpFlags::ACK;
 
+/// An answer (SYN-ACK or RST) to a SYN with sequence number 0: it acknowledges 1.
+fn answer(ts: Nanos, src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> PacketMeta {
+    PacketMeta { tcp_ack: 1, ..tcp(ts, src, sport, dst, dport, flags) }
+}
+
 fn icmp(ts: Nanos, src: &str, dst: &str, kind: u8, code: u8, quoted: Option<Quoted>) -> PacketMeta {
     PacketMeta {
         proto: Proto::Icmp,
@@ -68,7 +73,7 @@ fn syn_scan(ports: std::ops::RangeInclusive<u16>, gap: Nanos) -> Vec<PacketMeta>
     for (i, p) in ports.enumerate() {
         let t = i as Nanos * gap;
         v.push(tcp(t, A, 40000, T, p, SYN));
-        v.push(tcp(t + MS / 10, T, p, A, 40000, RST_ACK));
+        v.push(answer(t + MS / 10, T, p, A, 40000, RST_ACK));
     }
     v
 }
@@ -113,12 +118,12 @@ fn answered_connections_are_not_scans() {
     for p in 1..=50u16 {
         let t = Nanos::from(p) * 10 * MS;
         v.push(tcp(t, A, 30000 + p, T, p, SYN));
-        v.push(tcp(t + MS, T, p, A, 30000 + p, SYN_ACK));
+        v.push(answer(t + MS, T, p, A, 30000 + p, SYN_ACK));
         v.push(tcp(t + 2 * MS, A, 30000 + p, T, p, ACK));
         v.push(tcp(t + 3 * MS, A, 30000 + p, T, p, RST_ACK));
         let client = format!("10.0.1.{p}");
         v.push(tcp(t, &client, 50000, T, 443, SYN));
-        v.push(tcp(t + MS, T, 443, &client, 50000, SYN_ACK));
+        v.push(answer(t + MS, T, 443, &client, 50000, SYN_ACK));
         v.push(tcp(t + 5 * MS, &client, 50000, T, 443, ACK));
         v.push(tcp(t + 6 * MS, T, 443, &client, 50000, RST_ACK));
     }
@@ -142,7 +147,8 @@ fn stealth_and_ack_scans_are_caught() {
 }
 
 fn unreachable(ts: Nanos, from: &str, to: &str, probed: &str, ip_proto: u8, port: Option<u16>, code: u8) -> PacketMeta {
-    icmp(ts, from, to, 3, code, Some(Quoted { dst: ip(probed), ip_proto, dport: port }))
+    let sport = port.map(|_| 40000);
+    icmp(ts, from, to, 3, code, Some(Quoted { src: ip(to), dst: ip(probed), ip_proto, dport: port, sport }))
 }
 
 #[test]
@@ -181,7 +187,14 @@ fn traceroute_is_not_a_scan() {
         let t = i as Nanos * 10 * MS;
         v.push(udp(t, A, 40000, T, port));
         let (from, kind, code) = if i < 24 { ("10.9.9.9", 11, 0) } else { (T, 3, 3) };
-        v.push(icmp(t + MS, from, A, kind, code, Some(Quoted { dst: ip(T), ip_proto: 17, dport: Some(port) })));
+        v.push(icmp(
+            t + MS,
+            from,
+            A,
+            kind,
+            code,
+            Some(Quoted { src: ip(A), dst: ip(T), ip_proto: 17, dport: Some(port), sport: Some(40000) }),
+        ));
     }
     v.push(udp(5 * S, "10.0.0.1", 5000, "10.0.0.2", 80));
     assert!(run(&v).is_empty());
@@ -189,8 +202,20 @@ fn traceroute_is_not_a_scan() {
 
 #[test]
 fn ip_protocol_scan_by_protocol_unreachables() {
-    let v: Vec<_> = (0..=40u8).map(|n| unreachable(Nanos::from(n) * MS, T, A, T, n, None, 2)).collect();
+    let sent = |ts: Nanos, n: u8| PacketMeta {
+        proto: Proto::from_ip_number(n),
+        ip_proto: Some(n),
+        src: Some(ip(A)),
+        dst: Some(ip(T)),
+        ..blank(ts)
+    };
+    let v: Vec<_> = (0..=40u8)
+        .flat_map(|n| [sent(Nanos::from(n) * MS, n), unreachable(Nanos::from(n) * MS + 10, T, A, T, n, None, 2)])
+        .collect();
     assert_eq!(news(&run(&v)), [("port_scan", Some(ip(A)), Some(ip(T)), "ip", None)]);
+    // The same unreachables with no probe seen name no one.
+    let forged: Vec<_> = (0..=40u8).map(|n| unreachable(Nanos::from(n) * MS, T, A, T, n, None, 2)).collect();
+    assert!(news(&run(&forged)).is_empty());
 }
 
 #[test]
@@ -255,7 +280,7 @@ fn spoofed_sources_stay_within_the_caps() {
     for i in 0..50_000u32 {
         let src = Ipv4Addr::from(0x0b00_0000 + i * 7919).to_string();
         d.observe(&tcp(Nanos::from(i) * 10_000, &src, 1024, T, 80, SYN), &mut out);
-        d.observe(&tcp(Nanos::from(i) * 10_000 + 1, T, 80, &src, 1024, RST_ACK), &mut out);
+        d.observe(&answer(Nanos::from(i) * 10_000 + 1, T, 80, &src, 1024, RST_ACK), &mut out);
     }
     assert!(out.is_empty(), "one port per source is no scan");
     assert!(d.ports.is_empty() && d.hosts.is_empty(), "one failure per source makes no tally");
@@ -268,7 +293,7 @@ fn a_slow_scan_survives_a_spoofed_flood() {
     for p in 1..=16u16 {
         let t = Nanos::from(p) * 6 * S;
         packets.push(tcp(t, "10.0.0.68", 40000, T, p, SYN));
-        packets.push(tcp(t + MS, T, p, "10.0.0.68", 40000, RST_ACK));
+        packets.push(answer(t + MS, T, p, "10.0.0.68", 40000, RST_ACK));
         // Between two probes, thousands of spoofed SYNs that go unanswered.
         for i in 0..3000u32 {
             let src = Ipv4Addr::from(0x0b00_0000 + (u32::from(p) << 16) + i).to_string();

@@ -3,7 +3,10 @@
 //! flood detector, which holds a spiking second back for a second and reports it only
 //! when no flood incident explains it by then.
 
-use super::{ALPHA, FloodConfig};
+use super::FloodConfig;
+
+/// Per-second smoothing of a protocol's learned rate: about a minute of memory.
+const ALPHA: f64 = 1.0 / 60.0;
 use crate::decode::Proto;
 use crate::detect::evidence::{Figures, RateSpikeFigures, ThresholdKind};
 use crate::detect::{Alert, Severity};

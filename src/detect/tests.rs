@@ -246,7 +246,8 @@ fn a_spoofed_flood_does_not_hide_a_concurrent_scan() {
         if i % 250 == 0 {
             let port = 1 + (i / 250) as u16 % 2000;
             out.push(segment(ts, scanner, 40_000, target, port, TcpFlags::SYN));
-            out.push(segment(ts + 1000, target, port, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK));
+            let rst = segment(ts + 1000, target, port, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK);
+            out.push(PacketMeta { tcp_ack: 1, ..rst });
         }
         out
     });
@@ -403,7 +404,8 @@ fn a_flooders_own_scan_is_not_folded_into_its_flood() {
         if i % 100 == 0 {
             let port = 1000 + (i / 100) as u16;
             p.push(segment(ts, attacker, 40_000, victim, port, TcpFlags::SYN));
-            p.push(segment(ts + 1000, victim, port, attacker, 40_000, TcpFlags::RST | TcpFlags::ACK));
+            let rst = segment(ts + 1000, victim, port, attacker, 40_000, TcpFlags::RST | TcpFlags::ACK);
+            p.push(PacketMeta { tcp_ack: 1, ..rst });
         }
         p
     });

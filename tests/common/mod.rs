@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// The built `ntop-rs` binary.
+pub mod forge;
+
+/// The built `ntop-rs` binary (or `NTOP_RS_BIN`, to run a test against another build).
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ntop-rs"))
+    Command::new(std::env::var_os("NTOP_RS_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ntop-rs").into()))
 }
 
 /// Runs the binary with `args` and no stdin.

@@ -159,6 +159,7 @@ fn alert_evidence_overlay() {
         sample_ports: vec![22, 80, 443],
         tally: TallyFigures {
             distinct_capped: false,
+            forged_answers: 0,
             failed_probes: 312,
             duration_s: 1.5,
             probes_per_s: 208.0,

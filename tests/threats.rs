@@ -1,0 +1,240 @@
+//! What a hostile host on the LAN can make the detectors believe: each test forges a
+//! capture (tests/common/forge.rs), replays it through the binary and checks the alerts.
+//! `NTOP_RS_BIN=/path/to/older/ntop-rs` runs them against another build (each of these
+//! fails on the build before the fix it tests).
+
+mod common;
+
+use common::forge::{ACK, Forge, Host, RST, SYN};
+use serde_json::Value;
+
+const T0: u64 = 1_700_000_000 * 1_000_000_000;
+const MS: u64 = 1_000_000;
+
+/// The alert reports of replaying `forge` (rules only).
+fn alerts(forge: Forge) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, out) = (dir.path().join("forged.pcap"), dir.path().join("alerts.ndjson"));
+    forge.write(&pcap);
+    let run = common::run(&[
+        "-r",
+        pcap.to_str().unwrap(),
+        "--headless",
+        "--no-progress",
+        "--no-outliers",
+        "--alerts",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// (kind, src, dst) of every `new` report.
+fn news(alerts: &[Value]) -> Vec<(String, Value, Value)> {
+    alerts
+        .iter()
+        .filter(|a| a["state"] == "new")
+        .map(|a| (a["kind"].as_str().unwrap().to_string(), a["src"].clone(), a["dst"].clone()))
+        .collect()
+}
+
+fn port_scan(src: Host, dst: Host) -> (String, Value, Value) {
+    ("port_scan".into(), src.ip.to_string().into(), dst.ip.to_string().into())
+}
+
+/// The scanner resolves its target first, as every host on a LAN does.
+fn resolve(f: &mut Forge, ns: u64, who: Host, target: Host) {
+    f.arp(ns, 1, who, who.ip, target.ip);
+    f.arp(ns + MS / 10, 2, target, target.ip, who.ip);
+}
+
+#[test]
+fn forged_syn_acks_before_each_syn_do_not_hide_a_syn_scan() {
+    let (scanner, target) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    for p in 1..=100u16 {
+        let t = T0 + u64::from(p) * 10 * MS;
+        let seq = 1000 + u32::from(p);
+        // The scanner forges the target's SYN-ACK a moment before its own SYN...
+        f.tcp(t, target.forged_by(scanner), p, scanner, 40000, SYN | ACK, 7, seq + 1);
+        f.tcp(t + MS, scanner, 40000, target, p, SYN, seq, 0);
+        // ...and the target's real RST follows.
+        f.tcp(t + MS + MS / 10, target, p, scanner, 40000, RST | ACK, 0, seq + 1);
+    }
+    assert_eq!(news(&alerts(f)), [port_scan(scanner, target)]);
+}
+
+#[test]
+fn forged_syn_acks_after_each_syn_count_as_forged_and_hide_nothing() {
+    let (scanner, target, closed) = (Host::lan(66), Host::lan(10), Host::lan(11));
+    let mut f = Forge::default();
+    resolve(&mut f, T0, scanner, target);
+    for p in 1..=100u16 {
+        let t = T0 + MS + u64::from(p) * 10 * MS;
+        let seq = 5000 + u32::from(p);
+        // A filtered target: silent; the forged SYN-ACK acknowledges the SYN, but comes
+        // from the scanner's MAC, not the one the target answered ARP with.
+        f.tcp(t, scanner, 40000, target, p, SYN, seq, 0);
+        f.tcp(t + MS / 10, target.forged_by(scanner), p, scanner, 40000, SYN | ACK, 9, seq + 1);
+        // A closed target: its real RST contradicts the forged SYN-ACK.
+        f.tcp(t, scanner, 40001, closed, p, SYN, seq, 0);
+        f.tcp(t + MS / 10, closed.forged_by(scanner), p, scanner, 40001, SYN | ACK, 9, seq + 1);
+        f.tcp(t + MS / 5, closed, p, scanner, 40001, RST | ACK, 0, seq + 1);
+    }
+    f.tcp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1); // time moves on
+    let reports = alerts(f);
+    let mut got = news(&reports);
+    got.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(got, [port_scan(scanner, target), port_scan(scanner, closed)]);
+    for a in reports.iter().filter(|a| a["state"] == "end") {
+        assert_eq!(a["evidence"]["forged_answers"], 100, "{a}");
+    }
+}
+
+#[test]
+fn forged_udp_replies_do_not_hide_a_udp_scan() {
+    let (scanner, target) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    resolve(&mut f, T0, scanner, target);
+    for p in 1..=60u16 {
+        let t = T0 + MS + u64::from(p) * 10 * MS;
+        let forged = target.forged_by(scanner);
+        if p % 2 == 0 {
+            f.udp(t, forged, p, scanner, 40000, 8); // a "reply" before the probe...
+            f.udp(t + MS, scanner, 40000, target, p, 0);
+        } else {
+            f.udp(t, scanner, 40000, target, p, 0);
+            f.udp(t + MS, forged, p, scanner, 40000, 8); // ...or after it
+        }
+    }
+    f.udp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, 0);
+    let reports = alerts(f);
+    assert_eq!(news(&reports), [("port_scan".into(), "10.77.0.66".into(), "10.77.0.10".into())]);
+    let end = reports.iter().find(|a| a["state"] == "end").unwrap();
+    assert!(end["evidence"]["forged_answers"].as_u64().unwrap() >= 25, "{end}");
+}
+
+#[test]
+fn forged_rsts_do_not_frame_an_innocent_host() {
+    let (forger, victim, innocent) = (Host::lan(66), Host::lan(10), Host::lan(20));
+    let mut f = Forge::default();
+    for p in 1..=200u16 {
+        // RSTs "from" the victim's ports to an innocent host that never sent a probe.
+        let t = T0 + u64::from(p) * 5 * MS;
+        f.tcp(t, victim.forged_by(forger), p, innocent, 40000, RST | ACK, 0, 77);
+        f.tcp(t + MS, victim.forged_by(forger), p, innocent, 40001, RST, 123, 0);
+    }
+    assert_eq!(news(&alerts(f)), []);
+}
+
+#[test]
+fn forged_unreachables_do_not_frame_an_innocent_host() {
+    let (forger, victim, innocent) = (Host::lan(66), Host::lan(10), Host::lan(20));
+    let mut f = Forge::default();
+    for p in 1..=200u16 {
+        // Port unreachables quoting datagrams the innocent host never sent.
+        let t = T0 + u64::from(p) * 5 * MS;
+        f.port_unreachable(t, victim.forged_by(forger), innocent, innocent.ip, 40000, p);
+    }
+    assert_eq!(news(&alerts(f)), []);
+}
+
+#[test]
+fn a_real_scan_by_unreachables_is_still_caught() {
+    let (scanner, target) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    for p in 1..=30u16 {
+        let t = T0 + u64::from(p) * 10 * MS;
+        f.udp(t, scanner, 40000, target, p, 0);
+        f.port_unreachable(t + MS, target, scanner, scanner.ip, 40000, p);
+    }
+    assert_eq!(news(&alerts(f)), [port_scan(scanner, target)]);
+}
+
+/// (kind, dst) of every `new` report.
+fn new_kinds(alerts: &[Value]) -> Vec<(String, Value)> {
+    alerts
+        .iter()
+        .filter(|a| a["state"] == "new")
+        .map(|a| (a["kind"].as_str().unwrap().into(), a["dst"].clone()))
+        .collect()
+}
+
+#[test]
+fn blind_acks_do_not_hide_a_spoofed_syn_flood() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    for i in 0..9000u32 {
+        // 3,000 SYNs a second from spoofed LAN addresses; the victim answers each, and the
+        // attacker follows each SYN with an ACK it cannot know the number of.
+        let t = T0 + u64::from(i) * 1_000_000_000 / 3000;
+        let spoofed =
+            Host { ip: std::net::Ipv4Addr::new(10, 77, 1 + (i / 250 % 200) as u8, (i % 250) as u8 + 1), ..attacker };
+        let (sport, seq) = (1024 + (i % 50_000) as u16, i.wrapping_mul(2_654_435_761));
+        f.tcp(t, spoofed, sport, victim, 80, SYN, seq, 0);
+        f.tcp(t + 20_000, victim, 80, spoofed, sport, SYN | ACK, 99, seq + 1);
+        f.tcp(t + 40_000, spoofed, sport, victim, 80, ACK, seq + 1, 12345);
+    }
+    assert_eq!(new_kinds(&alerts(f)), [("syn_flood".into(), "10.77.0.10".into())]);
+}
+
+#[test]
+fn forged_answers_do_not_hide_a_udp_flood() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    for i in 0..9000u32 {
+        // 3,000 datagrams a second over many flows, and as many "answers from the victim"
+        // sent from the attacker's MAC.
+        let t = T0 + u64::from(i) * 1_000_000_000 / 3000;
+        let sport = 1024 + (i % 5000) as u16;
+        f.udp(t, attacker, sport, victim, 5353, 64);
+        f.udp(t + 10_000, victim.forged_by(attacker), 5353, attacker, sport, 64);
+    }
+    assert_eq!(new_kinds(&alerts(f)), [("udp_flood".into(), "10.77.0.10".into())]);
+}
+
+#[test]
+fn a_syn_flood_ramping_up_slowly_still_alerts() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    // From 100 SYNs a second to 10,000, growing 2.5% a second: slow enough that a
+    // baseline with a minute's memory follows it and never sees four times its rate.
+    let mut t = 0.0f64;
+    let mut i = 0u32;
+    while t < 184.0 {
+        let rate = 100.0 * (t / 40.0).exp();
+        f.tcp(T0 + (t * 1e9) as u64, attacker, 1024 + (i % 60_000) as u16, victim, 80, SYN, i, 0);
+        t += 1.0 / rate;
+        i += 1;
+    }
+    assert_eq!(new_kinds(&alerts(f)), [("syn_flood".into(), "10.77.0.10".into())]);
+}
+
+#[test]
+fn fresh_spoofed_sources_failing_twice_do_not_flush_a_slow_scan() {
+    let (scanner, target, attacker) = (Host::lan(68), Host::lan(10), Host::lan(66));
+    let mut f = Forge::default();
+    // One probe every 10 s (closed ports answer RST); the scanner's host resolves its
+    // target when its ARP entry goes stale, as Linux does.
+    for p in 1..=16u16 {
+        let t = T0 + u64::from(p) * 10_000 * MS;
+        if p % 6 == 1 {
+            resolve(&mut f, t - 5 * MS, scanner, target);
+        }
+        f.tcp(t, scanner, 40000, target, p, SYN, 7, 0);
+        f.tcp(t + MS, target, p, scanner, 40000, RST | ACK, 0, 8);
+    }
+    // Meanwhile 1,000 fresh spoofed sources a second, each failing on two closed ports
+    // of one of 20 hosts.
+    for i in 0..170_000u32 {
+        let t = T0 + u64::from(i) * MS;
+        let spoofed = Host { ip: std::net::Ipv4Addr::from(0x0a4d_0000 + 256 + i), ..attacker };
+        let victim = Host::lan(100 + (i % 20) as u8);
+        for port in [1000 + (i % 7) as u16, 2000 + (i % 11) as u16] {
+            f.tcp(t, spoofed, 5555, victim, port, SYN, i, 0);
+            f.tcp(t + 100_000, victim, port, spoofed, 5555, RST | ACK, 0, i + 1);
+        }
+    }
+    assert_eq!(news(&alerts(f)), [port_scan(scanner, target)]);
+}
