@@ -238,3 +238,29 @@ fn fresh_spoofed_sources_failing_twice_do_not_flush_a_slow_scan() {
     }
     assert_eq!(news(&alerts(f)), [port_scan(scanner, target)]);
 }
+
+#[test]
+fn a_scanner_changing_technique_is_one_incident_that_lists_each() {
+    let (scanner, target) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    // SYN, then FIN, then ACK probes of the same closed ports, a second apart.
+    for (round, flags) in [SYN, common::forge::FIN, ACK].into_iter().enumerate() {
+        for p in 1..=50u16 {
+            let t = T0 + round as u64 * 1000 * MS + u64::from(p) * MS;
+            let (seq, ack) = (100 + u32::from(p), 900 + u32::from(p));
+            f.tcp(t, scanner, 40000, target, p, flags, seq, ack);
+            let (rst_seq, rst_ack, rst_flags) = match flags {
+                ACK => (ack, 0, RST),
+                SYN => (0, seq + 1, RST | ACK),
+                _ => (0, seq + 1, RST | ACK),
+            };
+            f.tcp(t + MS / 10, target, p, scanner, 40000, rst_flags, rst_seq, rst_ack);
+        }
+    }
+    f.tcp(T0 + 20_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1);
+    let reports = alerts(f);
+    assert_eq!(news(&reports), [port_scan(scanner, target)]);
+    let end = reports.iter().find(|a| a["state"] == "end").unwrap();
+    assert_eq!(end["evidence"]["techniques"], serde_json::json!(["syn", "fin", "ack"]), "{end}");
+    assert!(end["summary"].as_str().unwrap().ends_with("(SYN, then FIN, then ACK probes)"), "{end}");
+}

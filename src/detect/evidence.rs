@@ -75,6 +75,74 @@ pub enum Figures {
 }
 
 /// Which threshold a scan or sweep crossed.
+/// How a failed probe was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Technique {
+    /// A TCP SYN (SYN and connect scans: on closed ports they are the same packets).
+    Syn,
+    /// TCP FIN only.
+    Fin,
+    /// TCP with no flags.
+    Null,
+    /// TCP FIN, PSH and URG.
+    Xmas,
+    /// TCP ACK only.
+    Ack,
+    /// TCP FIN and ACK.
+    Maimon,
+    /// Any other TCP flags no connection sends.
+    OddFlags,
+    /// A UDP datagram.
+    Udp,
+    /// An IP protocol number.
+    IpProtocol,
+    /// ICMP echo requests.
+    IcmpEcho,
+    /// ICMPv6 echo requests.
+    Icmpv6Echo,
+    /// ARP who-has.
+    Arp,
+}
+
+impl Technique {
+    /// The technique of a TCP probe by its flags.
+    pub fn of_tcp(flags: u8) -> Technique {
+        const FIN: u8 = 0x01;
+        const SYN: u8 = 0x02;
+        const PSH: u8 = 0x08;
+        const ACK: u8 = 0x10;
+        const URG: u8 = 0x20;
+        match flags & 0x3f {
+            SYN => Technique::Syn,
+            FIN => Technique::Fin,
+            0 => Technique::Null,
+            f if f == FIN | PSH | URG => Technique::Xmas,
+            ACK => Technique::Ack,
+            f if f == FIN | ACK => Technique::Maimon,
+            _ => Technique::OddFlags,
+        }
+    }
+
+    /// In words, for summaries.
+    pub fn word(self) -> &'static str {
+        match self {
+            Technique::Syn => "SYN",
+            Technique::Fin => "FIN",
+            Technique::Null => "NULL",
+            Technique::Xmas => "Xmas",
+            Technique::Ack => "ACK",
+            Technique::Maimon => "FIN/ACK",
+            Technique::OddFlags => "odd-flag",
+            Technique::Udp => "UDP",
+            Technique::IpProtocol => "IP-protocol",
+            Technique::IcmpEcho => "ICMP echo",
+            Technique::Icmpv6Echo => "ICMPv6 echo",
+            Technique::Arp => "ARP",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Crossed {
@@ -92,6 +160,9 @@ pub struct TallyFigures {
     /// Failed probes whose answers contradicted each other (a SYN-ACK and a RST, a reply
     /// and an unreachable) or came from a MAC or TTL unlike the target's: signs of forgery.
     pub forged_answers: u64,
+    /// How the source probed, each technique once, in the order first seen (a scanner
+    /// that moves from SYN to FIN to ACK probes shows all three).
+    pub techniques: Vec<Technique>,
     /// Failed (or, for pings, sent) probes.
     pub failed_probes: u64,
     /// From the first failed probe to the latest new item.

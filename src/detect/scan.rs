@@ -33,6 +33,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
+use super::evidence::Technique;
 use super::memory::{Recent, address, hash_of, is_unicast, tuple};
 use super::{Alert, AlertKind, AlertProto, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
@@ -119,6 +120,14 @@ impl Class {
             Class::Arp => "ARP who-has".into(),
         }
     }
+}
+
+/// How a failed attempt was sent and answered.
+#[derive(Clone, Copy, Debug)]
+struct How {
+    /// Its answers contradicted each other or were not the target's.
+    forged: bool,
+    technique: Technique,
 }
 
 /// A probe waiting for its answer.
@@ -225,8 +234,8 @@ impl ScanDetector {
                 continue;
             }
             r.state |= Record::FAILED;
-            let forged = r.has(Record::FORGED);
-            self.failed(p.ts, (p.scanner, p.target), p.class, p.port, forged, out);
+            let how = How { forged: r.has(Record::FORGED), technique: r.technique };
+            self.failed(p.ts, (p.scanner, p.target), p.class, p.port, how, out);
         }
     }
 
@@ -239,14 +248,14 @@ impl ScanDetector {
     }
 
     /// One failed attempt: `scanner` probed `target` (`port`, when the class has one);
-    /// `forged`: answers to it contradicted each other or were not the target's.
+    /// `how` it was sent and answered.
     fn failed(
         &mut self,
         ts: Nanos,
         (scanner, target): (IpAddr, IpAddr),
         class: Class,
         port: u16,
-        forged: bool,
+        how: How,
         out: &mut Vec<Alert>,
     ) {
         if scanner == target || !is_unicast(target) || !is_unicast(scanner) {
@@ -254,12 +263,12 @@ impl ScanDetector {
         }
         let cfg = &self.cfg;
         let veteran = self.veterans.contains(address(scanner));
+        let f = Failure { ts, forged: how.forged, veteran, technique: how.technique };
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
             // Only new ports move a scan on; retries and floods of known ones do not.
             let key = (scanner, target, class);
             let (singles, budget) = (&mut self.port_singles, &mut self.budget);
-            if let Some(tally) =
-                count(&mut self.ports, singles, key, port, (ts, forged, veteran), cfg.fast_window, budget)
+            if let Some(tally) = count(&mut self.ports, singles, key, port, f, cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
             {
                 let key = IncidentKey {
@@ -275,8 +284,7 @@ impl ScanDetector {
         if class != Class::Ip {
             let key = (scanner, class, port);
             let (singles, budget) = (&mut self.host_singles, &mut self.budget);
-            if let Some(tally) =
-                count(&mut self.hosts, singles, key, target, (ts, forged, veteran), cfg.fast_window, budget)
+            if let Some(tally) = count(&mut self.hosts, singles, key, target, f, cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
             {
                 let port = matches!(class, Class::Tcp | Class::Udp).then_some(port);
@@ -303,15 +311,17 @@ impl ScanDetector {
                 return;
             }
             r.state |= Record::FAILED;
+            let technique = r.technique;
             let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED) || !self.idents.agrees(src, m);
-            self.failed(m.ts, (dst, src), Class::Tcp, sport, forged, out);
+            self.failed(m.ts, (dst, src), Class::Tcp, sport, How { forged, technique }, out);
             return;
         }
         let first = self.seen.insert_new(own);
         if flags.is_syn_only() {
             // A new probe, unless it is a retransmission of the one held.
             if self.probes.get_mut(own).is_none_or(|r| r.sent != Sent::Syn || r.number != m.tcp_seq) {
-                self.probe(Record::new(own, m.ts, m.tcp_seq, Sent::Syn), src, dst, Class::Tcp, dport);
+                let record = Record::new(own, m.ts, m.tcp_seq, Sent::Syn, Technique::Syn);
+                self.probe(record, src, dst, Class::Tcp, dport);
             }
         } else if flags.is_syn_ack() {
             // Answers the SYN it acknowledges, if it comes from the target itself.
@@ -328,14 +338,16 @@ impl ScanDetector {
             }
         } else if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == 0 {
             // FIN, NULL, Xmas and friends: no connection sends these.
-            let mut counted = Record::new(own, m.ts, m.tcp_seq, Sent::Stealth);
+            let technique = Technique::of_tcp(flags.0);
+            let mut counted = Record::new(own, m.ts, m.tcp_seq, Sent::Stealth, technique);
             counted.state = Record::FAILED;
             self.probes.insert(counted);
-            self.failed(m.ts, (src, dst), Class::Tcp, dport, false, out);
-        } else if first && !self.seen.contains(back) {
-            // An ACK out of nowhere: an ACK probe, or a connection the capture joined late;
-            // only a RST taking its number can tell.
-            self.probes.insert(Record::new(own, m.ts, m.tcp_ack, Sent::Ack));
+            self.failed(m.ts, (src, dst), Class::Tcp, dport, How { forged: false, technique }, out);
+        } else if !self.seen.contains(back) && (first || self.probes.get_mut(own).is_some()) {
+            // An ACK out of nowhere (the other side never said anything but RST): an ACK
+            // probe, or a connection the capture joined late; only a RST taking its number
+            // can tell.
+            self.probes.insert(Record::new(own, m.ts, m.tcp_ack, Sent::Ack, Technique::of_tcp(flags.0)));
         }
     }
 
@@ -358,7 +370,7 @@ impl ScanDetector {
             // Not a probe: traceroute, a group, or a datagram not from the host it claims.
             return;
         }
-        self.probe(Record::new(own, m.ts, 0, Sent::Udp), src, dst, Class::Udp, dport);
+        self.probe(Record::new(own, m.ts, 0, Sent::Udp, Technique::Udp), src, dst, Class::Udp, dport);
     }
 
     fn icmp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), out: &mut Vec<Alert>) {
@@ -366,8 +378,9 @@ impl ScanDetector {
         let v6 = m.proto == Proto::Icmpv6;
         let (echo, unreachable, expired) = if v6 { (128, 1, 3) } else { (8, 3, 11) };
         if kind == echo {
-            let class = if v6 { Class::Icmpv6 } else { Class::Icmp };
-            self.failed(m.ts, (src, dst), class, 0, false, out);
+            let (class, technique) =
+                if v6 { (Class::Icmpv6, Technique::Icmpv6Echo) } else { (Class::Icmp, Technique::IcmpEcho) };
+            self.failed(m.ts, (src, dst), class, 0, How { forged: false, technique }, out);
             return;
         }
         // An error answers a probe only if it quotes one the sensor saw its receiver send.
@@ -381,12 +394,13 @@ impl ScanDetector {
                     r.state |= Record::ANSWERED; // traceroute's hops, and its last one
                 } else if (kind == unreachable || proto_unreachable) && !r.has(Record::FAILED) {
                     r.state |= Record::FAILED;
-                    let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED);
-                    self.failed(m.ts, (q.src, q.dst), class, dport, forged, out);
+                    let how = How { forged: r.has(Record::ANSWERED) || r.has(Record::FORGED), technique: r.technique };
+                    self.failed(m.ts, (q.src, q.dst), class, dport, how, out);
                 }
             }
             (n, ..) if proto_unreachable && self.seen.contains(ip_sent(q.src, q.dst, n)) => {
-                self.failed(m.ts, (q.src, q.dst), Class::Ip, u16::from(n), false, out);
+                let how = How { forged: false, technique: Technique::IpProtocol };
+                self.failed(m.ts, (q.src, q.dst), Class::Ip, u16::from(n), how, out);
             }
             _ => {}
         }
@@ -407,7 +421,7 @@ impl ScanDetector {
             1 if !arp.sender.is_unspecified() && arp.sender != arp.target => {
                 let id = hash_of((b'q', sender, target));
                 if self.seen.insert_new(id) {
-                    self.probe(Record::new(id, m.ts, 0, Sent::Arp), sender, target, Class::Arp, 0);
+                    self.probe(Record::new(id, m.ts, 0, Sent::Arp, Technique::Arp), sender, target, Class::Arp, 0);
                 } // else a retry of a who-has already waiting
             }
             2 => {
@@ -501,7 +515,7 @@ impl Detector for ScanDetector {
 #[path = "scan_tally.rs"]
 mod tally;
 pub use tally::MAX_ITEMS;
-use tally::{Budget, Singles, Tally, count};
+use tally::{Budget, Failure, Singles, Tally, count};
 
 #[path = "scan_probes.rs"]
 mod probes;

@@ -15,6 +15,7 @@
 use std::net::IpAddr;
 
 use crate::decode::PacketMeta;
+use crate::detect::evidence::Technique;
 use crate::packet::Nanos;
 use crate::stats::table::{CappedTable, LastSeen};
 
@@ -35,7 +36,7 @@ pub(super) enum Sent {
 }
 
 /// One probe the sensor saw sent, and what came back for it.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct Record {
     /// The probe's tuple (see `memory::tuple`); 0 marks an empty slot.
     key: u64,
@@ -46,6 +47,8 @@ pub(super) struct Record {
     pub(super) sent: Sent,
     /// `ANSWERED`, `FAILED`, `FORGED` bits.
     pub(super) state: u8,
+    /// How it was sent, for the tally's evidence.
+    pub(super) technique: Technique,
 }
 
 impl Record {
@@ -56,8 +59,8 @@ impl Record {
     /// An answer contradicted another, or came from a MAC or TTL unlike the host's.
     pub(super) const FORGED: u8 = 4;
 
-    pub(super) fn new(key: u64, ts: Nanos, number: u32, sent: Sent) -> Self {
-        Record { key, ts, number, sent, state: 0 }
+    pub(super) fn new(key: u64, ts: Nanos, number: u32, sent: Sent, technique: Technique) -> Self {
+        Record { key, ts, number, sent, state: 0, technique }
     }
 
     pub(super) fn key(&self) -> u64 {
@@ -89,7 +92,7 @@ pub(super) struct Probes {
 
 impl Probes {
     pub(super) fn new(bits: u32) -> Self {
-        Probes { slots: vec![Record::default(); 1 << bits], shift: 64 - bits }
+        Probes { slots: vec![Record::new(0, 0, 0, Sent::Syn, Technique::Syn); 1 << bits], shift: 64 - bits }
     }
 
     #[inline]

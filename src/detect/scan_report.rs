@@ -34,10 +34,11 @@ pub(super) fn fill_scan(a: &mut Alert, t: &Tally<u16>, class: Class, crossed: Cr
     a.packets = t.probes;
     a.severity = severity(n, crossed, 100, 1000);
     a.summary = format!(
-        "{src} scanned {} {what} on {dst}: {} failed probes in {:.1} s",
+        "{src} scanned {} {what} on {dst}: {} failed probes in {:.1} s{}",
         count_text(n, t.capped),
         t.probes,
-        t.span_secs()
+        t.span_secs(),
+        techniques_text(&t.techniques)
     );
     let tally = figures(t, crossed, cfg.ports_fast, cfg.ports_slow, cfg);
     a.evidence.figures =
@@ -55,6 +56,7 @@ pub(super) fn figures<T: std::hash::Hash + Eq + Copy>(
     TallyFigures {
         distinct_capped: t.capped,
         forged_answers: t.forged,
+        techniques: t.techniques.clone(),
         failed_probes: t.probes,
         duration_s: t.span_secs(),
         probes_per_s: rate(t.probes, t.span_secs()),
@@ -84,6 +86,15 @@ pub(super) fn fill_sweep(a: &mut Alert, t: &Tally<IpAddr>, class: Class, crossed
     let tally = figures(t, crossed, cfg.hosts_fast, cfg.hosts_slow, cfg);
     a.evidence.figures =
         Figures::HostSweep(HostSweepFigures { distinct_hosts: t.items.len(), sample_hosts: t.sample.clone(), tally });
+}
+
+/// " (SYN, then FIN, then ACK probes)" when the scanner changed technique; else nothing.
+pub(super) fn techniques_text(techniques: &[crate::detect::evidence::Technique]) -> String {
+    if techniques.len() < 2 {
+        return String::new();
+    }
+    let words: Vec<&str> = techniques.iter().map(|t| t.word()).collect();
+    format!(" ({} probes)", words.join(", then "))
 }
 
 pub(super) fn rate(n: u64, secs: f64) -> f64 {

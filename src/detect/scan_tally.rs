@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::hash::Hash;
 
-use crate::detect::evidence::Crossed;
+use crate::detect::evidence::{Crossed, Technique};
 use crate::detect::memory::hash_of;
 use crate::hash::Set;
 use crate::packet::{NANOS_PER_SEC, Nanos};
@@ -42,6 +42,8 @@ pub(super) struct Tally<T> {
     pub(super) crossed: Option<Crossed>,
     /// Failed probes whose answers contradicted each other or were not the target's.
     pub(super) forged: u64,
+    /// How the source probed, in the order first seen.
+    pub(super) techniques: Vec<Technique>,
     /// The source has a history on the LAN (see `ScanDetector::veterans`): a flood of
     /// fresh (spoofed) sources cannot evict this tally.
     pub(super) veteran: bool,
@@ -72,7 +74,19 @@ impl<T: Hash + Eq + Copy> Tally<T> {
             crossed: None,
             forged: 0,
             veteran: false,
+            techniques: Vec::new(),
         }
+    }
+
+    /// Notes how a failure was sent and answered; returns whether its technique is new.
+    pub(super) fn note(&mut self, f: Failure) -> bool {
+        self.forged += u64::from(f.forged);
+        self.veteran |= f.veteran;
+        let new = !self.techniques.contains(&f.technique);
+        if new {
+            self.techniques.push(f.technique);
+        }
+        new
     }
 
     /// Counts a failed attempt on `item`; returns whether the item is new.
@@ -132,14 +146,23 @@ pub(super) struct Singles<T> {
     pub(super) shift: u32,
 }
 
-/// A first failure: the tally's key (hashed), the item, when, forged, veteran.
+/// A first failure: the tally's key (hashed), the item, and the failure.
 #[derive(Clone, Copy)]
 pub(super) struct Single<T> {
     key: u64,
     item: T,
-    ts: Nanos,
-    forged: bool,
-    veteran: bool,
+    failure: Failure,
+}
+
+/// One failed attempt as the tallies count it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Failure {
+    pub(super) ts: Nanos,
+    /// Its answers contradicted each other or were not the target's.
+    pub(super) forged: bool,
+    /// The source is a veteran.
+    pub(super) veteran: bool,
+    pub(super) technique: Technique,
 }
 
 impl<T: Copy + PartialEq> Singles<T> {
@@ -147,14 +170,10 @@ impl<T: Copy + PartialEq> Singles<T> {
         Singles { slots: vec![None; 1 << bits], shift: 64 - bits }
     }
 
-    /// The first failure of `key` (item, time, forged) when `item` is a second, different
-    /// one (which then makes a tally); otherwise remembers `item` as the first.
-    pub(super) fn admit(
-        &mut self,
-        key: u64,
-        item: T,
-        (ts, forged, veteran): (Nanos, bool, bool),
-    ) -> Option<(T, Nanos, bool)> {
+    /// The first failure of `key` when `item` is a second, different one (which then
+    /// makes a tally); otherwise remembers `item` as the first.
+    pub(super) fn admit(&mut self, key: u64, item: T, failure: Failure) -> Option<(T, Failure)> {
+        let veteran = failure.veteran;
         let i = (key >> self.shift) as usize & !1;
         let pair = &mut self.slots[i..i + 2];
         if let Some(at) = pair.iter().position(|s| s.is_some_and(|s| s.key == key)) {
@@ -163,48 +182,49 @@ impl<T: Copy + PartialEq> Singles<T> {
                 return None;
             }
             pair[at] = None;
-            return Some((first.item, first.ts, first.forged));
+            return Some((first.item, first.failure));
         }
         // An empty way; else the older newcomer's; a veteran may also take a veteran's.
-        let open = |w: usize| veteran || pair[w].is_some_and(|s| !s.veteran);
+        let open = |w: usize| veteran || pair[w].is_some_and(|s| !s.failure.veteran);
         let at = match (pair[0], pair[1]) {
             (None, _) => 0,
             (_, None) => 1,
             (Some(a), Some(b)) => match (open(0), open(1)) {
-                (true, true) => usize::from(b.ts < a.ts),
+                (true, true) => usize::from(b.failure.ts < a.failure.ts),
                 (true, false) => 0,
                 (false, true) => 1,
                 (false, false) => return None,
             },
         };
-        pair[at] = Some(Single { key, item, ts, forged, veteran });
+        pair[at] = Some(Single { key, item, failure });
         None
     }
 }
 
 /// Counts a failed attempt on `item` into `key`'s tally (made once a second distinct
-/// item shows up); returns the tally when the item was new to it.
+/// item shows up); returns the tally when the item, or the way it was probed, was new to it.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count<'a, K: Hash + Eq + Ord + Copy, T: Hash + Eq + Copy>(
     table: &'a mut CappedTable<K, Tally<T>>,
     singles: &mut Singles<T>,
     key: K,
     item: T,
-    (ts, forged, veteran): (Nanos, bool, bool),
+    f: Failure,
     window: Nanos,
     budget: &mut Budget,
 ) -> Option<&'a mut Tally<T>> {
     if table.get(&key).is_none() {
-        let (first, t0, f0) = singles.admit(hash_of(key), item, (ts, forged, veteran))?;
-        let tally = table.entry_or_insert_with(key, || Tally::new(t0));
-        tally.veteran = veteran;
-        tally.add(first, t0, window, budget);
-        tally.add(item, ts, window, budget);
-        tally.forged += u64::from(f0) + u64::from(forged);
+        let (first, f0) = singles.admit(hash_of(key), item, f)?;
+        let tally = table.entry_or_insert_with(key, || Tally::new(f0.ts));
+        tally.note(f0);
+        tally.note(f);
+        tally.add(first, f0.ts, window, budget);
+        tally.add(item, f.ts, window, budget);
         return Some(tally);
     }
     let tally = table.get_mut(&key)?;
-    tally.forged += u64::from(forged);
-    tally.veteran |= veteran;
-    tally.add(item, ts, window, budget).then_some(tally)
+    // A new technique is news too: the incident's next report lists it.
+    let new_technique = tally.note(f);
+    let ts = f.ts;
+    (tally.add(item, ts, window, budget) || new_technique).then_some(tally)
 }

@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use super::draw;
 use crate::capture::KernelStats;
 use crate::decode::{Proto, decode};
-use crate::detect::evidence::{Crossed, PortScanFigures, TallyFigures};
+use crate::detect::evidence::{Crossed, PortScanFigures, TallyFigures, Technique};
 use crate::detect::{Alert, AlertKind, AlertState, Evidence, Figures, Severity};
 use crate::export::summary::CaptureJson;
 use crate::stats::Stats;
@@ -160,6 +160,7 @@ fn alert_evidence_overlay() {
         tally: TallyFigures {
             distinct_capped: false,
             forged_answers: 0,
+            techniques: vec![Technique::Syn, Technique::Fin],
             failed_probes: 312,
             duration_s: 1.5,
             probes_per_s: 208.0,
