@@ -264,3 +264,65 @@ fn a_scanner_changing_technique_is_one_incident_that_lists_each() {
     assert_eq!(end["evidence"]["techniques"], serde_json::json!(["syn", "fin", "ack"]), "{end}");
     assert!(end["summary"].as_str().unwrap().ends_with("(SYN, then FIN, then ACK probes)"), "{end}");
 }
+
+#[test]
+fn a_multi_homed_host_asking_for_its_own_addresses_is_not_a_sweep() {
+    let (server, client) = (Host::lan(5), Host::lan(11));
+    let extra = |i: u8| std::net::Ipv4Addr::new(10, 77, 0, 100 + i);
+    let mut f = Forge::default();
+    for i in 0..60u8 {
+        let t = T0 + u64::from(i) * MS;
+        // It brings up 60 more addresses: announces each, then checks each from its
+        // first address and from the one before; nobody else answers for them.
+        f.arp(t, 1, server, extra(i), extra(i));
+        f.arp(t + MS / 4, 1, server, server.ip, extra(i));
+        if i > 0 {
+            f.arp(t + MS / 2, 1, server, extra(i - 1), extra(i));
+        }
+        // A client resolves some of them, and the server answers.
+        if i % 3 == 0 {
+            f.arp(t + 3 * MS / 4, 1, client, client.ip, extra(i));
+            f.arp(t + 4 * MS / 5, 2, server, extra(i), client.ip);
+        }
+    }
+    f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    assert_eq!(news(&alerts(f)), []);
+}
+
+#[test]
+fn downloads_now_and_then_stop_being_spikes_and_a_new_kind_of_burst_is_one() {
+    let (server, client) = (Host::lan(10), Host::lan(11));
+    let mut f = Forge::default();
+    let mut seq = 1u32;
+    let mut send = |f: &mut Forge, t: u64| {
+        f.tcp(t, server, 443, client, 50000, ACK, seq, 1);
+        seq = seq.wrapping_add(1448);
+    };
+    // 40 pps of TCP for ten minutes; every minute a 2 s download at 3,000 pps...
+    for s in 0..600u64 {
+        for k in 0..40 {
+            send(&mut f, T0 + s * 1000 * MS + k * 25 * MS);
+        }
+        if s % 60 == 45 {
+            for k in 0..6000 {
+                send(&mut f, T0 + s * 1000 * MS + k * MS / 3);
+            }
+        }
+    }
+    // ...then a burst of a new kind: 15,000 pps for a second.
+    for k in 0..15_000 {
+        send(&mut f, T0 + 601_000 * MS + k * MS / 15);
+    }
+    for s in 602..615u64 {
+        send(&mut f, T0 + s * 1000 * MS);
+    }
+    let spikes: Vec<String> = alerts(f)
+        .iter()
+        .filter(|a| a["state"] == "new" && a["kind"] == "rate_spike")
+        .map(|a| a["summary"].as_str().unwrap().to_string())
+        .collect();
+    // The first two downloads (a burst is usual once it has recurred), not the eight
+    // after them, and the new burst.
+    assert_eq!(spikes.len(), 3, "{spikes:?}");
+    assert!(spikes[2].contains("15000 packets/s"), "{spikes:?}");
+}

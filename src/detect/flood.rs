@@ -252,6 +252,7 @@ impl FloodDetector {
         if self.flood_explains(p, held.start()) {
             return;
         }
+        self.spikes.learn_burst(p, held, &self.cfg);
         let spike = self.spikes.reported(p, held, &self.cfg);
         let key = IncidentKey { kind: AlertKind::RateSpike, src: None, dst: None, proto: p.into(), port: None };
         self.book.observe(key, now, |a| spike.fill(a), out);

@@ -235,8 +235,16 @@ impl ScanDetector {
             }
             r.state |= Record::FAILED;
             let how = How { forged: r.has(Record::FORGED), technique: r.technique };
+            if p.class == Class::Arp && self.own_address(p.scanner, p.target) {
+                continue; // a multi-homed host asking for one of its own addresses
+            }
             self.failed(p.ts, (p.scanner, p.target), p.class, p.port, how, out);
         }
+    }
+
+    /// Whether `target` is known as an address of the same machine (MAC) as `asker`.
+    fn own_address(&self, asker: IpAddr, target: IpAddr) -> bool {
+        self.idents.mac_of(target).is_some_and(|t| self.idents.mac_of(asker) == Some(t))
     }
 
     /// A probe already counted as failed got an answer after all: the answers contradict
@@ -417,15 +425,15 @@ impl ScanDetector {
                 self.veterans.insert(address(sender));
             }
         }
+        let own_answer = arp.sender.is_unspecified() || self.idents.agrees(sender, m);
         match arp.op {
-            1 if !arp.sender.is_unspecified() && arp.sender != arp.target => {
+            1 if !arp.sender.is_unspecified() && arp.sender != arp.target && !self.own_address(sender, target) => {
                 let id = hash_of((b'q', sender, target));
                 if self.seen.insert_new(id) {
                     self.probe(Record::new(id, m.ts, 0, Sent::Arp, Technique::Arp), sender, target, Class::Arp, 0);
                 } // else a retry of a who-has already waiting
             }
             2 => {
-                let own_answer = self.idents.agrees(sender, m);
                 let asked = hash_of((b'q', target, sender));
                 if let Some(r) = self.probes.get_mut(asked).filter(|r| r.sent == Sent::Arp && r.ts <= m.ts) {
                     r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };

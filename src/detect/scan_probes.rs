@@ -167,6 +167,11 @@ impl Idents {
         mac_ok && ttl_ok
     }
 
+    /// The MAC `ip` showed itself with, when known.
+    pub(super) fn mac_of(&self, ip: IpAddr) -> Option<[u8; 6]> {
+        self.table.get(&ip).map(|k| k.mac).filter(|m| *m != [0; 6])
+    }
+
     /// Whether `m` certainly is not from `from`: it is known, and `m` is unlike it.
     pub(super) fn disagrees(&self, from: IpAddr, m: &PacketMeta) -> bool {
         self.table.get(&from).is_some_and(|k| {

@@ -2,11 +2,26 @@
 //! a warm-up), or against a fixed per-protocol threshold when one is set. Part of the
 //! flood detector, which holds a spiking second back for a second and reports it only
 //! when no flood incident explains it by then.
+//!
+//! Bursts are learned too: a protocol's usual bursts (a download now and then) are not
+//! spikes. Each burst that no flood explains is remembered (the latest [`BURSTS`], one
+//! per episode). Over a learned threshold, a new burst is a spike unless [`RECUR`] of
+//! those were at least 1/[`USUAL_BURST`] of it and happened within [`BURST_MEMORY`]: the
+//! first downloads are reported, the ones like them after them are not, and a new kind
+//! of burst (bigger by half than any usual one) still is.
 
 use super::FloodConfig;
 
 /// Per-second smoothing of a protocol's learned rate: about a minute of memory.
 const ALPHA: f64 = 1.0 / 60.0;
+/// A burst up to this many times a remembered one is like it.
+const USUAL_BURST: f64 = 1.5;
+/// Bursts remembered per protocol.
+const BURSTS: usize = 8;
+/// Bursts like it before that make a burst usual.
+const RECUR: usize = 2;
+/// Seconds a burst is remembered.
+const BURST_MEMORY: i64 = 3600;
 use crate::decode::Proto;
 use crate::detect::evidence::{Figures, RateSpikeFigures, ThresholdKind};
 use crate::detect::{Alert, Severity};
@@ -24,6 +39,8 @@ struct ProtoRate {
     last_active: i64,
     peak: u64,
     packets: u64,
+    /// Past bursts no flood explained: (second, peak packets in a second), latest last.
+    bursts: [(i64, u64); BURSTS],
 }
 
 /// A spiking second: its packets and the threshold they crossed.
@@ -98,7 +115,18 @@ impl Spikes {
             None => None,
         };
         match threshold.filter(|&t| count as f64 >= t) {
-            Some(threshold) => r.held = Some(Held { second: done, count, threshold }),
+            Some(threshold) => {
+                let fixed = cfg.spike_fixed[p.index()].is_some();
+                // A spike going on goes on; a new one must be unlike the usual bursts.
+                let going_on = r.last_active > 0 && done - r.last_active <= cfg.quiet / NANOS_PER_SEC;
+                let like = |&(at, peak): &(i64, u64)| {
+                    peak > 0 && done - at <= BURST_MEMORY && USUAL_BURST * peak as f64 >= count as f64
+                };
+                let usual = r.bursts.iter().filter(|b| like(b)).count() >= RECUR;
+                if fixed || going_on || !usual {
+                    r.held = Some(Held { second: done, count, threshold });
+                }
+            }
             None => {
                 r.mean += ALPHA * (count as f64 - r.mean);
                 r.learned = r.learned.saturating_add(1);
@@ -112,6 +140,19 @@ impl Spikes {
     /// The spiking second held back for `p`, taken.
     pub(super) fn take_held(&mut self, p: Proto) -> Option<Held> {
         self.rates[p.index()].held.take()
+    }
+
+    /// Remembers a burst no flood explains (a new episode after a quiet gap, else the
+    /// latest one's peak).
+    pub(super) fn learn_burst(&mut self, p: Proto, held: Held, cfg: &FloodConfig) {
+        let bursts = &mut self.rates[p.index()].bursts;
+        let latest = &mut bursts[BURSTS - 1];
+        if latest.1 > 0 && held.second - latest.0 <= cfg.quiet / NANOS_PER_SEC {
+            *latest = (held.second, latest.1.max(held.count));
+        } else {
+            bursts.rotate_left(1);
+            bursts[BURSTS - 1] = (held.second, held.count);
+        }
     }
 
     /// Counts `held` into `p`'s incident figures (a quiet gap starts them afresh).
