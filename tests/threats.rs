@@ -290,39 +290,46 @@ fn a_multi_homed_host_asking_for_its_own_addresses_is_not_a_sweep() {
 }
 
 #[test]
-fn downloads_now_and_then_stop_being_spikes_and_a_new_kind_of_burst_is_one() {
+fn downloads_are_not_spikes_recurring_bursts_are_learned_and_a_new_kind_still_alerts() {
     let (server, client) = (Host::lan(10), Host::lan(11));
     let mut f = Forge::default();
     let mut seq = 1u32;
-    let mut send = |f: &mut Forge, t: u64| {
-        f.tcp(t, server, 443, client, 50000, ACK, seq, 1);
+    let mut send = |f: &mut Forge, t: u64, port: u16| {
+        f.tcp(t, server, port, client, 50000, ACK, seq, 1);
         seq = seq.wrapping_add(1448);
     };
-    // 40 pps of TCP for ten minutes; every minute a 2 s download at 3,000 pps...
+    // Ten minutes of 40 pps of TCP. Every minute a 2 s download at 3,000 pps (one
+    // flow), and, 20 s later, a job that talks to 50 ports at 3,000 pps for 2 s.
     for s in 0..600u64 {
+        let t = T0 + s * 1000 * MS;
         for k in 0..40 {
-            send(&mut f, T0 + s * 1000 * MS + k * 25 * MS);
+            send(&mut f, t + k * 25 * MS, 443);
         }
-        if s % 60 == 45 {
+        if s % 60 == 35 {
             for k in 0..6000 {
-                send(&mut f, T0 + s * 1000 * MS + k * MS / 3);
+                send(&mut f, t + k * MS / 3, 443);
+            }
+        }
+        if s % 60 == 55 {
+            for k in 0..6000u16 {
+                send(&mut f, t + u64::from(k) * MS / 3, 2000 + k % 50);
             }
         }
     }
-    // ...then a burst of a new kind: 15,000 pps for a second.
-    for k in 0..15_000 {
-        send(&mut f, T0 + 601_000 * MS + k * MS / 15);
+    // Then a burst of a new kind: 15,000 pps over 500 ports for a second.
+    for k in 0..15_000u16 {
+        send(&mut f, T0 + 601_000 * MS + u64::from(k) * MS / 15, 3000 + k % 500);
     }
     for s in 602..615u64 {
-        send(&mut f, T0 + s * 1000 * MS);
+        send(&mut f, T0 + s * 1000 * MS, 443);
     }
     let spikes: Vec<String> = alerts(f)
         .iter()
         .filter(|a| a["state"] == "new" && a["kind"] == "rate_spike")
         .map(|a| a["summary"].as_str().unwrap().to_string())
         .collect();
-    // The first two downloads (a burst is usual once it has recurred), not the eight
-    // after them, and the new burst.
+    // No download; the job's first two bursts (a burst is usual once it has recurred),
+    // not the eight after them; and the new burst.
     assert_eq!(spikes.len(), 3, "{spikes:?}");
     assert!(spikes[2].contains("15000 packets/s"), "{spikes:?}");
 }

@@ -99,6 +99,15 @@ fn step(client: u64, what: u64, number: u32) -> u64 {
     super::memory::number(client ^ (what << 32 | u64::from(number)))
 }
 
+/// Which conversation a packet belongs to, whichever way it goes (addresses and ports).
+#[inline]
+fn conversation(m: &PacketMeta) -> u64 {
+    let (Some(src), Some(dst)) = (m.src, m.dst) else { return 0 };
+    let (sp, dp) = m.ports.unwrap_or((0, 0));
+    let p = m.ip_proto.unwrap_or(0);
+    if (src, sp) <= (dst, dp) { tuple(p, src, sp, dst, dp) } else { tuple(p, dst, dp, src, sp) }
+}
+
 /// Flood kinds, in the order of [`Victim::kinds`].
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -222,7 +231,7 @@ impl FloodDetector {
         if let Some((done, seconds)) = self.spikes.advance(m.ts) {
             self.roll_rates(m.ts, done, seconds, out);
         }
-        self.spikes.count(m.proto);
+        self.spikes.count(m.proto, conversation(m));
     }
 
     /// Whether a flood incident ran in this protocol since `since`, or one is building.

@@ -3,6 +3,10 @@
 //! flood detector, which holds a spiking second back for a second and reports it only
 //! when no flood incident explains it by then.
 //!
+//! A burst carried by one conversation (a download, a backup: at least half of the
+//! second's packets, by a majority vote) is a transfer, not a spike: a flood or a scan
+//! spreads over many, and a single flow is for the flood detector to judge.
+//!
 //! Bursts are learned too: a protocol's usual bursts (a download now and then) are not
 //! spikes. Each burst that no flood explains is remembered (the latest [`BURSTS`], one
 //! per episode). Over a learned threshold, a new burst is a spike unless [`RECUR`] of
@@ -41,6 +45,8 @@ struct ProtoRate {
     packets: u64,
     /// Past bursts no flood explained: (second, peak packets in a second), latest last.
     bursts: [(i64, u64); BURSTS],
+    /// This second's majority vote (Boyer-Moore) over conversations: candidate, margin.
+    vote: (u64, u64),
 }
 
 /// A spiking second: its packets and the threshold they crossed.
@@ -97,10 +103,16 @@ impl Spikes {
         (second > last).then_some((last, second - last))
     }
 
-    /// Counts one packet of `p` in the current second.
+    /// Counts one packet of `p`, of conversation `conv`, in the current second.
     #[inline]
-    pub(super) fn count(&mut self, p: Proto) {
-        self.rates[p.index()].this_second += 1;
+    pub(super) fn count(&mut self, p: Proto, conv: u64) {
+        let r = &mut self.rates[p.index()];
+        r.this_second += 1;
+        r.vote = match r.vote {
+            (c, n) if c == conv => (c, n + 1),
+            (c, n) if n > 0 => (c, n - 1),
+            _ => (conv, 1),
+        };
     }
 
     /// Second `done` is over (and `seconds - 1` empty ones after it): holds `p`'s count
@@ -123,7 +135,10 @@ impl Spikes {
                     peak > 0 && done - at <= BURST_MEMORY && USUAL_BURST * peak as f64 >= count as f64
                 };
                 let usual = r.bursts.iter().filter(|b| like(b)).count() >= RECUR;
-                if fixed || going_on || !usual {
+                // The margin is at least twice the majority's share less the rest: half or
+                // more of the second means one conversation carried at least half of it.
+                let transfer = 2 * r.vote.1 >= count;
+                if fixed || going_on || !(usual || transfer) {
                     r.held = Some(Held { second: done, count, threshold });
                 }
             }
@@ -135,6 +150,7 @@ impl Spikes {
         r.mean *= (1.0 - ALPHA).powi(idle as i32);
         r.learned = r.learned.saturating_add(idle as u32);
         r.this_second = 0;
+        r.vote = (0, 0);
     }
 
     /// The spiking second held back for `p`, taken.
