@@ -5,12 +5,14 @@ long after they began, and which alerts matched no attack.
   lab_table.py ATTACKS.tsv ALERTS.ndjson
 
 Prints a Markdown table. Exit status 1 if an attack was missed, caught late (more than
-2 s after its first packet; the slow scan is exempt), or any alert matched no attack.
+2 s after its first packet; the slow scan is exempt), gave more than 3 `new` reports
+(whatever its number of sources), or any alert matched no attack.
 """
 import json
 import sys
 
 LIMIT = 2.0
+MAX_NEWS = 3
 
 
 def main(attacks_path, alerts_path):
@@ -33,30 +35,28 @@ def main(attacks_path, alerts_path):
     rows = []
     failed = False
     for atk in attacks:
-        hit = None
-        for a in news:
-            if (a["kind"], a["src"], a["dst"], a["proto"]) == (atk["kind"], atk["src"], atk["dst"], atk["proto"]) \
-                    and (atk["port"] is None or a["port"] == atk["port"]):
-                hit = a
-                break
-        if hit is None:
-            rows.append((atk, "**missed**", "-"))
+        hits = [a for a in news
+                if (a["kind"], a["src"], a["dst"], a["proto"]) == (atk["kind"], atk["src"], atk["dst"], atk["proto"])
+                and (atk["port"] is None or a["port"] == atk["port"]) and a["id"] not in used]
+        if not hits:
+            rows.append((atk, "**missed**", "-", 0))
             failed = True
             continue
-        used.add(hit["id"])
-        delay = hit["ts"] - atk["start"]
+        used.update(a["id"] for a in hits)
+        delay = hits[0]["ts"] - atk["start"]
         late = delay > LIMIT and atk["name"] != "slow-scan"
-        failed |= late
-        rows.append((atk, "yes" + (" (late)" if late else ""), f"{delay:.2f}"))
+        failed |= late or len(hits) > MAX_NEWS
+        rows.append((atk, "yes" + (" (late)" if late else ""), f"{delay:.2f}", len(hits)))
     false = [a for a in news if a["id"] not in used]
     failed |= bool(false)
 
-    print("| attack | command | expected alert | detected | delay (s) |")
-    print("|---|---|---|---|---|")
-    for atk, detected, delay in rows:
+    print("| attack | command | expected alert | detected | delay (s) | new reports |")
+    print("|---|---|---|---|---|---:|")
+    for atk, detected, delay, count in rows:
         who = f"{atk['src'] or 'spoofed'} → {atk['dst'] or 'many'}"
         port = f":{atk['port']}" if atk["port"] else ""
-        print(f"| {atk['name']} | `{atk['command']}` | {atk['kind']} {atk['proto']}{port} {who} | {detected} | {delay} |")
+        over = " (too many)" if count > MAX_NEWS else ""
+        print(f"| {atk['name']} | `{atk['command']}` | {atk['kind']} {atk['proto']}{port} {who} | {detected} | {delay} | {count}{over} |")
     print()
     print(f"False alerts: {len(false)}")
     for a in false:

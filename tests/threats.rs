@@ -333,3 +333,21 @@ fn downloads_are_not_spikes_recurring_bursts_are_learned_and_a_new_kind_still_al
     assert_eq!(spikes.len(), 3, "{spikes:?}");
     assert!(spikes[2].contains("15000 packets/s"), "{spikes:?}");
 }
+
+#[test]
+fn a_victim_resolving_the_spoofed_sources_of_its_flood_is_not_sweeping() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(23));
+    let mut f = Forge::default();
+    // 90 spoofed addresses of the LAN, 60 SYNs each; the victim asks ARP for each, to
+    // send its SYN-ACKs, and nobody answers.
+    for i in 0..5400u32 {
+        let t = T0 + u64::from(i) * 200_000;
+        let spoofed = Host { ip: std::net::Ipv4Addr::new(10, 77, 0, 160 + (i % 90) as u8), ..attacker };
+        f.tcp(t, spoofed, 1024 + (i % 60_000) as u16, victim, 80, SYN, i, 0);
+        if i < 90 {
+            f.arp(t + 50_000, 1, victim, victim.ip, spoofed.ip);
+        }
+    }
+    f.tcp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1);
+    assert_eq!(new_kinds(&alerts(f)), [("syn_flood".into(), "10.77.0.23".into())]);
+}

@@ -365,8 +365,16 @@ impl Detector for FloodDetector {
     }
 
     fn claims(&self, a: &Alert) -> Option<u64> {
-        // A flood's spoofed sources: not its one named attacker, and no scan of another host.
         let host = a.src?;
+        if a.kind == AlertKind::HostSweep && a.proto == super::AlertProto::Arp {
+            // A victim resolving the spoofed sources of its flood to answer them.
+            let v = self.victims.get(&host)?;
+            return Kind::ALL.iter().find_map(|&k| {
+                let facts = v.loads[k as usize].as_ref()?.facts.as_ref()?;
+                (facts.sources > 1).then(|| self.book.id_of(&flood_key(k, host)))?
+            });
+        }
+        // A flood's spoofed sources: not its one named attacker, and no scan of another host.
         let target = match a.kind {
             AlertKind::Outlier => None,
             AlertKind::PortScan => Some(a.dst?),
