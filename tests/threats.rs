@@ -351,3 +351,32 @@ fn a_victim_resolving_the_spoofed_sources_of_its_flood_is_not_sweeping() {
     f.tcp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1);
     assert_eq!(new_kinds(&alerts(f)), [("syn_flood".into(), "10.77.0.23".into())]);
 }
+
+#[test]
+fn one_packet_from_the_future_neither_expires_probes_early_nor_stops_detection() {
+    let (client, server, scanner, target) = (Host::lan(11), Host::lan(10), Host::lan(66), Host::lan(20));
+    let mut f = Forge::default();
+    f.keep_order = true;
+    for p in 1..=60u16 {
+        // A client's connections to 60 ports, each answered 2 ms later; between a SYN and
+        // its answer, a forged packet dated ten years ahead.
+        let t = T0 + u64::from(p) * 10 * MS;
+        f.tcp(t, client, 30000 + p, server, p, SYN, 5, 0);
+        if p == 30 {
+            f.tcp(t + MS + 10 * 365 * 86_400 * 1_000_000_000, scanner, 1, server, 1, ACK, 1, 1);
+        }
+        f.tcp(t + 2 * MS, server, p, client, 30000 + p, SYN | ACK, 9, 6);
+    }
+    // Then a SYN scan, which must still be caught on time.
+    for p in 1..=100u16 {
+        let t = T0 + 2_000 * MS + u64::from(p) * MS;
+        f.tcp(t, scanner, 40000, target, p, SYN, 7, 0);
+        f.tcp(t + MS / 10, target, p, scanner, 40000, RST | ACK, 0, 8);
+    }
+    f.tcp(T0 + 10_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1);
+    let reports = alerts(f);
+    assert_eq!(news(&reports), [port_scan(scanner, target)]);
+    let scan = reports.iter().find(|a| a["state"] == "new").unwrap();
+    let delay = scan["ts"].as_f64().unwrap() - (T0 / 1_000_000_000 + 2) as f64;
+    assert!(delay < 1.0, "caught {delay} s after the scan began");
+}

@@ -37,6 +37,8 @@ pub const FIN: u8 = 0x01;
 #[derive(Default)]
 pub struct Forge {
     frames: Vec<(u64, Vec<u8>)>,
+    /// Write the frames in the order they were added, not sorted by time.
+    pub keep_order: bool,
 }
 
 impl Forge {
@@ -101,9 +103,12 @@ impl Forge {
         self.frames.push((ns, v));
     }
 
-    /// Writes the frames, sorted by time (stable), as a nanosecond pcap.
+    /// Writes the frames as a nanosecond pcap, sorted by time (stable) unless
+    /// `keep_order` (a forged timestamp then stays where it was put).
     pub fn write(mut self, path: &Path) {
-        self.frames.sort_by_key(|(ns, _)| *ns);
+        if !self.keep_order {
+            self.frames.sort_by_key(|(ns, _)| *ns);
+        }
         let records: Vec<(u32, u32, &[u8], u32)> = self
             .frames
             .iter()
