@@ -141,6 +141,8 @@ struct Probe {
     key: u64,
 }
 
+/// How far ahead in the queue of pending probes their records are prefetched.
+const EXPIRE_AHEAD: usize = 8;
 /// Probe records held (two ways of 2^17 buckets, 6 MB).
 const PROBE_BITS: u32 = 18;
 /// Addresses whose MAC and TTL are remembered.
@@ -227,6 +229,11 @@ impl ScanDetector {
         while let Some(p) = self.pending.front() {
             if p.ts + self.cfg.probe_timeout > now {
                 break;
+            }
+            // The records of the probes due next are far apart in memory: ask for one
+            // a few places on while this one is judged.
+            if let Some(ahead) = self.pending.get(EXPIRE_AHEAD) {
+                self.probes.prefetch(ahead.key);
             }
             let p = self.pending.pop_front().expect("front exists");
             let Some(r) = self.probes.get_mut(p.key).filter(|r| r.ts == p.ts) else { continue };

@@ -188,7 +188,7 @@ pub fn prefetch<T>(p: &T) {
 
 /// [`prefetch`] of any address, even one past an allocation's end.
 #[inline(always)]
-fn prefetch_at(p: *const u8) {
+pub fn prefetch_at(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch never faults and never changes memory, whatever the address.
     unsafe {
