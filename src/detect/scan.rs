@@ -477,7 +477,9 @@ impl Detector for ScanDetector {
                 return;
             }
         };
-        if let Some(n) = m.ip_proto.filter(|&n| n != 6 && n != 17) {
+        // IP-protocol probes (not TCP, UDP or ICMP, which every host speaks: an ICMP
+        // flood must not churn the tuple memory).
+        if let Some(n) = m.ip_proto.filter(|&n| !matches!(n, 1 | 6 | 17 | 58)) {
             self.seen.insert(ip_sent(addrs.0, addrs.1, n));
         }
         match (m.proto, m.ports) {
