@@ -345,9 +345,7 @@ impl ScanDetector {
                 .get_mut(back)
                 .filter(|r| r.sent == Sent::Syn && r.ts <= m.ts && m.tcp_ack == r.number.wrapping_add(1))
             {
-                let own_answer = self.idents.agrees(src, m);
-                r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
-                if r.has(Record::FAILED) {
+                if r.answer(self.idents.agrees(src, m)) {
                     self.contradicted(dst, src, Class::Tcp);
                 }
             }
@@ -374,9 +372,7 @@ impl ScanDetector {
         let back = tuple(17, dst, dport, src, sport);
         if let Some(r) = self.probes.get_mut(back).filter(|r| r.sent == Sent::Udp && r.ts <= m.ts) {
             // The first datagram back answers, if it comes from the target itself.
-            let own_answer = self.idents.agrees(src, m);
-            r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
-            if r.has(Record::FAILED) {
+            if r.answer(self.idents.agrees(src, m)) {
                 self.contradicted(dst, src, Class::Udp);
             }
             return;
@@ -443,7 +439,7 @@ impl ScanDetector {
             2 => {
                 let asked = hash_of((b'q', target, sender));
                 if let Some(r) = self.probes.get_mut(asked).filter(|r| r.sent == Sent::Arp && r.ts <= m.ts) {
-                    r.state |= if own_answer { Record::ANSWERED } else { Record::FORGED };
+                    r.answer(own_answer);
                 }
             }
             _ => {}

@@ -67,6 +67,13 @@ impl Record {
         self.key
     }
 
+    /// Takes an answer to this probe, the target's own or not (then forged); returns
+    /// whether the probe had already failed (the answers contradict each other).
+    pub(super) fn answer(&mut self, own: bool) -> bool {
+        self.state |= if own { Record::ANSWERED } else { Record::FORGED };
+        self.has(Record::FAILED)
+    }
+
     pub(super) fn has(&self, bit: u8) -> bool {
         self.state & bit != 0
     }
@@ -132,6 +139,21 @@ pub(super) struct Ident {
     last: Nanos,
 }
 
+impl Ident {
+    /// How `m` shows its sender (no TTL for ARP).
+    fn of(m: &PacketMeta) -> Ident {
+        Ident { mac: m.src_mac, ttl: if m.src.is_some() { m.ttl } else { 0 }, last: m.ts }
+    }
+
+    /// Whether `seen` can be the same machine: the same MAC, a TTL at most one hop off
+    /// (unknown fields match anything).
+    fn alike(&self, seen: &Ident) -> bool {
+        let mac_ok = self.mac == [0; 6] || seen.mac == [0; 6] || self.mac == seen.mac;
+        let ttl_ok = self.ttl == 0 || seen.ttl == 0 || self.ttl.abs_diff(seen.ttl) <= 1;
+        mac_ok && ttl_ok
+    }
+}
+
 impl LastSeen for Ident {
     fn last_seen(&self) -> Nanos {
         self.last
@@ -151,12 +173,11 @@ impl Idents {
     /// Whether `m` (sent as `from`) looks like what `from` sent before; the first look
     /// is remembered. Unknown fields (no MAC on this link, no TTL in ARP) match anything.
     pub(super) fn agrees(&mut self, from: IpAddr, m: &PacketMeta) -> bool {
-        let seen = Ident { mac: m.src_mac, ttl: if m.src.is_some() { m.ttl } else { 0 }, last: m.ts };
+        let seen = Ident::of(m);
         let known = self.table.entry_or_insert_with(from, || seen);
         known.last = known.last.max(m.ts);
-        let mac_ok = known.mac == [0; 6] || seen.mac == [0; 6] || known.mac == seen.mac;
-        let ttl_ok = known.ttl == 0 || seen.ttl == 0 || known.ttl.abs_diff(seen.ttl) <= 1;
-        if mac_ok && ttl_ok {
+        let alike = known.alike(&seen);
+        if alike {
             if known.mac == [0; 6] {
                 known.mac = seen.mac;
             }
@@ -164,7 +185,7 @@ impl Idents {
                 known.ttl = seen.ttl;
             }
         }
-        mac_ok && ttl_ok
+        alike
     }
 
     /// The MAC `ip` showed itself with, when known.
@@ -174,10 +195,7 @@ impl Idents {
 
     /// Whether `m` certainly is not from `from`: it is known, and `m` is unlike it.
     pub(super) fn disagrees(&self, from: IpAddr, m: &PacketMeta) -> bool {
-        self.table.get(&from).is_some_and(|k| {
-            (k.mac != [0; 6] && m.src_mac != [0; 6] && k.mac != m.src_mac)
-                || (k.ttl != 0 && m.ttl != 0 && k.ttl.abs_diff(m.ttl) > 1)
-        })
+        self.table.get(&from).is_some_and(|k| !k.alike(&Ident::of(m)))
     }
 
     pub(super) fn fill(&self) -> crate::stats::table::Fill {

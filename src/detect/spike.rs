@@ -15,9 +15,11 @@
 //! of burst (bigger by half than any usual one) still is.
 
 use super::FloodConfig;
+use crate::decode::Proto;
+use crate::detect::evidence::{Figures, RateSpikeFigures, ThresholdKind};
+use crate::detect::{Alert, Severity};
+use crate::packet::{NANOS_PER_SEC, Nanos};
 
-/// Per-second smoothing of a protocol's learned rate: about a minute of memory.
-const ALPHA: f64 = 1.0 / 60.0;
 /// A burst up to this many times a remembered one is like it.
 const USUAL_BURST: f64 = 1.5;
 /// Bursts remembered per protocol.
@@ -26,10 +28,9 @@ const BURSTS: usize = 8;
 const RECUR: usize = 2;
 /// Seconds a burst is remembered.
 const BURST_MEMORY: i64 = 3600;
-use crate::decode::Proto;
-use crate::detect::evidence::{Figures, RateSpikeFigures, ThresholdKind};
-use crate::detect::{Alert, Severity};
-use crate::packet::{NANOS_PER_SEC, Nanos};
+
+/// Per-second smoothing of a protocol's learned rate: about a minute of memory.
+const ALPHA: f64 = 1.0 / 60.0;
 
 /// Learned packet rate of one protocol.
 #[derive(Clone, Copy, Default)]
