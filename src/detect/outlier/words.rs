@@ -45,10 +45,43 @@ const QUALIFIERS: [&str; 2] = ["mean_size_out", "size_spread_out"];
 const PACKETS_NEED_BYTES: [(&str, &str); 2] =
     [("packets_out_per_s", "bytes_out_per_s"), ("packets_in_per_s", "bytes_in_per_s")];
 
+/// Indices (short horizon) of the volume figures of each direction: packets, bytes.
+const OUT: (usize, usize) = (0, 2);
+const IN: (usize, usize) = (1, 3);
+
+/// A direction answers the other when it carries at most this share of the other's bytes
+/// in at most [`ECHO_PACKETS`] times its packets: the acknowledgements of a transfer
+/// (one per segment or per two, 40 to 90 bytes each against segments of hundreds).
+const ECHO_BYTES: f64 = 1.0 / 8.0;
+const ECHO_PACKETS: f64 = 1.25;
+
+/// Whether, in horizon `h` (0 or [`N`]) of `raw`, direction `this` only answers
+/// direction `other`: its volume is the echo of the other's, not a behaviour of its own.
+fn echoes(raw: &Vector, h: usize, this: (usize, usize), other: (usize, usize)) -> bool {
+    let (packets, bytes) = (raw[h + this.0], raw[h + this.1]);
+    let (their_packets, their_bytes) = (raw[h + other.0], raw[h + other.1]);
+    bytes <= their_bytes * ECHO_BYTES && packets <= their_packets * ECHO_PACKETS
+}
+
+/// Whether figure `f` of `raw` is the volume of a direction that only answers the other
+/// (the ACK stream a download sends, the ACKs a server serving one receives): judged by
+/// the direction it answers, never on its own.
+fn is_echo(raw: &Vector, f: usize) -> bool {
+    let (h, base) = (f - f % N, f % N);
+    if base == OUT.0 || base == OUT.1 {
+        echoes(raw, h, OUT, IN)
+    } else if base == IN.0 || base == IN.1 {
+        echoes(raw, h, IN, OUT)
+    } else {
+        false
+    }
+}
+
 /// Every figure of `raw` (either horizon) at least `min_deviation` spreads and [`FLOOR`]
 /// above the typical of cluster `cluster` and new for the host
-/// (`new_for_host(index, value)`). Only figures above typical count: a host is flagged
-/// for doing more or different, not less.
+/// (`new_for_host(index, value)`), except the volume of a direction that only answers
+/// the other. Only figures above typical count: a host is flagged for doing more or
+/// different, not less.
 pub fn far_above(
     model: &Model,
     cluster: u8,
@@ -67,6 +100,7 @@ pub fn far_above(
         .filter(|u| {
             u.deviation >= min_deviation
                 && u.value - u.typical >= FLOOR[u.feature % N]
+                && !is_echo(raw, u.feature)
                 && new_for_host(u.feature, u.value)
         })
         .collect()
@@ -195,6 +229,45 @@ mod tests {
         let other_direction = named(&[figure("packets_out_per_s", false, 9.0), figure("bytes_in_per_s", false, 5.0)]);
         assert_eq!(other_direction.len(), 1);
         assert_eq!(FEATURES[other_direction[0].feature % N], "bytes_in_per_s");
+    }
+
+    /// A vector with these volume figures in both horizons, everything else zero.
+    fn volumes(packets_out: f64, packets_in: f64, bytes_out: f64, bytes_in: f64) -> Vector {
+        let mut v = [0.0; DIM];
+        for h in [0, N] {
+            v[h..h + 4].copy_from_slice(&[packets_out, packets_in, bytes_out, bytes_in]);
+        }
+        v
+    }
+
+    #[test]
+    fn the_acks_of_a_transfer_are_an_echo_of_it() {
+        let (packets_out, bytes_out) = (FEATURES.iter().position(|f| *f == "packets_out_per_s").unwrap(), OUT.1);
+        // A 500 kB/s download: 345 segments/s in, one ACK of 66 bytes per segment out.
+        let download = volumes(345.0, 345.0, 345.0 * 66.0, 500_000.0);
+        for f in [packets_out, bytes_out, packets_out + N, bytes_out + N] {
+            assert!(is_echo(&download, f), "the ACK stream ({})", FEATURES[f % N]);
+        }
+        assert!(!is_echo(&download, IN.0) && !is_echo(&download, IN.1), "the download itself is judged");
+        // Delayed ACKs: one per two segments.
+        assert!(is_echo(&volumes(172.0, 345.0, 172.0 * 66.0, 500_000.0), packets_out));
+        // The server's side of it: the ACKs it receives.
+        let serving = volumes(345.0, 345.0, 500_000.0, 345.0 * 66.0);
+        assert!(is_echo(&serving, IN.0) && !is_echo(&serving, OUT.0));
+    }
+
+    #[test]
+    fn a_flood_or_an_upload_of_its_own_is_no_echo() {
+        let packets_out = OUT.0;
+        // A SYN flood: thousands of small packets out, a few answers in.
+        assert!(!is_echo(&volumes(5_000.0, 50.0, 300_000.0, 3_000.0), packets_out));
+        // Exfiltration while downloading: a real share of the bytes goes out.
+        assert!(!is_echo(&volumes(300.0, 345.0, 150_000.0, 500_000.0), OUT.1));
+        // Many small packets out over a download: more than its ACKs.
+        assert!(!is_echo(&volumes(2_000.0, 345.0, 60_000.0, 500_000.0), packets_out));
+        // Figures other than volume are never an echo.
+        let peers = FEATURES.iter().position(|f| *f == "distinct_peers").unwrap();
+        assert!(!is_echo(&volumes(1.0, 345.0, 66.0, 500_000.0), peers));
     }
 
     #[test]
