@@ -284,6 +284,24 @@ impl PacketMeta {
 /// Decodes one frame. Never fails and never panics, whatever the bytes.
 pub fn decode(frame: &Frame<'_>) -> PacketMeta {
     let mut meta = PacketMeta::blank(frame);
+    fill(frame, &mut meta);
+    meta
+}
+
+/// [`decode`]s `frame` onto the end of `batch`, in place: the capture loop's way, which
+/// writes each packet's meta once, where it travels, rather than building it and
+/// copying it there.
+#[inline]
+pub fn decode_onto(frame: &Frame<'_>, batch: &mut Vec<PacketMeta>) {
+    batch.push(PacketMeta::blank(frame));
+    if let Some(meta) = batch.last_mut() {
+        fill(frame, meta);
+    }
+}
+
+/// Everything past the frame's own figures ([`PacketMeta::blank`]).
+#[inline]
+fn fill(frame: &Frame<'_>, meta: &mut PacketMeta) {
     if frame.linktype == LinkType::ETHERNET
         && let Some(macs) = frame.data.get(..12)
     {
@@ -298,7 +316,7 @@ pub fn decode(frame: &Frame<'_>) -> PacketMeta {
         Ok(l3) => {
             meta.vlan = l3.vlan;
             match l3.kind {
-                L3Kind::Ipv4 | L3Kind::Ipv6 | L3Kind::Ip => ip::decode(l3.kind, l3.data, &mut meta),
+                L3Kind::Ipv4 | L3Kind::Ipv6 | L3Kind::Ip => ip::decode(l3.kind, l3.data, meta),
                 L3Kind::Arp => {
                     meta.proto = Proto::Arp;
                     meta.arp = arp(l3.data);
@@ -308,7 +326,6 @@ pub fn decode(frame: &Frame<'_>) -> PacketMeta {
             }
         }
     }
-    meta
 }
 
 /// Reads an ARP packet's operation and IPv4 addresses, if it carries them.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketRing, PacketSource, Progress};
-use crate::decode::{PacketMeta, decode};
+use crate::decode::{PacketMeta, decode_onto};
 use crate::detect::{Alert, Detectors};
 use crate::stats::Stats;
 pub use engine::ViewIo;
@@ -309,7 +309,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
             if let Some(ring) = options.ring {
                 ring.push(&frame);
             }
-            batch.push(decode(&frame));
+            decode_onto(&frame, &mut batch);
             if batch.len() == BATCH {
                 if !hand_off(full, &mut batch, empty, options.handoff, &mut report) {
                     break;
@@ -336,7 +336,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
                 if let Some(ring) = options.ring {
                     ring.push(&frame);
                 }
-                batch.push(decode(&frame));
+                decode_onto(&frame, &mut batch);
                 if batch.len() == BATCH && !hand_off(full, &mut batch, empty, Handoff::Block, &mut report) {
                     break;
                 }

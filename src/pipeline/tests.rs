@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::capture::ScriptedSource;
+use crate::decode::decode;
 use crate::synth::{Synth, SynthConfig};
 
 #[test]

@@ -407,10 +407,26 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         let mut order = std::mem::take(&mut self.order);
         order.clear();
         order.extend(self.slots.iter().enumerate().map(|(i, (_, v))| (v.last_seen(), i as u32)));
-        let slots = &self.slots;
-        order.select_nth_unstable_by(target - 1, |a, b| {
-            a.0.cmp(&b.0).then_with(|| slots[a.1 as usize].0.cmp(&slots[b.1 as usize].0))
-        });
+        // By age alone first, which never reads the slab: the target-th oldest age is the
+        // boundary. Every entry older goes; of those exactly as old (many, under a
+        // flood of one-packet keys in the same microsecond), the lowest keys fill the
+        // rest, and only they are compared by key.
+        order.select_nth_unstable_by_key(target - 1, |&(age, _)| age);
+        let boundary = order[target - 1].0;
+        order.retain(|&(age, _)| age <= boundary);
+        let mut older = 0;
+        for j in 0..order.len() {
+            if order[j].0 < boundary {
+                order.swap(older, j);
+                older += 1;
+            }
+        }
+        let need = target - older;
+        let ties = &mut order[older..];
+        if ties.len() > need {
+            let slots = &self.slots;
+            ties.select_nth_unstable_by(need - 1, |a, b| slots[a.1 as usize].0.cmp(&slots[b.1 as usize].0));
+        }
         order.truncate(target);
         // Highest slot first, so that moving the last entry into a hole never moves one
         // that is still to be removed.
