@@ -15,6 +15,8 @@ pub mod hash;
 pub mod packet;
 pub mod pipeline;
 pub mod privs;
+pub mod records;
+pub mod sinks;
 pub mod stats;
 pub mod synth;
 pub mod ui;

@@ -46,6 +46,9 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     if let Some(out) = opened.alerts {
         sinks.push(Box::new(NdjsonAlerts::new(out)));
     }
+    if let Some(streams) = opened.csv {
+        sinks.push(Box::new(crate::sinks::csv::CsvSink::new(streams).map_err(|e| anyhow::anyhow!("--csv: {e}"))?));
+    }
     Ok(Built {
         detectors: Detectors::new(list),
         outliers: shared,

@@ -144,6 +144,7 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
         sinks: &sinks,
         resolve: !cli.no_resolve,
         outliers: built.outliers.clone(),
+        records: cli.records.config(cli.max_flows),
     };
     let stats = Stats::new(stats_config(cli));
     let (name, stats, report) = match built.input {
@@ -164,7 +165,7 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
     // The sinks get the final summary too, as headless.
     let info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
     let summary = Summary::new(&stats, &info, cli.top);
-    let _ = sinks.finish(&serde_json::to_value(&summary).unwrap_or_default());
+    let _ = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
     Ok(())
 }
 
@@ -186,6 +187,7 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
         dump_alerts: built.dump_alerts.clone(),
         sinks: Some(&sinks),
         views: None,
+        records: Some(cli.records.config(cli.max_flows)),
     };
     let mut info = match built.input {
         Input::File(mut source) => {
@@ -240,7 +242,7 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
         );
     }
     let summary = Summary::new(&stats, &info, cli.top);
-    for s in sinks.finish(&serde_json::to_value(&summary).unwrap_or_default()) {
+    for s in sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default()) {
         if let Some(e) = s.error.filter(|_| info.sinks.get(s.name).is_none_or(|k| k.error.is_none())) {
             warn_line(&format!("{} sink: {e}", s.name));
         }
@@ -290,6 +292,7 @@ fn run_info(
             .collect(),
         outliers,
         warnings,
+        records: report.records,
         ..Default::default()
     }
 }

@@ -43,6 +43,8 @@ pub struct Opened {
     pub model: Option<OutFile>,
     /// The bytes of an existing `--model`, to load.
     pub model_bytes: Option<Vec<u8>>,
+    /// `--csv`: its four files, opened.
+    pub csv: Option<[crate::sinks::csv::Stream; 4]>,
     /// `--baseline`, opened.
     pub baseline: Option<FileSource>,
 }
@@ -74,6 +76,10 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let Some(path) = cli.alerts.as_deref() {
         alerts = Some(alert_stream(path, &plan)?);
     }
+    let csv = match cli.records.csv.as_deref() {
+        Some(dir) => Some(csv_streams(dir, &plan)?),
+        None => None,
+    };
     if let Plan::Become(user) = &plan {
         let dirs = [dump_alerts.as_ref(), dump_dir.as_ref(), model.as_ref().map(OutFile::dir)];
         for d in dirs.into_iter().flatten() {
@@ -93,7 +99,43 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
         live.set_unprivileged(&plan.name());
     }
-    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline })
+    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv })
+}
+
+/// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.
+fn csv_streams(dir: &Path, plan: &Plan) -> anyhow::Result<[crate::sinks::csv::Stream; 4]> {
+    if !dir.is_dir() {
+        anyhow::bail!("--csv {}: not a directory", dir.display());
+    }
+    let mut streams = Vec::new();
+    for name in crate::sinks::csv::FILES {
+        let path = dir.join(name);
+        let (file, fresh) = owned_stream("--csv", "CSV", &path, plan)?;
+        streams.push(crate::sinks::csv::Stream { out: Box::new(std::io::BufWriter::new(file)), fresh });
+    }
+    streams.try_into().map_err(|_| anyhow::anyhow!("--csv: four files"))
+}
+
+/// A file opened safely for appending records (created when absent) and given to the
+/// user the run becomes, when this run created it where that user could have; says
+/// whether this run created it.
+fn owned_stream(flag: &str, what: &str, path: &Path, plan: &Plan) -> anyhow::Result<(std::fs::File, bool)> {
+    let shown = path.display();
+    let (file, created) = crate::files::open_stream(path).map_err(|e| match e {
+        crate::files::FileError::Io { path, reason } => anyhow::anyhow!("cannot write {what} to {path}: {reason}"),
+        other => anyhow::anyhow!("{flag} {other}"),
+    })?;
+    if let (Plan::Become(user), true) = (plan, created) {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if privs::can_write(user, parent) {
+            privs::give(&file, user)
+                .map_err(|e| anyhow::anyhow!("{flag} {shown}: cannot give it to {}: {e}", user.name))?;
+        }
+    }
+    Ok((file, created))
 }
 
 /// The `--alerts` stream: standard output, or a file opened safely (and given to the
@@ -102,20 +144,7 @@ fn alert_stream(path: &str, plan: &Plan) -> anyhow::Result<Box<dyn Write + Send>
     if path == "-" {
         return Ok(Box::new(std::io::stdout()));
     }
-    let (file, created) = crate::files::open_stream(Path::new(path)).map_err(|e| match e {
-        crate::files::FileError::Io { path, reason } => anyhow::anyhow!("cannot write alerts to {path}: {reason}"),
-        other => anyhow::anyhow!("--alerts {other}"),
-    })?;
-    if let (Plan::Become(user), true) = (plan, created) {
-        let parent = match Path::new(path).parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if privs::can_write(user, parent) {
-            privs::give(&file, user)
-                .map_err(|e| anyhow::anyhow!("--alerts {path}: cannot give it to {}: {e}", user.name))?;
-        }
-    }
+    let (file, _) = owned_stream("--alerts", "alerts", Path::new(path), plan)?;
     Ok(Box::new(std::io::BufWriter::new(file)))
 }
 

@@ -150,10 +150,20 @@ fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
     match payload.ip_number.0 {
         6 | 17 if p.len() >= 4 => {
             meta.ports = Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])));
+            // The transport segment's length by the IP header (the bytes may be cut short
+            // by the snap length; the header still says how long it was).
+            let start = p.as_ptr() as usize - data.as_ptr() as usize;
+            let segment = declared_end(data).map_or(p.len(), |end| end.saturating_sub(start));
             if payload.ip_number.0 == 6 && p.len() >= 14 {
                 meta.tcp_seq = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
                 meta.tcp_ack = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
                 meta.tcp_flags = TcpFlags(p[13]);
+                let header = usize::from(p[12] >> 4) * 4;
+                meta.payload_len = segment.saturating_sub(header).min(usize::from(u16::MAX)) as u16;
+                // Wireshark's "bogus TCP header length": no TCP segment is read from it.
+                meta.malformed |= header < 20;
+            } else if payload.ip_number.0 == 17 {
+                meta.payload_len = segment.saturating_sub(8).min(usize::from(u16::MAX)) as u16;
             }
         }
         n @ (1 | 58) if p.len() >= 2 => {
@@ -164,6 +174,18 @@ fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
             }
         }
         _ => {}
+    }
+}
+
+/// Where the IP packet ends by its own length field (IPv4 total length, IPv6 40 bytes
+/// plus the payload length); `None` when the field is unset (segmentation offload).
+fn declared_end(data: &[u8]) -> Option<usize> {
+    let v6 = data.first()? >> 4 == 6;
+    let at = if v6 { 4 } else { 2 };
+    match usize::from(u16::from_be_bytes([*data.get(at)?, *data.get(at + 1)?])) {
+        0 => None,
+        n if v6 => Some(40 + n),
+        n => Some(n),
     }
 }
 

@@ -219,6 +219,9 @@ pub struct PacketMeta {
     pub tcp_ack: u32,
     /// The outermost IP header's TTL (IPv6: hop limit); 0 when there is none.
     pub ttl: u8,
+    /// TCP or UDP payload bytes, by the headers' length fields (so a packet cut short by
+    /// the snap length still says how much it carried); 0 for other protocols.
+    pub payload_len: u16,
     /// The Ethernet source address (all zeros when the link has none).
     pub src_mac: [u8; 6],
     /// The Ethernet destination address (all zeros when the link has none).
@@ -253,6 +256,7 @@ impl PacketMeta {
             tcp_flags: TcpFlags::default(),
             tcp_seq: 0,
             tcp_ack: 0,
+            payload_len: 0,
             ttl: 0,
             src_mac: [0; 6],
             dst_mac: [0; 6],

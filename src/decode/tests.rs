@@ -295,3 +295,34 @@ fn icmpv6_unreachable_quotes_the_probe() {
     let q = m.quoted.expect("quoted probe");
     assert_eq!((q.dst, q.ip_proto, q.dport), (ip("2001:db8::2").unwrap(), 6, Some(22)));
 }
+
+#[test]
+fn payload_lengths_come_from_the_headers_even_when_the_bytes_are_cut() {
+    let data = [7u8; 300];
+    let tcp = build(|v| {
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_A, V4_B, 64)
+            .tcp(40000, 80, 1, 1024)
+            .ack(5)
+            .write(v, &data)
+            .unwrap()
+    });
+    assert_eq!(meta(LinkType::ETHERNET, &tcp).payload_len, 300);
+    // A snap length of 96 bytes keeps the headers only: the IP length still says 300.
+    let cut = meta(LinkType::ETHERNET, &tcp[..96]);
+    assert_eq!((cut.payload_len, cut.malformed), (300, false));
+    let udp6 = build(|v| {
+        PacketBuilder::ethernet2(MAC_A, MAC_B).ipv6([1; 16], [2; 16], 64).udp(53, 5353).write(v, &data[..40]).unwrap()
+    });
+    assert_eq!(meta(LinkType::ETHERNET, &udp6).payload_len, 40);
+    assert_eq!(meta(LinkType::ETHERNET, &tcp_syn_frame()).payload_len, 0);
+}
+
+#[test]
+fn a_tcp_header_under_20_bytes_is_malformed() {
+    let mut tcp = tcp_syn_frame();
+    tcp[14 + 20 + 12] = 0x20; // data offset 2: 8 bytes
+    let m = meta(LinkType::ETHERNET, &tcp);
+    assert!(m.malformed);
+    assert_eq!(m.ports, Some((40000, 80)), "the ports still count where tshark counts them");
+}

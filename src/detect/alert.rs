@@ -197,6 +197,30 @@ pub struct Alert {
     pub evidence: Evidence,
 }
 
+impl Alert {
+    /// A plain new `port_scan` report of incident `id` from `src` to `dst` over
+    /// `first_ts..=last_ts`, for tests elsewhere to build on.
+    #[cfg(test)]
+    pub fn sample(id: u64, src: Option<IpAddr>, dst: Option<IpAddr>, first_ts: Nanos, last_ts: Nanos) -> Alert {
+        Alert {
+            id,
+            state: AlertState::New,
+            kind: AlertKind::PortScan,
+            severity: Severity::Medium,
+            ts: last_ts,
+            first_ts,
+            last_ts,
+            src,
+            dst,
+            proto: AlertProto::Tcp,
+            port: None,
+            packets: 1,
+            summary: String::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
 fn ser_ts<S: serde::Serializer>(ts: &Nanos, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(epoch_secs(*ts))
 }

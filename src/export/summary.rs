@@ -41,6 +41,31 @@ pub struct RunInfo {
     pub detect_tables: Vec<(&'static str, crate::stats::table::Fill)>,
     /// Each sink's drops and first error, by name.
     pub sinks: BTreeMap<&'static str, SinkJson>,
+    /// Flow records ended and the connection table, when a sink took records.
+    pub records: Option<(crate::records::RecordCounts, crate::stats::table::Fill)>,
+}
+
+/// Flow records ended in the run (the summary's `records`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RecordsJson {
+    /// Every record.
+    pub total: u64,
+    /// By protocol class (classes without records are left out).
+    pub protocols: BTreeMap<&'static str, u64>,
+    /// By why they ended: `closed`, `reset`, `idle`, `evicted`, `capture_end`.
+    pub ended: BTreeMap<&'static str, u64>,
+}
+
+impl RecordsJson {
+    fn new(c: &crate::records::RecordCounts) -> Self {
+        let protocols = Proto::ALL
+            .iter()
+            .filter(|p| c.by_proto[p.index()] > 0)
+            .map(|p| (p.name(), c.by_proto[p.index()]))
+            .collect();
+        let ended = crate::records::EndReason::ALL.iter().zip(c.by_reason).map(|(r, n)| (r.name(), n)).collect();
+        RecordsJson { total: c.total(), protocols, ended }
+    }
 }
 
 /// What became of one sink (the summary's `sinks`).
@@ -142,6 +167,9 @@ pub struct Summary {
     /// The outlier model's status (`state`, `learned_from`, `trained_on`, `threshold`,
     /// `clusters`, `train_ms`, `trainings`, `error`); `null` when the detector did not run.
     pub outliers: Option<crate::detect::outlier::OutlierStatus>,
+    /// Flow records ended (`total`, `protocols`, `ended` by reason); `null` when no sink
+    /// took records.
+    pub records: Option<RecordsJson>,
 }
 
 /// `{packets, bytes}`.
@@ -299,6 +327,9 @@ impl Summary {
         for (name, f) in &info.detect_tables {
             tables.insert(name, TableJson { len: f.len, cap: f.cap, evicted: f.evicted });
         }
+        if let Some((_, f)) = &info.records {
+            tables.insert("connections", TableJson { len: f.len, cap: f.cap, evicted: f.evicted });
+        }
         Summary {
             source: info.source.clone(),
             filter: info.filter.clone(),
@@ -343,6 +374,7 @@ impl Summary {
             sinks: info.sinks.clone(),
             capture: info.capture.clone(),
             outliers: info.outliers.as_ref().map(|o| o.status.clone()),
+            records: info.records.as_ref().map(|(c, _)| RecordsJson::new(c)),
         }
     }
 

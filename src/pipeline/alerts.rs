@@ -2,15 +2,18 @@
 //! writes each ended incident's pcap (`--dump-alerts`, from the lock-free packet ring, so
 //! neither capture nor detection waits for a file), notes it in the report's evidence,
 //! keeps the latest report of every incident (bounded), and passes the reports to the
-//! sinks and the incident list to the view.
+//! sinks and the incident list to the view. Flow records pass here too, on their way from
+//! the connection tracker to the sinks, to be tagged with the incidents that involved
+//! them (the capture's last records wait for the detectors' last reports).
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, never, select};
 
 use super::sink::SinkSet;
 use crate::capture::PacketRing;
 use crate::detect::incidents::Latest;
 use crate::detect::{Alert, AlertState};
 use crate::files::OutDir;
+use crate::records::{Ended, Involved};
 
 /// Where ended incidents' pcaps go.
 pub struct AlertDumps<'a> {
@@ -29,30 +32,74 @@ pub struct AlertsDone {
     pub warnings: Vec<String>,
 }
 
-/// Runs the stage until the detectors hang up.
+/// Runs the stage until the detectors and the tracker hang up.
 pub fn stage(
-    reports: Receiver<Vec<Alert>>,
+    mut reports: Receiver<Vec<Alert>>,
+    mut records: Receiver<Ended>,
     dumps: Option<AlertDumps<'_>>,
     sinks: &SinkSet,
     lists: Option<Sender<Vec<Alert>>>,
 ) -> AlertsDone {
     let mut done = AlertsDone::default();
-    for mut batch in reports {
-        if let Some(d) = &dumps {
-            for alert in batch.iter_mut().filter(|a| a.state == AlertState::End) {
-                dump(alert, d, &mut done.warnings);
-            }
-        }
-        for a in &batch {
-            done.latest.keep(a.clone());
-        }
-        sinks.alerts(&batch);
-        if let Some(tx) = &lists {
-            // The view drains these at once; it is gone only when the UI is.
-            let _ = tx.send(done.latest.list());
+    let mut involved = Involved::default();
+    let (mut reports_open, mut records_open) = (true, true);
+    let mut last: Vec<Ended> = Vec::new();
+    while reports_open || records_open {
+        select! {
+            recv(reports) -> msg => match msg {
+                Ok(batch) => reports_batch(batch, &dumps, sinks, &lists, &mut done, &mut involved),
+                Err(_) => {
+                    reports = never();
+                    reports_open = false;
+                }
+            },
+            recv(records) -> msg => match msg {
+                Ok(ended) if ended.last => last.push(ended),
+                Ok(ended) => tag_and_pass(ended, &involved, sinks),
+                Err(_) => {
+                    records = never();
+                    records_open = false;
+                }
+            },
         }
     }
+    for ended in last {
+        tag_and_pass(ended, &involved, sinks);
+    }
     done
+}
+
+/// Tags records with their incidents and hands them to the sinks.
+fn tag_and_pass(mut ended: Ended, involved: &Involved, sinks: &SinkSet) {
+    for r in &mut ended.records {
+        involved.tag(r);
+    }
+    sinks.flows(ended.records);
+}
+
+/// One batch of reports: pcaps of ended incidents, the latest list, the sinks, the view.
+fn reports_batch(
+    mut batch: Vec<Alert>,
+    dumps: &Option<AlertDumps<'_>>,
+    sinks: &SinkSet,
+    lists: &Option<Sender<Vec<Alert>>>,
+    done: &mut AlertsDone,
+    involved: &mut Involved,
+) {
+    if let Some(d) = dumps {
+        for alert in batch.iter_mut().filter(|a| a.state == AlertState::End) {
+            dump(alert, d, &mut done.warnings);
+        }
+    }
+    for a in &batch {
+        involved.note(a);
+        done.latest.keep(a.clone());
+    }
+    sinks.alerts(&batch);
+    if let Some(tx) = lists {
+        // The view drains these at once; it is gone only when the UI is.
+        let _ = tx.send(done.latest.list());
+    }
 }
 
 /// Writes the incident's pcap and notes the file (or the failure) in its evidence as

@@ -16,7 +16,9 @@ use crate::decode::PacketMeta;
 use crate::detect::Alert;
 use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
+use crate::records::{Ended, RecordCounts, Tracker};
 use crate::stats::Stats;
+use crate::stats::table::Fill;
 use crate::view::{Context, View, ViewSpec};
 
 /// How often a view is published while data changes.
@@ -50,16 +52,53 @@ pub struct EngineIo<'a> {
     pub sinks: &'a SinkSet,
     /// What the capture side shares.
     pub shared: Option<&'a Mutex<SourceState>>,
+    /// The connection tracker and where its records go (when a sink takes them).
+    pub records: Option<Records>,
 }
 
-/// Runs the engine until the batches end (or, with views, until the UI hangs up);
-/// returns the packets the detectors missed.
-pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<ViewIo>) -> u64 {
-    let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared } = io;
+/// The connection tracker, on the counting thread, and the way to the alert stage.
+pub struct Records {
+    /// The tracker.
+    pub tracker: Tracker,
+    /// To the alert stage, which tags and passes them on.
+    pub tx: Sender<Ended>,
+}
+
+impl Records {
+    /// Follows a counted batch and passes on the records it ended.
+    fn after(&mut self, batch: &[PacketMeta]) {
+        self.tracker.observe_batch(batch);
+        let records = self.tracker.take();
+        if !records.is_empty() {
+            let _ = self.tx.send(Ended { records, last: false });
+        }
+    }
+
+    /// The capture is over: every connection still open ends.
+    fn finish(&mut self) {
+        let records = self.tracker.finish();
+        let _ = self.tx.send(Ended { records, last: true });
+    }
+
+    fn counts(&self) -> (RecordCounts, Fill) {
+        (self.tracker.counts(), self.tracker.fill())
+    }
+}
+
+/// What the counting thread leaves: packets the detectors missed, and the flow records'
+/// counts and connection table (when connections were followed).
+pub type Counted = (u64, Option<(RecordCounts, Fill)>);
+
+/// Runs the engine until the batches end (or, with views, until the UI hangs up).
+pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<ViewIo>) -> Counted {
+    let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared, mut records } = io;
     let mut lagged = 0u64;
     let mut next_snapshot: Option<Nanos> = None;
-    let mut count = |stats: &mut Stats, batch: Vec<PacketMeta>, lagged: &mut u64| {
+    let mut count = |stats: &mut Stats, records: &mut Option<Records>, batch: Vec<PacketMeta>, lagged: &mut u64| {
         stats.record_batch(&batch);
+        if let Some(r) = records {
+            r.after(&batch);
+        }
         if let Some(ts) = batch.last().map(|m| m.ts) {
             let second = ts - ts.rem_euclid(NANOS_PER_SEC);
             let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);
@@ -79,24 +118,34 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     };
     let Some(v) = views else {
         for batch in batches {
-            count(stats, batch, &mut lagged);
+            count(stats, &mut records, batch, &mut lagged);
         }
-        return lagged;
+        if let Some(r) = &mut records {
+            r.finish();
+        }
+        return (lagged, records.map(|r| r.counts()));
     };
     let watch = sinks.watch();
     let ticker = tick(PUBLISH);
     let mut spec = ViewSpec::default();
     let (mut dirty, mut last_state, mut list) = (true, SourceState::default(), Vec::new());
+    let mut finished = false;
     loop {
         let mut publish = false;
         select! {
             recv(batches) -> msg => match msg {
                 Ok(batch) => {
-                    count(stats, batch, &mut lagged);
+                    count(stats, &mut records, batch, &mut lagged);
                     dirty = true;
                 }
                 Err(_) => {
                     batches = never();
+                    if let Some(r) = &mut records
+                        && !finished
+                    {
+                        r.finish();
+                        finished = true;
+                    }
                     dirty = true;
                 }
             },
@@ -112,7 +161,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                     spec = s;
                     publish = true;
                 }
-                Err(_) => return lagged, // the UI is gone
+                Err(_) => return (lagged, records.map(|r| r.counts())), // the UI is gone
             },
             recv(ticker) -> _ => {
                 let mut state = shared.and_then(|s| s.lock().ok().map(|s| s.clone())).unwrap_or_default();

@@ -64,6 +64,8 @@ pub struct RunReport {
     pub alerts_total: u64,
     /// Alert pcaps that could not be written, one line each.
     pub warnings: Vec<String>,
+    /// Flow records ended, and the connection table (when records were followed).
+    pub records: Option<(crate::records::RecordCounts, crate::stats::table::Fill)>,
 }
 
 /// What the capture side tells the rest while it runs.
@@ -99,6 +101,8 @@ pub struct Options<'a> {
     pub sinks: Option<&'a SinkSet>,
     /// The TUI: publish views, and keep serving them after the source ends.
     pub views: Option<ViewIo>,
+    /// Follow connections into flow records with these timeouts (when a sink takes them).
+    pub records: Option<crate::records::RecordConfig>,
 }
 
 impl Default for Options<'_> {
@@ -111,6 +115,7 @@ impl Default for Options<'_> {
             dump_alerts: None,
             sinks: None,
             views: None,
+            records: None,
         }
     }
 }
@@ -157,6 +162,8 @@ pub fn run<S: PacketSource + ?Sized>(
     };
     // With no detectors registered, batches skip the detector hop altogether.
     let detecting = !detectors.is_empty();
+    let tracker = options.records.filter(|_| sinks.wants_flows()).map(crate::records::Tracker::new);
+    let (records_tx, records_rx) = bounded::<crate::records::Ended>(256);
     std::thread::scope(|scope| {
         let engine_io = engine::EngineIo {
             batches: full_rx,
@@ -165,7 +172,9 @@ pub fn run<S: PacketSource + ?Sized>(
             incidents: list_rx,
             sinks,
             shared: options.shared,
+            records: tracker.map(|tracker| engine::Records { tracker, tx: records_tx.clone() }),
         };
+        drop(records_tx);
         let counter = std::thread::Builder::new()
             .name("ntop-stats".into())
             .spawn_scoped(scope, move || engine::run(stats, engine_io, handoff, views))
@@ -191,11 +200,11 @@ pub fn run<S: PacketSource + ?Sized>(
             .expect("spawning the detector thread");
         let stage = std::thread::Builder::new()
             .name("ntop-alerts".into())
-            .spawn_scoped(scope, move || alerts::stage(report_rx, dumps, sinks, lists))
+            .spawn_scoped(scope, move || alerts::stage(report_rx, records_rx, dumps, sinks, lists))
             .expect("spawning the alert thread");
         let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
-        let lagged = joined(counter.join());
+        let (lagged, records) = joined(counter.join());
         let (lost_reports, total) = joined(detector.join());
         let done = joined(stage.join());
         let mut warnings = done.warnings;
@@ -203,6 +212,7 @@ pub fn run<S: PacketSource + ?Sized>(
             warnings.push(format!("{lost_reports} alert reports were dropped: the alert stage fell behind"));
         }
         result.map(|r| RunReport {
+            records,
             dropped_detector: lagged,
             alerts: done.latest.list(),
             alerts_total: total.max(done.latest.total()),

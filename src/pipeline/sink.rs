@@ -18,7 +18,8 @@ use super::Handoff;
 use crate::capture::Nanos;
 use crate::decode::Proto;
 use crate::detect::Alert;
-use crate::stats::Counter;
+use crate::records::FlowRecord;
+use crate::stats::{Counter, HostStats};
 
 /// Messages a sink's queue holds.
 const QUEUE: usize = 4096;
@@ -54,6 +55,28 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// Flow records that ended, each once, tagged with the incidents that involved them.
+    fn flows(&mut self, _records: &[FlowRecord]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether this sink takes flow records (the run follows connections only when one
+    /// does).
+    fn wants_flows(&self) -> bool {
+        false
+    }
+
+    /// The run is over: every host's final figures (just before [`Sink::finish`]), for
+    /// a sink that [`wants_hosts`](Sink::wants_hosts).
+    fn hosts(&mut self, _hosts: &[(std::net::IpAddr, HostStats)]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether this sink takes the final host figures.
+    fn wants_hosts(&self) -> bool {
+        false
+    }
+
     /// The run is over: the JSON summary (the `--json` contract).
     fn finish(&mut self, _summary: &serde_json::Value) -> Result<(), String> {
         Ok(())
@@ -63,7 +86,19 @@ pub trait Sink: Send {
 enum Msg {
     Alert(Box<Alert>),
     Snapshot(Arc<Snapshot>),
+    Flows(Arc<Vec<FlowRecord>>),
+    Hosts(Arc<Vec<(std::net::IpAddr, HostStats)>>),
     Finish(Arc<serde_json::Value>),
+}
+
+impl Msg {
+    /// What a drop of this message loses, in the unit the summary counts.
+    fn items(&self) -> u64 {
+        match self {
+            Msg::Flows(r) => r.len() as u64,
+            _ => 1,
+        }
+    }
 }
 
 /// What became of one sink.
@@ -93,12 +128,18 @@ struct Running {
 pub struct SinkSet {
     sinks: Vec<Running>,
     handoff: Handoff,
+    /// Which sinks take flow records.
+    flows: Vec<bool>,
+    /// Which sinks take the final host figures.
+    hosts: Vec<bool>,
 }
 
 impl SinkSet {
     /// Starts a thread per sink.
     pub fn new(list: Vec<Box<dyn Sink>>, handoff: Handoff) -> std::io::Result<SinkSet> {
         let mut sinks = Vec::new();
+        let flows = list.iter().map(|s| s.wants_flows()).collect();
+        let hosts = list.iter().map(|s| s.wants_hosts()).collect();
         for mut sink in list {
             let (tx, rx) = bounded::<Msg>(QUEUE);
             let shared = Arc::new(Shared { name: sink.name(), dropped: AtomicU64::new(0), error: Mutex::new(None) });
@@ -108,6 +149,8 @@ impl SinkSet {
                     let result = match &msg {
                         Msg::Alert(a) => sink.alert(a),
                         Msg::Snapshot(s) => sink.snapshot(s),
+                        Msg::Flows(r) => sink.flows(r),
+                        Msg::Hosts(h) => sink.hosts(h),
                         Msg::Finish(s) => sink.finish(s),
                     };
                     if let Err(e) = result {
@@ -118,22 +161,31 @@ impl SinkSet {
             })?;
             sinks.push(Running { tx, shared, thread });
         }
-        Ok(SinkSet { sinks, handoff })
+        Ok(SinkSet { sinks, handoff, flows, hosts })
     }
 
     /// No sinks at all.
     pub fn none() -> SinkSet {
-        SinkSet { sinks: Vec::new(), handoff: Handoff::Block }
+        SinkSet { sinks: Vec::new(), handoff: Handoff::Block, flows: Vec::new(), hosts: Vec::new() }
+    }
+
+    /// Whether any sink takes flow records.
+    pub fn wants_flows(&self) -> bool {
+        self.flows.iter().any(|&f| f)
     }
 
     fn send(&self, msg: impl Fn() -> Msg) {
-        for s in &self.sinks {
+        self.send_to(|_| true, msg);
+    }
+
+    fn send_to(&self, which: impl Fn(usize) -> bool, msg: impl Fn() -> Msg) {
+        for (_, s) in self.sinks.iter().enumerate().filter(|(i, _)| which(*i)) {
             let sent = match self.handoff {
                 Handoff::Block => s.tx.send(msg()).is_ok(),
                 Handoff::DropWhenFull => match s.tx.try_send(msg()) {
                     Ok(()) => true,
-                    Err(TrySendError::Full(_)) => {
-                        s.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    Err(TrySendError::Full(m)) => {
+                        s.shared.dropped.fetch_add(m.items(), Ordering::Relaxed);
                         true
                     }
                     Err(TrySendError::Disconnected(_)) => false,
@@ -148,6 +200,15 @@ impl SinkSet {
         for a in reports {
             self.send(|| Msg::Alert(Box::new(a.clone())));
         }
+    }
+
+    /// Passes ended flow records on, to the sinks that take them.
+    pub fn flows(&self, records: Vec<FlowRecord>) {
+        if records.is_empty() || !self.wants_flows() {
+            return;
+        }
+        let records = Arc::new(records);
+        self.send_to(|i| self.flows[i], || Msg::Flows(Arc::clone(&records)));
     }
 
     /// Passes a statistics snapshot on.
@@ -176,11 +237,19 @@ impl SinkSet {
         SinkWatch(self.sinks.iter().map(|s| Arc::clone(&s.shared)).collect())
     }
 
-    /// Gives every sink the final summary (waiting: the run is over), closes the
-    /// queues and waits for the sinks to finish; returns what became of each.
-    pub fn finish(self, summary: &serde_json::Value) -> Vec<SinkStatus> {
+    /// Gives every sink the final host figures and summary (waiting: the run is over),
+    /// closes the queues and waits for the sinks to finish; returns what became of each.
+    pub fn finish(
+        self,
+        hosts: impl FnOnce() -> Vec<(std::net::IpAddr, HostStats)>,
+        summary: &serde_json::Value,
+    ) -> Vec<SinkStatus> {
+        let hosts = if self.hosts.iter().any(|&h| h) { Arc::new(hosts()) } else { Arc::default() };
         let summary = Arc::new(summary.clone());
-        for s in &self.sinks {
+        for (s, &wants_hosts) in self.sinks.iter().zip(&self.hosts) {
+            if wants_hosts {
+                let _ = s.tx.send(Msg::Hosts(Arc::clone(&hosts)));
+            }
             let _ = s.tx.send(Msg::Finish(Arc::clone(&summary)));
         }
         let status = self.status();
@@ -288,7 +357,7 @@ mod tests {
         let out = Shared::default();
         let set = SinkSet::new(vec![Box::new(NdjsonAlerts::new(Box::new(out.clone())))], Handoff::Block).unwrap();
         set.alerts(&[alert(1, AlertState::New), alert(1, AlertState::Update), alert(1, AlertState::End)]);
-        let status = set.finish(&serde_json::json!({}));
+        let status = set.finish(Vec::new, &serde_json::json!({}));
         assert_eq!(status, [SinkStatus { name: "alerts", dropped: 0, error: None }]);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let states: Vec<String> = text
@@ -323,7 +392,7 @@ mod tests {
     fn a_failing_sink_is_reported_not_fatal() {
         let set = SinkSet::new(vec![Box::new(NdjsonAlerts::new(Box::new(Broken)))], Handoff::DropWhenFull).unwrap();
         set.alerts(&[alert(1, AlertState::New)]);
-        let status = set.finish(&serde_json::json!({}));
+        let status = set.finish(Vec::new, &serde_json::json!({}));
         assert_eq!(status[0].error.as_deref(), Some("disk full"));
     }
 
@@ -352,6 +421,6 @@ mod tests {
         let dropped = set.status()[0].dropped;
         assert!((99..=101).contains(&dropped), "{dropped}");
         drop(release);
-        set.finish(&serde_json::json!({}));
+        set.finish(Vec::new, &serde_json::json!({}));
     }
 }

@@ -219,6 +219,9 @@ pub struct CappedTable<K, V> {
     order: Vec<(Nanos, u32)>,
     cap: usize,
     evicted: u64,
+    /// Evicted entries, kept for the owner to take when it asked for them
+    /// ([`keep_evicted`](Self::keep_evicted)).
+    kept: Option<Vec<(K, V)>>,
 }
 
 impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for CappedTable<K, V> {
@@ -239,7 +242,25 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             order: Vec::new(),
             cap,
             evicted: 0,
+            kept: None,
         }
+    }
+
+    /// From now on, evicted entries are kept until [`take_evicted`](Self::take_evicted)
+    /// (an owner that must account for every entry, such as flow records).
+    pub fn keep_evicted(&mut self) {
+        self.kept.get_or_insert_with(Vec::new);
+    }
+
+    /// The entries evicted since the last call (always empty unless
+    /// [`keep_evicted`](Self::keep_evicted) was asked for).
+    pub fn take_evicted(&mut self) -> Vec<(K, V)> {
+        self.kept.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Whether evicted entries wait to be taken.
+    pub fn has_evicted(&self) -> bool {
+        self.kept.as_ref().is_some_and(|k| !k.is_empty())
     }
 
     /// The hash this table files `key` under (this run's seed).
@@ -381,8 +402,9 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         }
     }
 
-    /// Removes slot `i`: its index entry goes, and the slab's last entry moves into it.
-    fn remove_slot(&mut self, i: usize) {
+    /// Removes slot `i` and returns it: its index entry goes, and the slab's last entry
+    /// moves into it.
+    fn remove_slot(&mut self, i: usize) -> (K, V) {
         let hash = self.hashes[i];
         if let Some(pos) = self.index.find(hash, |j| j as usize == i) {
             self.index.remove(pos);
@@ -394,8 +416,8 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
                 self.index.set_slot(pos, i);
             }
         }
-        self.slots.swap_remove(i);
         self.hashes.swap_remove(i);
+        self.slots.swap_remove(i)
     }
 
     /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
@@ -441,7 +463,10 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             if let Some(&h) = (len - 1).checked_sub(k + AHEAD).and_then(|last| self.hashes.get(last)) {
                 self.index.prefetch(h);
             }
-            self.remove_slot(order[k].1 as usize);
+            let gone = self.remove_slot(order[k].1 as usize);
+            if let Some(kept) = &mut self.kept {
+                kept.push(gone);
+            }
         }
         self.order = order;
         self.evicted += target as u64;

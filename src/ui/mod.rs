@@ -62,6 +62,8 @@ pub struct Session<'a> {
     pub resolve: bool,
     /// Host clusters and model status from the outlier detector, when it runs.
     pub outliers: Option<crate::detect::outlier::SharedOutliers>,
+    /// Connection timeouts of the flow records (followed when a sink takes them).
+    pub records: crate::records::RecordConfig,
 }
 
 /// Runs the TUI until the user quits or a signal arrives: the pipeline runner (the same
@@ -82,6 +84,7 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
         sinks,
         resolve,
         outliers,
+        records,
     } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
@@ -101,6 +104,7 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
                     dump_alerts,
                     sinks: Some(sinks),
                     views: Some(views),
+                    records: Some(records),
                 };
                 let report = pipeline::run(&mut source, filter.as_mut(), &mut stats, &mut detectors, options, |_| {});
                 report.map(|r| (stats, r))

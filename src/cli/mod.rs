@@ -3,6 +3,9 @@
 
 use clap::Parser;
 
+mod records;
+pub use records::RecordArgs;
+
 /// top for the network: traffic overview and intrusion detection in the terminal.
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(name = "ntop-rs", version, about, after_help = AFTER_HELP)]
@@ -105,6 +108,10 @@ pub struct Cli {
     /// Outlier detection (learned behaviour) settings
     #[command(flatten)]
     pub outliers: OutlierArgs,
+
+    /// Flow records and where they go
+    #[command(flatten)]
+    pub records: RecordArgs,
 
     /// BPF filter expression words, as in tcpdump (flags may come before or after them;
     /// after `--`, every word is the expression's)
