@@ -73,6 +73,7 @@ pub fn stage(
 fn tag_and_pass(mut ended: Ended, involved: &Involved, sinks: &SinkSet) {
     for r in &mut ended.records {
         involved.tag(r);
+        r.fill_community_id();
     }
     sinks.flows(ended.records);
 }

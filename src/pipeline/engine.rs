@@ -16,10 +16,13 @@ use crate::decode::PacketMeta;
 use crate::detect::Alert;
 use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
-use crate::records::{Ended, RecordCounts, Tracker};
+use crate::records::{Ended, FlowRecord, RecordCounts, Tracker};
 use crate::stats::Stats;
 use crate::stats::table::Fill;
 use crate::view::{Context, View, ViewSpec};
+
+/// Flow records per message to the alert stage and the sinks.
+const CHUNK: usize = 256;
 
 /// How often a view is published while data changes.
 const PUBLISH: Duration = Duration::from_millis(250);
@@ -69,15 +72,25 @@ impl Records {
     fn after(&mut self, batch: &[PacketMeta]) {
         self.tracker.observe_batch(batch);
         let records = self.tracker.take();
-        if !records.is_empty() {
-            let _ = self.tx.send(Ended { records, last: false });
-        }
+        self.send(records, false);
     }
 
     /// The capture is over: every connection still open ends.
     fn finish(&mut self) {
         let records = self.tracker.finish();
-        let _ = self.tx.send(Ended { records, last: true });
+        self.send(records, true);
+    }
+
+    /// Passes records on in chunks, so that no queue on the way holds a table's worth.
+    fn send(&self, records: Vec<FlowRecord>, last: bool) {
+        let mut records = records.into_iter();
+        loop {
+            let chunk: Vec<FlowRecord> = records.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                return;
+            }
+            let _ = self.tx.send(Ended { records: chunk, last });
+        }
     }
 
     fn counts(&self) -> (RecordCounts, Fill) {

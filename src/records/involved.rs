@@ -119,6 +119,7 @@ mod tests {
             conn_state: "S0",
             history: "S".into(),
             community_id: None,
+            icmp: None,
             vlan: None,
             end_reason: EndReason::Idle,
             alerts: Vec::new(),

@@ -141,8 +141,12 @@ pub struct FlowRecord {
     /// Zeek's `history` letters (S H A D F R Q; upper case from the originator; `^`
     /// when the first packet seen came from the responder).
     pub history: String,
-    /// Community ID v1, seed 0.
+    /// Community ID v1, seed 0 ([`fill_community_id`](Self::fill_community_id) computes
+    /// it, on the way to the sinks rather than on the counting thread).
     pub community_id: Option<String>,
+    /// ICMP type and code of its first packet (what the Community ID hashes for ICMP).
+    #[serde(skip)]
+    pub icmp: Option<(u8, u8)>,
     /// Outermost VLAN id of its first packet.
     pub vlan: Option<u16>,
     /// Why it ended.
@@ -154,6 +158,12 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// Computes `community_id`.
+    pub fn fill_community_id(&mut self) {
+        self.community_id =
+            community_id(self.ip_proto, (self.orig, self.orig_port), (self.resp, self.resp_port), self.icmp);
+    }
+
     fn new(key: &FlowKey, c: &Conn, reason: EndReason) -> FlowRecord {
         let (orig, resp) = if c.orig_is_a { (key.a, key.b) } else { (key.b, key.a) };
         let ported = matches!(key.proto, 6 | 17 | 132);
@@ -177,7 +187,8 @@ impl FlowRecord {
             resp_payload_bytes: c.resp.payload,
             conn_state: c.conn_state(key.proto),
             history: c.history(),
-            community_id: community_id(key.proto, (orig.0, port(orig.1)), (resp.0, port(resp.1)), c.icmp),
+            community_id: None,
+            icmp: c.icmp,
             vlan: c.vlan,
             end_reason: reason,
             alerts: Vec::new(),

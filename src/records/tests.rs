@@ -63,6 +63,8 @@ fn a_closed_connection_ends_once_after_the_linger_and_its_tuple_starts_again() {
     assert_eq!((first.orig_packets, first.resp_packets), (4, 2));
     assert_eq!((first.start, first.end), (0, 3 * S));
     assert!(first.initiator_known);
+    let mut first = first.clone();
+    first.fill_community_id();
     assert!(first.community_id.as_deref().is_some_and(|id| id.starts_with("1:")));
     let second = &records[1];
     assert_eq!((second.conn_state, second.end_reason, second.start), ("S0", EndReason::CaptureEnd, 20 * S));
