@@ -287,3 +287,249 @@ fn flow_records_agree_with_tsharks_conversations() {
         files.len()
     );
 }
+
+/// ECS's definitions of the fields we write (ECS 8.x field reference: name → type), the
+/// few used, kept as data; `[]` marks a field that holds a list of that type.
+const ECS_FIELDS: &[(&str, &str)] = &[
+    ("@timestamp", "date"),
+    ("ecs.version", "keyword"),
+    ("message", "match_only_text"),
+    ("event.kind", "keyword"),
+    ("event.category", "keyword[]"),
+    ("event.type", "keyword[]"),
+    ("event.severity", "long"),
+    ("event.start", "date"),
+    ("event.end", "date"),
+    ("event.duration", "long"),
+    ("event.dataset", "keyword"),
+    ("event.module", "keyword"),
+    ("rule.name", "keyword"),
+    ("rule.id", "keyword"),
+    ("rule.category", "keyword"),
+    ("source.ip", "ip"),
+    ("source.port", "long"),
+    ("source.bytes", "long"),
+    ("source.packets", "long"),
+    ("destination.ip", "ip"),
+    ("destination.port", "long"),
+    ("destination.bytes", "long"),
+    ("destination.packets", "long"),
+    ("network.transport", "keyword"),
+    ("network.type", "keyword"),
+    ("network.iana_number", "keyword"),
+    ("network.community_id", "keyword"),
+    ("network.bytes", "long"),
+    ("network.packets", "long"),
+    ("network.vlan.id", "keyword"),
+    ("observer.hostname", "keyword"),
+    ("observer.type", "keyword"),
+    ("observer.vendor", "keyword"),
+    ("observer.product", "keyword"),
+];
+
+/// ECS's allowed values of the categorisation fields we use.
+const ECS_ALLOWED: &[(&str, &[&str])] = &[
+    ("event.kind", &["alert", "event", "metric"]),
+    ("event.category", &["network", "intrusion_detection"]),
+    ("event.type", &["connection", "end", "info"]),
+];
+
+/// Every leaf of `v` as (dotted path, value); lists are leaves.
+fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                leaves(&path, v, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
+fn has_ecs_type(v: &Value, ty: &str) -> bool {
+    let date = |s: &str| s.len() >= 20 && s.ends_with('Z') && s.as_bytes()[10] == b'T';
+    match (ty, v) {
+        (t, Value::Array(items)) if t.ends_with("[]") => items.iter().all(|i| has_ecs_type(i, &t[..t.len() - 2])),
+        ("keyword" | "match_only_text", Value::String(_)) => true,
+        ("long", Value::Number(n)) => n.is_i64() || n.is_u64(),
+        ("ip", Value::String(s)) => s.parse::<std::net::IpAddr>().is_ok(),
+        ("date", Value::String(s)) => date(s),
+        _ => false,
+    }
+}
+
+/// Replays the demo with every record sink; returns the directory (csv files, `ecs`,
+/// `eve`, `alerts` NDJSON) and the summary.
+fn demo_everything() -> (tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (ecs, eve, alerts) = (p("ecs.ndjson"), p("eve.ndjson"), p("alerts.ndjson"));
+    let csv = dir.path().to_str().unwrap().to_string();
+    let summary = common::summary(&demo(), &["--csv", &csv, "--ecs", &ecs, "--eve", &eve, "--alerts", &alerts]);
+    (dir, summary)
+}
+
+fn ndjson(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn ecs_events_have_the_types_ecs_defines() {
+    let (dir, summary) = demo_everything();
+    let events = ndjson(&dir.path().join("ecs.ndjson"));
+    let types: BTreeMap<&str, &str> = ECS_FIELDS.iter().copied().collect();
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &events {
+        let mut all = Vec::new();
+        leaves("", e, &mut all);
+        for (path, value) in &all {
+            if path.starts_with("ntop_rs.") {
+                continue;
+            }
+            let ty = types.get(path.as_str()).unwrap_or_else(|| panic!("{path} is not in our ECS table: {e}"));
+            assert!(has_ecs_type(value, ty), "{path} = {value} is not an ECS {ty}");
+        }
+        for (field, allowed) in ECS_ALLOWED {
+            let (_, v) = all.iter().find(|(p, _)| p == field).unwrap_or_else(|| panic!("{field} missing: {e}"));
+            let values: Vec<&str> = match v {
+                Value::Array(items) => items.iter().map(|i| i.as_str().unwrap()).collect(),
+                other => vec![other.as_str().unwrap()],
+            };
+            assert!(values.iter().all(|x| allowed.contains(x)), "{field}: {values:?}");
+        }
+        assert_eq!(e["ecs"]["version"].as_str().unwrap().split('.').next(), Some("8"));
+        *kinds.entry(e["event"]["kind"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert_eq!(kinds["event"], summary["records"]["total"].as_u64().unwrap(), "one connection event per record");
+    let reports = ndjson(&dir.path().join("alerts.ndjson")).len() as u64;
+    assert_eq!(kinds["alert"], reports, "one alert event per report");
+    let metric_packets: u64 = events
+        .iter()
+        .filter(|e| e["event"]["kind"] == "metric")
+        .map(|e| e["network"]["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(metric_packets, summary["packets"].as_u64().unwrap(), "the minutes add up");
+}
+
+#[test]
+fn eve_events_have_suricatas_shapes() {
+    let (dir, summary) = demo_everything();
+    let events = ndjson(&dir.path().join("eve.ndjson"));
+    let mut by_type: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for e in &events {
+        by_type.entry(e["event_type"].as_str().unwrap().to_string()).or_default().push(e);
+        let ts = e["timestamp"].as_str().unwrap();
+        assert!(ts.ends_with("+0000") && ts.as_bytes()[10] == b'T', "{ts}");
+    }
+    let flows = &by_type["flow"];
+    assert_eq!(flows.len() as u64, summary["records"]["total"].as_u64().unwrap());
+    for f in flows {
+        for key in ["flow_id", "src_ip", "dest_ip", "proto"] {
+            assert!(!f[key].is_null(), "{key}: {f}");
+        }
+        for key in ["pkts_toserver", "pkts_toclient", "bytes_toserver", "bytes_toclient"] {
+            assert!(f["flow"][key].is_u64(), "flow.{key}: {f}");
+        }
+        for key in ["start", "end", "state", "reason"] {
+            assert!(f["flow"][key].is_string(), "flow.{key}: {f}");
+        }
+        assert!(["new", "established", "closed"].contains(&f["flow"]["state"].as_str().unwrap()));
+        assert!(["timeout", "forced", "shutdown"].contains(&f["flow"]["reason"].as_str().unwrap()));
+        if f["proto"] == "TCP" || f["proto"] == "UDP" {
+            assert!(f["src_port"].is_u64() && f["dest_port"].is_u64(), "{f}");
+            assert!(f["community_id"].as_str().unwrap().starts_with("1:"));
+        }
+    }
+    let alerts = &by_type["alert"];
+    assert_eq!(alerts.len(), ndjson(&dir.path().join("alerts.ndjson")).len());
+    for a in alerts {
+        for key in ["signature", "signature_id", "category", "severity"] {
+            assert!(!a["alert"][key].is_null(), "alert.{key}: {a}");
+        }
+        assert!((1..=3).contains(&a["alert"]["severity"].as_u64().unwrap()));
+    }
+    let last = by_type["stats"].last().unwrap();
+    assert_eq!(last["stats"]["decoder"]["pkts"], summary["packets"], "the running totals end at the summary's");
+}
+
+#[test]
+fn csv_ecs_and_eve_hold_the_same_flows() {
+    let (dir, _) = demo_everything();
+    let key = |id: &str, start: f64, packets: u64| (id.to_string(), (start * 1e6).round() as i64, packets);
+    let mut from_csv: Vec<_> = rows(&dir.path().join("flows.csv"))
+        .iter()
+        .map(|r| key(&r["community_id"], num(r, "start"), (num(r, "orig_packets") + num(r, "resp_packets")) as u64))
+        .collect();
+    let iso = |s: &str| -> f64 {
+        // 2026-11-21T10:42:54.604753: the seconds of the day are enough to compare within a day.
+        let t = &s[11..26];
+        let (h, m, sec): (f64, f64, f64) =
+            (t[0..2].parse().unwrap(), t[3..5].parse().unwrap(), t[6..].parse().unwrap());
+        h * 3600.0 + m * 60.0 + sec
+    };
+    let day = |start: f64| start - start.rem_euclid(86_400.0);
+    let base = day(num(&rows(&dir.path().join("flows.csv"))[0], "start"));
+    let mut from_ecs: Vec<_> = ndjson(&dir.path().join("ecs.ndjson"))
+        .iter()
+        .filter(|e| e["event"]["kind"] == "event")
+        .map(|e| {
+            let id = e["network"]["community_id"].as_str().unwrap_or("");
+            key(id, base + iso(e["event"]["start"].as_str().unwrap()), e["network"]["packets"].as_u64().unwrap())
+        })
+        .collect();
+    let mut from_eve: Vec<_> = ndjson(&dir.path().join("eve.ndjson"))
+        .iter()
+        .filter(|e| e["event_type"] == "flow")
+        .map(|e| {
+            let id = e["community_id"].as_str().unwrap_or("");
+            let packets = e["flow"]["pkts_toserver"].as_u64().unwrap() + e["flow"]["pkts_toclient"].as_u64().unwrap();
+            key(id, base + iso(e["flow"]["start"].as_str().unwrap()), packets)
+        })
+        .collect();
+    for v in [&mut from_csv, &mut from_ecs, &mut from_eve] {
+        v.sort();
+    }
+    assert!(!from_csv.is_empty());
+    assert_eq!(from_csv, from_ecs, "flows.csv and the ECS connection events");
+    assert_eq!(from_csv, from_eve, "flows.csv and the EVE flow events");
+}
+
+#[test]
+fn duckdb_reads_the_ecs_and_eve_files() {
+    let Some(python) = duckdb_python() else {
+        common::skip("DuckDB (target/venv, made by scripts/setup.sh) not found; NDJSON files not read back");
+        return;
+    };
+    let (dir, summary) = demo_everything();
+    let script = r#"
+import duckdb, json, sys
+d = sys.argv[1]
+q = lambda sql: duckdb.sql(sql).fetchall()
+out = {
+    "ecs_flows": q(f"select count(*) from read_json_auto('{d}/ecs.ndjson', format='newline_delimited') where event.kind = 'event'")[0][0],
+    "eve_flows": q(f"select count(*) from read_json_auto('{d}/eve.ndjson', format='newline_delimited') where event_type = 'flow'")[0][0],
+    "eve_toserver": q(f"select sum(flow.pkts_toserver + flow.pkts_toclient) from read_json_auto('{d}/eve.ndjson', format='newline_delimited') where event_type = 'flow'")[0][0],
+}
+print(json.dumps(out))
+"#;
+    let out = Command::new(&python).args(["-c", script, dir.path().to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["ecs_flows"], summary["records"]["total"]);
+    assert_eq!(got["eve_flows"], summary["records"]["total"]);
+    let csv_packets: f64 =
+        rows(&dir.path().join("flows.csv")).iter().map(|r| num(r, "orig_packets") + num(r, "resp_packets")).sum();
+    assert_eq!(got["eve_toserver"].as_f64().unwrap(), csv_packets);
+}
+
+#[test]
+fn two_streams_on_standard_output_are_refused() {
+    let sample = common::sample();
+    let out = common::run(&["-r", sample.to_str().unwrap(), "--headless", "--eve", "-", "--alerts", "-"]);
+    common::assert_one_line_error(&out, "--alerts and --eve cannot all write to standard output");
+    let out = common::run(&["-r", sample.to_str().unwrap(), "--headless", "--ecs", "-"]);
+    assert!(out.status.success());
+    let lines = String::from_utf8_lossy(&out.stdout);
+    assert!(lines.lines().any(|l| l.contains("\"ecs\":{\"version\"")), "ECS on stdout");
+}

@@ -46,6 +46,12 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     if let Some(out) = opened.alerts {
         sinks.push(Box::new(NdjsonAlerts::new(out)));
     }
+    if let Some(out) = opened.ecs {
+        sinks.push(Box::new(crate::sinks::events::EventSink::new(crate::sinks::events::Format::Ecs, out)));
+    }
+    if let Some(out) = opened.eve {
+        sinks.push(Box::new(crate::sinks::events::EventSink::new(crate::sinks::events::Format::Eve, out)));
+    }
     if let Some(streams) = opened.csv {
         sinks.push(Box::new(crate::sinks::csv::CsvSink::new(streams).map_err(|e| anyhow::anyhow!("--csv: {e}"))?));
     }

@@ -45,6 +45,10 @@ pub struct Opened {
     pub model_bytes: Option<Vec<u8>>,
     /// `--csv`: its four files, opened.
     pub csv: Option<[crate::sinks::csv::Stream; 4]>,
+    /// `--ecs` and `--eve`, opened.
+    pub ecs: Option<Box<dyn Write + Send>>,
+    /// See `ecs`.
+    pub eve: Option<Box<dyn Write + Send>>,
     /// `--baseline`, opened.
     pub baseline: Option<FileSource>,
 }
@@ -80,6 +84,24 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
         Some(dir) => Some(csv_streams(dir, &plan)?),
         None => None,
     };
+    let streams = [
+        ("--alerts", cli.alerts.as_deref()),
+        ("--ecs", cli.records.ecs.as_deref()),
+        ("--eve", cli.records.eve.as_deref()),
+    ];
+    let on_stdout: Vec<&str> = streams.iter().filter(|(_, p)| *p == Some("-")).map(|(f, _)| *f).collect();
+    if on_stdout.len() > 1 {
+        anyhow::bail!("{} cannot all write to standard output: give all but one a file", on_stdout.join(" and "));
+    }
+    let event_stream = |flag: &str, path: Option<&str>| -> anyhow::Result<Option<Box<dyn Write + Send>>> {
+        Ok(match path {
+            None => None,
+            Some("-") => Some(Box::new(std::io::stdout())),
+            Some(p) => Some(Box::new(std::io::BufWriter::new(owned_stream(flag, "events", Path::new(p), &plan)?.0))),
+        })
+    };
+    let ecs = event_stream("--ecs", cli.records.ecs.as_deref())?;
+    let eve = event_stream("--eve", cli.records.eve.as_deref())?;
     if let Plan::Become(user) = &plan {
         let dirs = [dump_alerts.as_ref(), dump_dir.as_ref(), model.as_ref().map(OutFile::dir)];
         for d in dirs.into_iter().flatten() {
@@ -99,7 +121,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
         live.set_unprivileged(&plan.name());
     }
-    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv })
+    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, ecs, eve })
 }
 
 /// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.

@@ -12,6 +12,16 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DIR")]
     pub csv: Option<std::path::PathBuf>,
 
+    /// Append alerts, flow records and statistics to FILE as Elastic Common Schema NDJSON
+    /// ('-': standard output)
+    #[arg(long, value_name = "FILE")]
+    pub ecs: Option<String>,
+
+    /// Append alerts, flow records and statistics to FILE as Suricata EVE JSON
+    /// ('-': standard output)
+    #[arg(long, value_name = "FILE")]
+    pub eve: Option<String>,
+
     /// A TCP connection with a completed handshake ends after this many seconds of silence
     #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub tcp_idle: u64,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, never, select, tick};
 
+use super::minutes::Minutes;
 use super::sink::{SinkSet, SinkWatch, Snapshot};
 use super::{Handoff, SourceState, forward};
 use crate::capture::{NANOS_PER_SEC, Nanos};
@@ -107,8 +108,20 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared, mut records } = io;
     let mut lagged = 0u64;
     let mut next_snapshot: Option<Nanos> = None;
-    let mut count = |stats: &mut Stats, records: &mut Option<Records>, batch: Vec<PacketMeta>, lagged: &mut u64| {
+    let mut minutes = sinks.wants_minutes().then(Minutes::default);
+    let mut count = |stats: &mut Stats,
+                     records: &mut Option<Records>,
+                     minutes: &mut Option<Minutes>,
+                     batch: Vec<PacketMeta>,
+                     lagged: &mut u64| {
         stats.record_batch(&batch);
+        if let Some(minutes) = minutes {
+            for m in &batch {
+                if let Some(done) = minutes.add(m) {
+                    sinks.minute(done);
+                }
+            }
+        }
         if let Some(r) = records {
             r.after(&batch);
         }
@@ -131,7 +144,10 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     };
     let Some(v) = views else {
         for batch in batches {
-            count(stats, &mut records, batch, &mut lagged);
+            count(stats, &mut records, &mut minutes, batch, &mut lagged);
+        }
+        if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
+            sinks.minute(last);
         }
         if let Some(r) = &mut records {
             r.finish();
@@ -148,11 +164,14 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
         select! {
             recv(batches) -> msg => match msg {
                 Ok(batch) => {
-                    count(stats, &mut records, batch, &mut lagged);
+                    count(stats, &mut records, &mut minutes, batch, &mut lagged);
                     dirty = true;
                 }
                 Err(_) => {
                     batches = never();
+                    if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
+                        sinks.minute(last);
+                    }
                     if let Some(r) = &mut records
                         && !finished
                     {

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod engine;
+pub mod minutes;
 pub mod sink;
 
 use std::sync::Mutex;

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
 use super::Handoff;
+use super::minutes::Minute;
 use crate::capture::Nanos;
 use crate::decode::Proto;
 use crate::detect::Alert;
@@ -77,6 +78,17 @@ pub trait Sink: Send {
         false
     }
 
+    /// A minute of packet time ended with these protocol figures (the last one when the
+    /// run ends), for a sink that [`wants_minutes`](Sink::wants_minutes).
+    fn minute(&mut self, _minute: &Minute) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Whether this sink takes per-minute figures.
+    fn wants_minutes(&self) -> bool {
+        false
+    }
+
     /// The run is over: the JSON summary (the `--json` contract).
     fn finish(&mut self, _summary: &serde_json::Value) -> Result<(), String> {
         Ok(())
@@ -88,6 +100,7 @@ enum Msg {
     Snapshot(Arc<Snapshot>),
     Flows(Arc<Vec<FlowRecord>>),
     Hosts(Arc<Vec<(std::net::IpAddr, HostStats)>>),
+    Minute(Arc<Minute>),
     Finish(Arc<serde_json::Value>),
 }
 
@@ -132,6 +145,8 @@ pub struct SinkSet {
     flows: Vec<bool>,
     /// Which sinks take the final host figures.
     hosts: Vec<bool>,
+    /// Which sinks take per-minute figures.
+    minutes: Vec<bool>,
 }
 
 impl SinkSet {
@@ -140,6 +155,7 @@ impl SinkSet {
         let mut sinks = Vec::new();
         let flows = list.iter().map(|s| s.wants_flows()).collect();
         let hosts = list.iter().map(|s| s.wants_hosts()).collect();
+        let minutes = list.iter().map(|s| s.wants_minutes()).collect();
         for mut sink in list {
             let (tx, rx) = bounded::<Msg>(QUEUE);
             let shared = Arc::new(Shared { name: sink.name(), dropped: AtomicU64::new(0), error: Mutex::new(None) });
@@ -151,6 +167,7 @@ impl SinkSet {
                         Msg::Snapshot(s) => sink.snapshot(s),
                         Msg::Flows(r) => sink.flows(r),
                         Msg::Hosts(h) => sink.hosts(h),
+                        Msg::Minute(m) => sink.minute(m),
                         Msg::Finish(s) => sink.finish(s),
                     };
                     if let Err(e) = result {
@@ -161,12 +178,18 @@ impl SinkSet {
             })?;
             sinks.push(Running { tx, shared, thread });
         }
-        Ok(SinkSet { sinks, handoff, flows, hosts })
+        Ok(SinkSet { sinks, handoff, flows, hosts, minutes })
     }
 
     /// No sinks at all.
     pub fn none() -> SinkSet {
-        SinkSet { sinks: Vec::new(), handoff: Handoff::Block, flows: Vec::new(), hosts: Vec::new() }
+        SinkSet {
+            sinks: Vec::new(),
+            handoff: Handoff::Block,
+            flows: Vec::new(),
+            hosts: Vec::new(),
+            minutes: Vec::new(),
+        }
     }
 
     /// Whether any sink takes flow records.
@@ -209,6 +232,17 @@ impl SinkSet {
         }
         let records = Arc::new(records);
         self.send_to(|i| self.flows[i], || Msg::Flows(Arc::clone(&records)));
+    }
+
+    /// Whether any sink takes per-minute figures.
+    pub fn wants_minutes(&self) -> bool {
+        self.minutes.iter().any(|&m| m)
+    }
+
+    /// Passes a closed minute on, to the sinks that take them.
+    pub fn minute(&self, minute: Minute) {
+        let minute = Arc::new(minute);
+        self.send_to(|i| self.minutes[i], || Msg::Minute(Arc::clone(&minute)));
     }
 
     /// Passes a statistics snapshot on.

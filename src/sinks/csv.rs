@@ -10,13 +10,12 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::cell;
-use super::minutes::{Minute, Minutes};
 use crate::decode::Proto;
 use crate::detect::Alert;
 use crate::pipeline::Sink;
-use crate::pipeline::sink::Snapshot;
+use crate::pipeline::minutes::Minute;
 use crate::records::FlowRecord;
-use crate::stats::{Counter, HostStats};
+use crate::stats::HostStats;
 use crate::units::epoch_secs;
 
 /// `flows.csv`'s columns: the flow record's fields, in order.
@@ -85,7 +84,6 @@ pub struct CsvSink {
     alerts: Table,
     hosts: Table,
     protocols: Table,
-    minutes: Minutes,
 }
 
 impl CsvSink {
@@ -96,20 +94,7 @@ impl CsvSink {
             alerts: Table::new(alerts, &ALERT_COLUMNS)?,
             hosts: Table::new(hosts, &HOST_COLUMNS)?,
             protocols: Table::new(protocols, &PROTOCOL_COLUMNS)?,
-            minutes: Minutes::default(),
         })
-    }
-
-    fn minute(&mut self, m: &Minute) -> Result<(), String> {
-        for p in Proto::ALL {
-            let c = m.protocols[p.index()];
-            if c.packets > 0 {
-                let cells =
-                    [epoch_secs(m.start).to_string(), p.name().into(), c.packets.to_string(), c.bytes.to_string()];
-                self.protocols.row(cells)?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -150,14 +135,6 @@ fn cells(value: &Value, columns: &[&str]) -> Vec<String> {
     columns.iter().map(|c| cell(&value[*c])).collect()
 }
 
-/// The summary's per-protocol totals.
-fn totals(summary: &Value) -> [Counter; Proto::COUNT] {
-    std::array::from_fn(|i| {
-        let p = &summary["protocols"][Proto::ALL[i].name()];
-        Counter { packets: p["packets"].as_u64().unwrap_or(0), bytes: p["bytes"].as_u64().unwrap_or(0) }
-    })
-}
-
 impl Sink for CsvSink {
     fn name(&self) -> &'static str {
         "csv"
@@ -186,12 +163,20 @@ impl Sink for CsvSink {
         self.flows.flush()
     }
 
-    fn snapshot(&mut self, snapshot: &Snapshot) -> Result<(), String> {
-        if let Some(m) = self.minutes.snapshot(snapshot) {
-            self.minute(&m)?;
-            self.protocols.flush()?;
+    fn wants_minutes(&self) -> bool {
+        true
+    }
+
+    fn minute(&mut self, m: &Minute) -> Result<(), String> {
+        for p in Proto::ALL {
+            let c = m.protocols[p.index()];
+            if c.packets > 0 {
+                let cells =
+                    [epoch_secs(m.start).to_string(), p.name().into(), c.packets.to_string(), c.bytes.to_string()];
+                self.protocols.row(cells)?;
+            }
         }
-        Ok(())
+        self.protocols.flush()
     }
 
     fn hosts(&mut self, hosts: &[(IpAddr, HostStats)]) -> Result<(), String> {
@@ -210,11 +195,7 @@ impl Sink for CsvSink {
         self.hosts.flush()
     }
 
-    fn finish(&mut self, summary: &Value) -> Result<(), String> {
-        let last = summary["last_ts"].as_f64().map(|s| (s * 1e9) as crate::packet::Nanos);
-        if let Some(m) = self.minutes.finish(totals(summary), last) {
-            self.minute(&m)?;
-        }
+    fn finish(&mut self, _summary: &Value) -> Result<(), String> {
         self.protocols.flush()?;
         self.flows.flush()?;
         self.alerts.flush()

@@ -3,7 +3,7 @@
 //! headless or in the TUI.
 
 pub mod csv;
-pub mod minutes;
+pub mod events;
 
 use serde_json::Value;
 
