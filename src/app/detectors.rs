@@ -46,6 +46,9 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     if let Some(out) = opened.alerts {
         sinks.push(Box::new(NdjsonAlerts::new(out)));
     }
+    if let Some(db) = opened.db {
+        sinks.push(Box::new(db));
+    }
     if let Some(out) = opened.ecs {
         sinks.push(Box::new(crate::sinks::events::EventSink::new(crate::sinks::events::Format::Ecs, out)));
     }

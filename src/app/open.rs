@@ -45,6 +45,8 @@ pub struct Opened {
     pub model_bytes: Option<Vec<u8>>,
     /// `--csv`: its four files, opened.
     pub csv: Option<[crate::sinks::csv::Stream; 4]>,
+    /// `--db`, opened (and migrated, its run added).
+    pub db: Option<crate::sinks::db::Db>,
     /// `--ecs` and `--eve`, opened.
     pub ecs: Option<Box<dyn Write + Send>>,
     /// See `ecs`.
@@ -100,6 +102,20 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
             Some(p) => Some(Box::new(std::io::BufWriter::new(owned_stream(flag, "events", Path::new(p), &plan)?.0))),
         })
     };
+    let db = match cli.records.db.as_deref() {
+        Some(path) => {
+            let (file, _) = owned_stream("--db", "the database", path, &plan)?;
+            drop(file);
+            let source = match &input {
+                Input::File(f) => f.name().to_string(),
+                Input::Live(l) => l.name().to_string(),
+            };
+            let db = crate::sinks::db::open(path, &source, cli.filter_expr().as_deref(), cli.records.db_retain)
+                .map_err(|e| anyhow::anyhow!("--db {}: {e}", path.display()))?;
+            Some(db)
+        }
+        None => None,
+    };
     let ecs = event_stream("--ecs", cli.records.ecs.as_deref())?;
     let eve = event_stream("--eve", cli.records.eve.as_deref())?;
     if let Plan::Become(user) = &plan {
@@ -121,7 +137,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
         live.set_unprivileged(&plan.name());
     }
-    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, ecs, eve })
+    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, db, ecs, eve })
 }
 
 /// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.

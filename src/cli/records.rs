@@ -12,6 +12,15 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DIR")]
     pub csv: Option<std::path::PathBuf>,
 
+    /// Keep the run in the SQLite database FILE (created if absent; runs appended to it
+    /// stay apart): alerts, flow records, per-minute host and protocol figures
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<std::path::PathBuf>,
+
+    /// With --db: delete rows more than DAYS older than the newest packet
+    #[arg(long, value_name = "DAYS", requires = "db", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub db_retain: Option<u32>,
+
     /// Append alerts, flow records and statistics to FILE as Elastic Common Schema NDJSON
     /// ('-': standard output)
     #[arg(long, value_name = "FILE")]

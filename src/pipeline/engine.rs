@@ -108,7 +108,11 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared, mut records } = io;
     let mut lagged = 0u64;
     let mut next_snapshot: Option<Nanos> = None;
-    let mut minutes = sinks.wants_minutes().then(Minutes::default);
+    let mut minutes = match (sinks.wants_minutes(), sinks.wants_host_minutes()) {
+        (_, true) => Some(Minutes::with_hosts()),
+        (true, false) => Some(Minutes::default()),
+        (false, false) => None,
+    };
     let mut count = |stats: &mut Stats,
                      records: &mut Option<Records>,
                      minutes: &mut Option<Minutes>,

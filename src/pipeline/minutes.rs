@@ -1,14 +1,25 @@
-//! Per-minute protocol figures, counted packet by packet on the counting thread: each
-//! packet goes to the minute of packet time it belongs to (a packet older than the minute
-//! in progress goes to that minute), and the run's end closes the last one, so the minutes
-//! add up to the summary's protocols exactly.
+//! Per-minute protocol (and, when a sink wants them, per-host) figures, counted packet by
+//! packet on the counting thread: each packet goes to the minute of packet time it
+//! belongs to (a packet older than the minute in progress goes to that minute), and the
+//! run's end closes the last one, so the minutes add up to the summary's protocols
+//! exactly. A minute holds at most [`MAX_HOSTS`] hosts; the packets of the rest are
+//! counted in `hosts_left_out`.
+
+use std::net::IpAddr;
 
 use crate::decode::{PacketMeta, Proto};
+use crate::hash::Map;
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::Counter;
 
 /// Packet time in a minute.
 pub const MINUTE: Nanos = 60 * NANOS_PER_SEC;
+
+/// Most hosts one minute holds figures for.
+pub const MAX_HOSTS: usize = 100_000;
+
+/// One host's traffic in a minute, per protocol class: (sent, received).
+pub type HostMinute = [(Counter, Counter); Proto::COUNT];
 
 /// One minute's packets and bytes per protocol class.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +28,10 @@ pub struct Minute {
     pub start: Nanos,
     /// By [`Proto::index`].
     pub protocols: [Counter; Proto::COUNT],
+    /// Per host (when asked for), in no particular order.
+    pub hosts: Vec<(IpAddr, HostMinute)>,
+    /// Packets of hosts beyond [`MAX_HOSTS`], not in `hosts`.
+    pub hosts_left_out: u64,
 }
 
 impl Minute {
@@ -30,30 +45,70 @@ impl Minute {
 #[derive(Clone, Debug, Default)]
 pub struct Minutes {
     current: Option<Minute>,
+    /// Per-host figures of the minute in progress, when asked for.
+    hosts: Option<Map<IpAddr, HostMinute>>,
 }
 
 impl Minutes {
+    /// Minutes with per-host figures too.
+    pub fn with_hosts() -> Minutes {
+        Minutes { current: None, hosts: Some(Map::default()) }
+    }
+
+    fn begin(&mut self, start: Nanos) -> Option<Minute> {
+        let fresh = Minute { start, protocols: Default::default(), hosts: Vec::new(), hosts_left_out: 0 };
+        let mut closed = self.current.replace(fresh)?;
+        if let Some(hosts) = &mut self.hosts {
+            closed.hosts = hosts.drain().collect();
+        }
+        Some(closed)
+    }
+
+    fn host(&mut self, ip: IpAddr) -> Option<&mut HostMinute> {
+        let hosts = self.hosts.as_mut()?;
+        if hosts.len() >= MAX_HOSTS && !hosts.contains_key(&ip) {
+            return None;
+        }
+        Some(hosts.entry(ip).or_default())
+    }
     /// Counts `m`; returns the minute it closed, if it began a new one.
     #[inline]
     pub fn add(&mut self, m: &PacketMeta) -> Option<Minute> {
         let start = m.ts - m.ts.rem_euclid(MINUTE);
         let closed = match &self.current {
-            Some(c) if start > c.start => self.current.replace(Minute { start, protocols: Default::default() }),
-            Some(_) => None,
-            None => {
-                self.current = Some(Minute { start, protocols: Default::default() });
-                None
-            }
+            Some(c) if start <= c.start => None,
+            _ => self.begin(start),
         };
+        let i = m.proto.index();
         if let Some(c) = &mut self.current {
-            c.protocols[m.proto.index()].add(m.wire_len);
+            c.protocols[i].add(m.wire_len);
+        }
+        if self.hosts.is_some()
+            && let (Some(src), Some(dst)) = (m.src, m.dst)
+        {
+            let mut left_out = 0;
+            match self.host(src) {
+                Some(h) => h[i].0.add(m.wire_len),
+                None => left_out += 1,
+            }
+            match self.host(dst) {
+                Some(h) => h[i].1.add(m.wire_len),
+                None => left_out += 1,
+            }
+            if let Some(c) = &mut self.current {
+                c.hosts_left_out += left_out;
+            }
         }
         closed
     }
 
     /// The run is over: the minute in progress, if any.
     pub fn finish(&mut self) -> Option<Minute> {
-        self.current.take()
+        let mut last = self.current.take()?;
+        if let Some(hosts) = &mut self.hosts {
+            last.hosts = hosts.drain().collect();
+        }
+        Some(last)
     }
 }
 
@@ -90,5 +145,24 @@ mod tests {
         assert_eq!(rows, [(0, 0, 1), (60, 3, 0), (180, 0, 1)]);
         assert_eq!(out.iter().map(|x| x.total().packets).sum::<u64>(), 5);
         assert!(m.finish().is_none());
+    }
+
+    #[test]
+    fn hosts_per_minute_sent_and_received() {
+        let mut m = Minutes::with_hosts();
+        let mut p = packet(1, Proto::Tcp);
+        p.src = Some(IpAddr::from([10, 0, 0, 1]));
+        p.dst = Some(IpAddr::from([10, 0, 0, 2]));
+        m.add(&p);
+        m.add(&p);
+        let mut q = packet(70, Proto::Udp);
+        (q.src, q.dst) = (p.dst, p.src);
+        let first = m.add(&q).unwrap();
+        let host = |x: &Minute, ip: [u8; 4]| x.hosts.iter().find(|h| h.0 == IpAddr::from(ip)).unwrap().1;
+        assert_eq!(host(&first, [10, 0, 0, 1])[Proto::Tcp.index()].0.packets, 2);
+        assert_eq!(host(&first, [10, 0, 0, 2])[Proto::Tcp.index()].1.packets, 2);
+        let second = m.finish().unwrap();
+        assert_eq!(host(&second, [10, 0, 0, 2])[Proto::Udp.index()].0.packets, 1);
+        assert_eq!(second.hosts.len(), 2);
     }
 }

@@ -25,6 +25,9 @@ use crate::stats::{Counter, HostStats};
 /// Messages a sink's queue holds.
 const QUEUE: usize = 4096;
 
+/// How long a sink waits for a message before its [`Sink::tick`].
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The statistics at one second of packet time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -89,6 +92,18 @@ pub trait Sink: Send {
         false
     }
 
+    /// Whether this sink wants per-host figures in its minutes (they cost the counting
+    /// thread two lookups a packet).
+    fn wants_host_minutes(&self) -> bool {
+        false
+    }
+
+    /// Called when no message came for [`TICK`]: a sink that batches writes commits
+    /// them here.
+    fn tick(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The run is over: the JSON summary (the `--json` contract).
     fn finish(&mut self, _summary: &serde_json::Value) -> Result<(), String> {
         Ok(())
@@ -147,6 +162,8 @@ pub struct SinkSet {
     hosts: Vec<bool>,
     /// Which sinks take per-minute figures.
     minutes: Vec<bool>,
+    /// Whether one wants per-host figures in them.
+    host_minutes: bool,
 }
 
 impl SinkSet {
@@ -156,12 +173,24 @@ impl SinkSet {
         let flows = list.iter().map(|s| s.wants_flows()).collect();
         let hosts = list.iter().map(|s| s.wants_hosts()).collect();
         let minutes = list.iter().map(|s| s.wants_minutes()).collect();
+        let host_minutes = list.iter().any(|s| s.wants_host_minutes());
         for mut sink in list {
             let (tx, rx) = bounded::<Msg>(QUEUE);
             let shared = Arc::new(Shared { name: sink.name(), dropped: AtomicU64::new(0), error: Mutex::new(None) });
             let mine = Arc::clone(&shared);
             let thread = std::thread::Builder::new().name(format!("ntop-sink-{}", sink.name())).spawn(move || {
-                for msg in rx {
+                loop {
+                    let msg = match rx.recv_timeout(TICK) {
+                        Ok(msg) => msg,
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                            if let Err(e) = sink.tick() {
+                                *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                                break;
+                            }
+                            continue;
+                        }
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+                    };
                     let result = match &msg {
                         Msg::Alert(a) => sink.alert(a),
                         Msg::Snapshot(s) => sink.snapshot(s),
@@ -178,7 +207,7 @@ impl SinkSet {
             })?;
             sinks.push(Running { tx, shared, thread });
         }
-        Ok(SinkSet { sinks, handoff, flows, hosts, minutes })
+        Ok(SinkSet { sinks, handoff, flows, hosts, minutes, host_minutes })
     }
 
     /// No sinks at all.
@@ -189,6 +218,7 @@ impl SinkSet {
             flows: Vec::new(),
             hosts: Vec::new(),
             minutes: Vec::new(),
+            host_minutes: false,
         }
     }
 
@@ -237,6 +267,11 @@ impl SinkSet {
     /// Whether any sink takes per-minute figures.
     pub fn wants_minutes(&self) -> bool {
         self.minutes.iter().any(|&m| m)
+    }
+
+    /// Whether any sink wants per-host figures in its minutes.
+    pub fn wants_host_minutes(&self) -> bool {
+        self.host_minutes
     }
 
     /// Passes a closed minute on, to the sinks that take them.

@@ -3,6 +3,7 @@
 //! headless or in the TUI.
 
 pub mod csv;
+pub mod db;
 pub mod events;
 
 use serde_json::Value;
