@@ -93,15 +93,34 @@ LAB_PACKETS=$(./target/release/ntop-rs -r "$LAB" --headless --json --no-progress
 lab_all=$(best_of "$RUNS" ./target/release/ntop-rs -r "$LAB" --headless --json --no-progress)
 lab_engine=$(best_of "$RUNS" ./target/release/ntop-rs -r "$LAB" --headless --json --no-progress --no-detect)
 lab_libpcap=$(best_of "$RUNS" tcpdump -r "$LAB" -nn 'ether proto 0x9999')
+# Everything on and every record sink (fresh files each run), then check that no sink
+# dropped a record and that the database's counts equal the summary's.
+SINKS=$(mktemp -d)
+trap 'rm -f "$TIMES"; rm -rf "$SINKS"' EXIT
+lab_sinks=$(best_of "$RUNS" bash -c 'rm -rf "$1"/*; mkdir -p "$1/csv"; exec "$2" -r "$3" --headless --json --no-progress --db "$1/d.sqlite" --csv "$1/csv" --ecs "$1/e.ndjson" > "$1/summary.json"' _ "$SINKS" ./target/release/ntop-rs "$LAB")
+sinks_check=$(python3 - "$SINKS" <<'PY'
+import json, sqlite3, sys
+d = sys.argv[1]
+s = json.load(open(f"{d}/summary.json"))
+db = sqlite3.connect(f"{d}/d.sqlite")
+drops = sum(v["dropped"] for v in s["sinks"].values())
+same = (db.execute("select count(*) from flows").fetchone()[0] == s["records"]["total"]
+        and db.execute("select sum(packets) from protocol_minutes").fetchone()[0] == s["packets"])
+print(f"{drops} {int(same)} {s['records']['total']}")
+PY
+)
 printf '\n%s: %s packets, %s MB (recorded by scripts/record-bench.sh)\n' "$LAB" "$LAB_PACKETS" $(($(stat -c %s "$LAB") / 1000000))
-awk -v n="$LAB_PACKETS" -v all="$lab_all" -v eng="$lab_engine" -v lp="$lab_libpcap" 'BEGIN {
-    split(all, a, " "); split(eng, e, " "); split(lp, l, " ");
+awk -v n="$LAB_PACKETS" -v all="$lab_all" -v eng="$lab_engine" -v lp="$lab_libpcap" -v sk="$lab_sinks" -v chk="$sinks_check" 'BEGIN {
+    split(all, a, " "); split(eng, e, " "); split(lp, l, " "); split(sk, k, " "); split(chk, c, " ");
     printf "%-42s %9s %14s %10s %12s\n", "tool", "seconds", "packets/s", "peak RSS", "vs libpcap";
     printf "%-42s %9.2f %14.0f %7.0f MB %11.2fx\n", "tcpdump -nn (filter matches nothing)", l[1], n / l[1], l[2] / 1024, 1;
     printf "%-42s %9.2f %14.0f %7.0f MB %11.2fx\n", "ntop-rs --headless --json --no-detect", e[1], n / e[1], e[2] / 1024, l[1] / e[1];
     printf "%-42s %9.2f %14.0f %7.0f MB %11.2fx\n", "ntop-rs --headless --json (everything)", a[1], n / a[1], a[2] / 1024, l[1] / a[1];
+    printf "%-42s %9.2f %14.0f %7.0f MB %11.2fx\n", "  + --db --csv --ecs (" c[3] " flow records)", k[1], n / k[1], k[2] / 1024, l[1] / k[1];
     if (n < 1000000) { print "targets: judged on lab captures of 1,000,000 packets or more"; exit 0; }
     printf "target: engine >= 0.8x libpcap read loop .... %s (%.2fx)\n", (l[1] / e[1] >= 0.8) ? "met" : "MISSED", l[1] / e[1];
     printf "target: everything on >= 0.6x libpcap ....... %s (%.2fx)\n", (l[1] / a[1] >= 0.6) ? "met" : "MISSED", l[1] / a[1];
     printf "target: peak RSS < 200 MB ................... %s (%.0f MB)\n", (a[2] / 1024 < 200) ? "met" : "MISSED", a[2] / 1024;
+    printf "target: with --db --csv --ecs >= 0.5x ........ %s (%.2fx)\n", (l[1] / k[1] >= 0.5) ? "met" : "MISSED", l[1] / k[1];
+    printf "target: no sink drops, db counts = summary ... %s (%d dropped)\n", (c[1] == 0 && c[2] == 1) ? "met" : "MISSED", c[1];
 }'
