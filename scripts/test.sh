@@ -3,7 +3,7 @@
 # present), CLI, property, TUI (tmux), live-capture and lab tests.
 #
 # The tests that need root (network namespaces, capture devices, dropping privileges:
-# tests/live.rs, privs.rs, lab_detect.rs, lab_outliers.rs) are left out when not root,
+# tests/live.rs, privs.rs, metrics.rs, lab_detect.rs, lab_outliers.rs) are left out when not root,
 # and nextest counts them as skipped in its summary line. A test whose prerequisite is
 # missing (tshark, tmux, ../shared/pcaps) prints a SKIP line; under CI (CI=true) every
 # missing prerequisite is a failure instead.
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
-ROOT_ONLY='binary(live) | binary(privs) | binary(lab_detect) | binary(lab_outliers)'
+ROOT_ONLY='binary(live) | binary(privs) | binary(metrics) | binary(lab_detect) | binary(lab_outliers)'
 filter=()
 if [ "$(id -u)" -ne 0 ]; then
     if [ "${CI:-}" = true ]; then

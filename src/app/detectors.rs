@@ -46,6 +46,11 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     if let Some(out) = opened.alerts {
         sinks.push(Box::new(NdjsonAlerts::new(out)));
     }
+    if let Some(listener) = opened.metrics {
+        let sink = crate::sinks::metrics::MetricsSink::start(listener, shared.clone())
+            .map_err(|e| anyhow::anyhow!("--metrics: {e}"))?;
+        sinks.push(Box::new(sink));
+    }
     if let Some(db) = opened.db {
         sinks.push(Box::new(db));
     }

@@ -47,6 +47,8 @@ pub struct Opened {
     pub csv: Option<[crate::sinks::csv::Stream; 4]>,
     /// `--db`, opened (and migrated, its run added).
     pub db: Option<crate::sinks::db::Db>,
+    /// `--metrics`, bound.
+    pub metrics: Option<crate::sinks::metrics::Listener>,
     /// `--ecs` and `--eve`, opened.
     pub ecs: Option<Box<dyn Write + Send>>,
     /// See `ecs`.
@@ -116,6 +118,10 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
         }
         None => None,
     };
+    let metrics = match cli.records.metrics.as_deref() {
+        Some(addr) => Some(crate::sinks::metrics::bind(addr).map_err(|e| anyhow::anyhow!("--metrics {addr}: {e}"))?),
+        None => None,
+    };
     let ecs = event_stream("--ecs", cli.records.ecs.as_deref())?;
     let eve = event_stream("--eve", cli.records.eve.as_deref())?;
     if let Plan::Become(user) = &plan {
@@ -137,7 +143,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
         live.set_unprivileged(&plan.name());
     }
-    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, db, ecs, eve })
+    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, db, metrics, ecs, eve })
 }
 
 /// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.

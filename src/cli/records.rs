@@ -21,6 +21,11 @@ pub struct RecordArgs {
     #[arg(long, value_name = "DAYS", requires = "db", value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub db_retain: Option<u32>,
 
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts (e.g.
+    /// 127.0.0.1:9187)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Append alerts, flow records and statistics to FILE as Elastic Common Schema NDJSON
     /// ('-': standard output)
     #[arg(long, value_name = "FILE")]

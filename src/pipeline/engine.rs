@@ -18,12 +18,15 @@ use crate::detect::Alert;
 use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
 use crate::records::{Ended, FlowRecord, RecordCounts, Tracker};
-use crate::stats::Stats;
 use crate::stats::table::Fill;
+use crate::stats::{Counter, Stats};
 use crate::view::{Context, View, ViewSpec};
 
 /// Flow records per message to the alert stage and the sinks.
 const CHUNK: usize = 256;
+
+/// Wall time without a batch after which the sinks get a snapshot of what was counted.
+const IDLE_SNAPSHOT: Duration = Duration::from_secs(1);
 
 /// How often a view is published while data changes.
 const PUBLISH: Duration = Duration::from_millis(250);
@@ -133,7 +136,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             let second = ts - ts.rem_euclid(NANOS_PER_SEC);
             let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);
             if ts >= due {
-                sinks.snapshot(snapshot(stats, second));
+                sinks.snapshot(snapshot(stats, second, shared, *lagged, sinks));
                 next_snapshot = Some(second + NANOS_PER_SEC);
             }
         }
@@ -146,9 +149,24 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             }
         }
     };
+    // A quiet source still gets its last figures to the sinks: a snapshot when a second of
+    // wall time passes without a batch and something was counted since the last one.
+    let idle_snapshot = |stats: &Stats, lagged: u64, sent: &mut Counter| {
+        if let Some(ts) = stats.last_ts
+            && stats.totals != *sent
+        {
+            *sent = stats.totals;
+            sinks.snapshot(snapshot(stats, ts - ts.rem_euclid(NANOS_PER_SEC), shared, lagged, sinks));
+        }
+    };
+    let mut idle_sent = Counter::default();
     let Some(v) = views else {
-        for batch in batches {
-            count(stats, &mut records, &mut minutes, batch, &mut lagged);
+        loop {
+            match batches.recv_timeout(IDLE_SNAPSHOT) {
+                Ok(batch) => count(stats, &mut records, &mut minutes, batch, &mut lagged),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => idle_snapshot(stats, lagged, &mut idle_sent),
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
         }
         if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
             sinks.minute(last);
@@ -163,6 +181,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     let mut spec = ViewSpec::default();
     let (mut dirty, mut last_state, mut list) = (true, SourceState::default(), Vec::new());
     let mut finished = false;
+    let mut idle_at = std::time::Instant::now();
     loop {
         let mut publish = false;
         select! {
@@ -200,6 +219,10 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                 Err(_) => return (lagged, records.map(|r| r.counts())), // the UI is gone
             },
             recv(ticker) -> _ => {
+                if idle_at.elapsed() >= IDLE_SNAPSHOT {
+                    idle_snapshot(stats, lagged, &mut idle_sent);
+                    idle_at = std::time::Instant::now();
+                }
                 let mut state = shared.and_then(|s| s.lock().ok().map(|s| s.clone())).unwrap_or_default();
                 state.dropped_detector = lagged;
                 dirty |= state != last_state;
@@ -245,12 +268,23 @@ fn build(stats: &Stats, spec: &ViewSpec, v: &ViewIo, state: &SourceState, alerts
 }
 
 /// The figures of a second.
-fn snapshot(stats: &Stats, ts: Nanos) -> Snapshot {
+fn snapshot(stats: &Stats, ts: Nanos, shared: Option<&Mutex<SourceState>>, lagged: u64, sinks: &SinkSet) -> Snapshot {
+    let state = shared.and_then(|s| s.lock().ok().map(|s| s.clone())).unwrap_or_default();
+    let kernel = state.kernel.unwrap_or_default();
+    let mut drops = vec![
+        ("kernel".to_string(), kernel.dropped_kernel),
+        ("interface".to_string(), kernel.dropped_interface),
+        ("ring".to_string(), state.dropped_ring),
+        ("detector".to_string(), lagged),
+    ];
+    drops.extend(sinks.status().into_iter().map(|s| (format!("sink_{}", s.name), s.dropped)));
     Snapshot {
         ts,
         totals: stats.totals,
         protocols: stats.protocols,
         hosts: stats.hosts.len(),
         flows: stats.flows.len(),
+        drops,
+        tables: vec![("hosts", stats.hosts.fill()), ("flows", stats.flows.fill())],
     }
 }

@@ -41,6 +41,11 @@ pub struct Snapshot {
     pub hosts: usize,
     /// Flows tracked now.
     pub flows: usize,
+    /// Packets (or, for sinks, messages) lost so far, by stage: `kernel`, `interface`,
+    /// `ring`, `detector`, and `sink_<name>` for each sink.
+    pub drops: Vec<(String, u64)>,
+    /// The engine's tables: size, cap, evictions.
+    pub tables: Vec<(&'static str, crate::stats::table::Fill)>,
 }
 
 /// A consumer of a run's output. Every method may fail; the first failure is kept and

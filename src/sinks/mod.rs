@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod db;
 pub mod events;
+pub mod metrics;
 
 use serde_json::Value;
 
