@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 
-packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus iputils-ping libcap2-bin ethtool time)
+packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus default-jre-headless iputils-ping libcap2-bin ethtool time)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -28,12 +28,18 @@ if ! command -v cargo >/dev/null 2>&1; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
 fi
 
-# Python tools the tests read our files with (DuckDB for the CSV files), in a virtual
-# environment of the checkout's own (target/venv), from PyPI.
+# Python tools the tests read our files with (DuckDB for the CSV and NDJSON files,
+# pyspark for the fleet job), in a virtual environment of the checkout's own
+# (target/venv), from PyPI.
 VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
-if ! "$VENV/bin/python" -c 'import duckdb' >/dev/null 2>&1; then
-    echo "setup: creating $VENV with duckdb" >&2
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "setup: creating $VENV" >&2
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check duckdb
 fi
+for module in duckdb pyspark; do
+    if ! "$VENV/bin/python" -c "import $module" >/dev/null 2>&1; then
+        echo "setup: installing $module into $VENV" >&2
+        "$VENV/bin/pip" install -q --disable-pip-version-check "$module"
+    fi
+done
