@@ -184,3 +184,80 @@ fn killed_mid_run_the_database_opens_with_what_was_committed() {
     assert!(count(&conn, "SELECT count(*) FROM protocol_minutes") > 0, "the closed minutes were committed");
     assert_eq!(count(&conn, "SELECT count(*) FROM runs WHERE ended_at IS NULL"), 1, "the run never ended");
 }
+
+#[test]
+fn one_replay_with_every_sink_tells_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    std::fs::create_dir(p("c")).unwrap();
+    let args = [
+        ("--db", p("d.sqlite")),
+        ("--csv", p("c")),
+        ("--ecs", p("e.ndjson")),
+        ("--eve", p("v.ndjson")),
+        ("--alerts", p("a.ndjson")),
+    ];
+    let mut flags = Vec::new();
+    for (flag, path) in &args {
+        flags.push(flag.to_string());
+        flags.push(path.to_str().unwrap().to_string());
+    }
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let summary = common::summary(&demo(), &flags);
+    let conn = Connection::open(p("d.sqlite")).unwrap();
+    // The alerts rows are the NDJSON reports.
+    let reports: Vec<Value> =
+        std::fs::read_to_string(p("a.ndjson")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = conn
+        .prepare("SELECT json FROM alerts ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|j| serde_json::from_str(&j.unwrap()).unwrap())
+        .collect();
+    assert_eq!(rows, reports);
+    assert_eq!(count(&conn, "SELECT sum(packets) FROM protocol_minutes"), summary["packets"].as_i64().unwrap());
+    // One set of flows in all four: (community id, orig packets, resp packets).
+    let mut db: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT community_id, orig_packets, resp_packets FROM flows")
+        .unwrap()
+        .query_map([], |r| Ok((r.get::<_, Option<String>>(0)?.unwrap_or_default(), r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut csv: Vec<(String, i64, i64)> = csv::Reader::from_path(p("c").join("flows.csv"))
+        .unwrap()
+        .deserialize::<std::collections::HashMap<String, String>>()
+        .map(|r| {
+            let r = r.unwrap();
+            (r["community_id"].clone(), r["orig_packets"].parse().unwrap(), r["resp_packets"].parse().unwrap())
+        })
+        .collect();
+    let events = |file: &str| -> Vec<Value> {
+        std::fs::read_to_string(p(file)).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let id = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut ecs: Vec<(String, i64, i64)> = events("e.ndjson")
+        .iter()
+        .filter(|e| e["event"]["kind"] == "event")
+        .map(|e| {
+            let (s, d) = (&e["source"]["packets"], &e["destination"]["packets"]);
+            (id(&e["network"]["community_id"]), s.as_i64().unwrap(), d.as_i64().unwrap())
+        })
+        .collect();
+    let mut eve: Vec<(String, i64, i64)> = events("v.ndjson")
+        .iter()
+        .filter(|e| e["event_type"] == "flow")
+        .map(|e| {
+            let f = &e["flow"];
+            (id(&e["community_id"]), f["pkts_toserver"].as_i64().unwrap(), f["pkts_toclient"].as_i64().unwrap())
+        })
+        .collect();
+    for v in [&mut db, &mut csv, &mut ecs, &mut eve] {
+        v.sort();
+    }
+    assert_eq!(db.len() as i64, summary["records"]["total"].as_i64().unwrap());
+    assert_eq!(db, csv, "SQLite and flows.csv");
+    assert_eq!(db, ecs, "SQLite and the ECS connection events");
+    assert_eq!(db, eve, "SQLite and the EVE flow events");
+}

@@ -252,3 +252,47 @@ fn a_tui_replay_to_the_end_reports_exactly_what_the_headless_run_does() {
         q.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_tui_replay_keeps_the_same_history_as_the_headless_run() {
+    if !tool("tmux") {
+        common::skip("TUI records test: tmux is not installed");
+        return;
+    }
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let (tui, headless) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let command = format!(
+        "{} -r {} -n --speed max --db {} --csv {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        demo.display(),
+        tui.path().join("d.sqlite").display(),
+        tui.path().display()
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Alerts (7)"));
+    tmux.keys("q");
+    assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
+    let db = headless.path().join("d.sqlite");
+    let csv = headless.path().to_str().unwrap().to_string();
+    let out = common::run(&["-r", demo.to_str().unwrap(), "--headless", "--db", db.to_str().unwrap(), "--csv", &csv]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The same flow records and per-minute figures, whichever mode ran.
+    for file in ["flows.csv", "protocols.csv", "hosts.csv"] {
+        let lines = |dir: &std::path::Path| {
+            let mut l: Vec<String> =
+                std::fs::read_to_string(dir.join(file)).unwrap().lines().map(str::to_string).collect();
+            l.sort();
+            l
+        };
+        assert_eq!(lines(tui.path()), lines(headless.path()), "{file}");
+    }
+    let rows = |path: &std::path::Path, sql: &str| -> i64 {
+        rusqlite::Connection::open(path).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    for sql in
+        ["SELECT count(*) FROM alerts", "SELECT count(*) FROM flows", "SELECT sum(packets) FROM protocol_minutes"]
+    {
+        assert_eq!(rows(&tui.path().join("d.sqlite"), sql), rows(&db, sql), "{sql}");
+    }
+    assert_eq!(rows(&tui.path().join("d.sqlite"), "SELECT count(*) FROM runs WHERE ended_at IS NOT NULL"), 1);
+}

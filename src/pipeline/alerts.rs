@@ -34,7 +34,7 @@ pub struct AlertsDone {
 
 /// Runs the stage until the detectors and the tracker hang up.
 pub fn stage(
-    mut reports: Receiver<Vec<Alert>>,
+    mut reports: Receiver<super::StageMsg>,
     mut records: Receiver<Ended>,
     dumps: Option<AlertDumps<'_>>,
     sinks: &SinkSet,
@@ -43,18 +43,20 @@ pub fn stage(
     let mut done = AlertsDone::default();
     let mut involved = Involved::default();
     let (mut reports_open, mut records_open) = (true, true);
-    let mut last: Vec<Ended> = Vec::new();
+    // Records straight from the counting thread (nothing detects, or a live batch the
+    // detectors dropped) come in their own order; those that passed through the detector
+    // thread come after the reports of the packets that ended them.
     while reports_open || records_open {
         select! {
             recv(reports) -> msg => match msg {
-                Ok(batch) => reports_batch(batch, &dumps, sinks, &lists, &mut done, &mut involved),
+                Ok(super::StageMsg::Reports(batch)) => reports_batch(batch, &dumps, sinks, &lists, &mut done, &mut involved),
+                Ok(super::StageMsg::Records(ended)) => tag_and_pass(ended, &involved, sinks),
                 Err(_) => {
                     reports = never();
                     reports_open = false;
                 }
             },
             recv(records) -> msg => match msg {
-                Ok(ended) if ended.last => last.push(ended),
                 Ok(ended) => tag_and_pass(ended, &involved, sinks),
                 Err(_) => {
                     records = never();
@@ -62,9 +64,6 @@ pub fn stage(
                 }
             },
         }
-    }
-    for ended in last {
-        tag_and_pass(ended, &involved, sinks);
     }
     done
 }

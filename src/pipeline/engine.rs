@@ -49,8 +49,9 @@ pub struct ViewIo {
 pub struct EngineIo<'a> {
     /// Decoded batches from the capture side.
     pub batches: Receiver<Vec<PacketMeta>>,
-    /// Counted batches on to the detectors (none when nothing detects).
-    pub detect: Option<Sender<Vec<PacketMeta>>>,
+    /// Counted batches on to the detectors (none when nothing detects), each with the
+    /// flow records that ended by its packets.
+    pub detect: Option<Sender<Work>>,
     /// Emptied batches back to the capture side.
     pub recycle: Sender<Vec<PacketMeta>>,
     /// Incident lists from the alert stage (views only).
@@ -67,38 +68,50 @@ pub struct EngineIo<'a> {
 pub struct Records {
     /// The tracker.
     pub tracker: Tracker,
-    /// To the alert stage, which tags and passes them on.
+    /// Straight to the alert stage (when nothing detects, or the detectors dropped the
+    /// batch they came with).
     pub tx: Sender<Ended>,
 }
 
+/// A counted batch and the flow records its packets ended: the detectors see the batch,
+/// report, and pass the records on after their reports, so a record is tagged with the
+/// incidents reported up to its last packet, the same in every replay.
+pub type Work = (Vec<PacketMeta>, Vec<Ended>);
+
 impl Records {
-    /// Follows a counted batch and passes on the records it ended.
-    fn after(&mut self, batch: &[PacketMeta]) {
+    /// Follows a counted batch; returns the records it ended.
+    fn after(&mut self, batch: &[PacketMeta]) -> Vec<Ended> {
         self.tracker.observe_batch(batch);
-        let records = self.tracker.take();
-        self.send(records, false);
+        chunks(self.tracker.take(), false)
     }
 
     /// The capture is over: every connection still open ends.
-    fn finish(&mut self) {
-        let records = self.tracker.finish();
-        self.send(records, true);
+    fn finish(&mut self) -> Vec<Ended> {
+        chunks(self.tracker.finish(), true)
     }
 
-    /// Passes records on in chunks, so that no queue on the way holds a table's worth.
-    fn send(&self, records: Vec<FlowRecord>, last: bool) {
-        let mut records = records.into_iter();
-        loop {
-            let chunk: Vec<FlowRecord> = records.by_ref().take(CHUNK).collect();
-            if chunk.is_empty() {
-                return;
-            }
-            let _ = self.tx.send(Ended { records: chunk, last });
+    /// Hands records straight to the alert stage.
+    fn send(&self, ended: Vec<Ended>) {
+        for e in ended {
+            let _ = self.tx.send(e);
         }
     }
 
     fn counts(&self) -> (RecordCounts, Fill) {
         (self.tracker.counts(), self.tracker.fill())
+    }
+}
+
+/// Records in chunks, so that no queue on the way holds a table's worth.
+fn chunks(records: Vec<FlowRecord>, last: bool) -> Vec<Ended> {
+    let mut records = records.into_iter();
+    let mut out = Vec::new();
+    loop {
+        let chunk: Vec<FlowRecord> = records.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            return out;
+        }
+        out.push(Ended { records: chunk, last });
     }
 }
 
@@ -129,9 +142,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                 }
             }
         }
-        if let Some(r) = records {
-            r.after(&batch);
-        }
+        let ended = records.as_mut().map(|r| r.after(&batch)).unwrap_or_default();
         if let Some(ts) = batch.last().map(|m| m.ts) {
             let second = ts - ts.rem_euclid(NANOS_PER_SEC);
             let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);
@@ -141,12 +152,34 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             }
         }
         match &detect {
-            Some(tx) => *lagged += forward(batch, tx, &recycle, handoff),
+            Some(tx) => {
+                let (missed, undelivered) = forward((batch, ended), tx, &recycle, handoff);
+                *lagged += missed;
+                if let Some(r) = records {
+                    r.send(undelivered);
+                }
+            }
             None => {
                 let mut batch = batch;
                 batch.clear();
                 let _ = recycle.try_send(batch);
+                if let Some(r) = records {
+                    r.send(ended);
+                }
             }
+        }
+    };
+    // The capture's end: the last records, after everything else the detectors see.
+    let finish_records = |records: &mut Option<Records>| {
+        let Some(r) = records else { return };
+        let last = r.finish();
+        match &detect {
+            Some(tx) => {
+                if let Err(e) = tx.send((Vec::new(), last)) {
+                    r.send(e.into_inner().1);
+                }
+            }
+            None => r.send(last),
         }
     };
     // A quiet source still gets its last figures to the sinks: a snapshot when a second of
@@ -171,9 +204,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
         if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
             sinks.minute(last);
         }
-        if let Some(r) = &mut records {
-            r.finish();
-        }
+        finish_records(&mut records);
         return (lagged, records.map(|r| r.counts()));
     };
     let watch = sinks.watch();
@@ -195,10 +226,8 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                     if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
                         sinks.minute(last);
                     }
-                    if let Some(r) = &mut records
-                        && !finished
-                    {
-                        r.finish();
+                    if !finished {
+                        finish_records(&mut records);
                         finished = true;
                     }
                     dirty = true;

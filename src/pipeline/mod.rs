@@ -148,10 +148,10 @@ pub fn run<S: PacketSource + ?Sized>(
 ) -> Result<RunReport, CaptureError> {
     let handoff = options.handoff;
     let (full_tx, full_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
-    let (detect_tx, detect_rx) = bounded::<Vec<PacketMeta>>(depth(handoff));
+    let (detect_tx, detect_rx) = bounded::<engine::Work>(depth(handoff));
     let (empty_tx, empty_rx) = bounded::<Vec<PacketMeta>>(2 * depth(handoff) + 2);
     // Reports are few: a deep queue, so that detection never waits on a slow dump.
-    let (report_tx, report_rx) = bounded::<Vec<Alert>>(1024);
+    let (report_tx, report_rx) = bounded::<StageMsg>(1024);
     let (list_tx, list_rx) = bounded::<Vec<Alert>>(16);
     let none = SinkSet::none();
     let sinks = options.sinks.unwrap_or(&none);
@@ -183,18 +183,31 @@ pub fn run<S: PacketSource + ?Sized>(
         let detector = std::thread::Builder::new()
             .name("ntop-detect".into())
             .spawn_scoped(scope, move || {
-                let mut lost = 0u64;
-                for mut batch in detect_rx {
+                let (mut lost, mut finished) = (0u64, false);
+                for (mut batch, ended) in detect_rx {
                     let reports = detectors.observe(&batch);
                     if !reports.is_empty() {
                         lost += pass_reports(&report_tx, reports, handoff);
                     }
+                    // The capture's last records come after the detectors' last reports.
+                    if !finished && ended.iter().any(|e| e.last) {
+                        let last = detectors.finish();
+                        if !last.is_empty() {
+                            let _ = report_tx.send(StageMsg::Reports(last));
+                        }
+                        finished = true;
+                    }
+                    for e in ended {
+                        let _ = report_tx.send(StageMsg::Records(e));
+                    }
                     batch.clear();
                     let _ = empty_tx.try_send(batch);
                 }
-                let last = detectors.finish();
-                if !last.is_empty() {
-                    let _ = report_tx.send(last);
+                if !finished {
+                    let last = detectors.finish();
+                    if !last.is_empty() {
+                        let _ = report_tx.send(StageMsg::Reports(last));
+                    }
                 }
                 (lost, detectors.incidents_total())
             })
@@ -228,53 +241,57 @@ fn joined<T>(r: std::thread::Result<T>) -> T {
     r.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// What reaches the alert stage from the detector thread, in order: a batch's reports,
+/// then the flow records that batch ended.
+pub enum StageMsg {
+    /// Alert reports.
+    Reports(Vec<Alert>),
+    /// Flow records, to tag and pass on.
+    Records(crate::records::Ended),
+}
+
 /// Hands a batch of reports to the alert stage: waiting on a file; on a live capture,
 /// dropping (and counting) them if the stage is a thousand batches behind.
-fn pass_reports(tx: &Sender<Vec<Alert>>, reports: Vec<Alert>, handoff: Handoff) -> u64 {
+fn pass_reports(tx: &Sender<StageMsg>, reports: Vec<Alert>, handoff: Handoff) -> u64 {
     let n = reports.len() as u64;
     match handoff {
         Handoff::Block => {
-            let _ = tx.send(reports);
+            let _ = tx.send(StageMsg::Reports(reports));
             0
         }
-        Handoff::DropWhenFull => match tx.try_send(reports) {
+        Handoff::DropWhenFull => match tx.try_send(StageMsg::Reports(reports)) {
             Err(TrySendError::Full(_)) => n,
             _ => 0,
         },
     }
 }
 
-/// Passes a counted batch on to the detectors (waiting, or dropping it when they are
-/// behind on a live capture); returns how many packets they missed.
+/// Passes a counted batch (and the records it ended) on to the detectors (waiting, or
+/// dropping the batch when they are behind on a live capture); returns how many packets
+/// they missed, and the records they did not get (for the caller to send on directly).
 pub fn forward(
-    mut batch: Vec<PacketMeta>,
-    detect: &Sender<Vec<PacketMeta>>,
+    work: engine::Work,
+    detect: &Sender<engine::Work>,
     recycle: &Sender<Vec<PacketMeta>>,
     handoff: Handoff,
-) -> u64 {
-    let missed = match handoff {
-        Handoff::Block => match detect.send(batch) {
-            Ok(()) => return 0,
-            Err(e) => {
-                batch = e.into_inner();
-                0
-            }
+) -> (u64, Vec<crate::records::Ended>) {
+    let ((mut batch, ended), missed) = match handoff {
+        Handoff::Block => match detect.send(work) {
+            Ok(()) => return (0, Vec::new()),
+            Err(e) => (e.into_inner(), 0),
         },
-        Handoff::DropWhenFull => match detect.try_send(batch) {
-            Ok(()) => return 0,
-            Err(TrySendError::Full(b)) => {
-                batch = b;
-                batch.len() as u64
+        Handoff::DropWhenFull => match detect.try_send(work) {
+            Ok(()) => return (0, Vec::new()),
+            Err(TrySendError::Full(w)) => {
+                let n = w.0.len() as u64;
+                (w, n)
             }
-            Err(TrySendError::Disconnected(b)) => {
-                batch = b;
-                0
-            }
+            Err(TrySendError::Disconnected(w)) => (w, 0),
         },
     };
     batch.clear();
     let _ = recycle.try_send(batch);
-    missed
+    (missed, ended)
 }
 
 /// The capture side: read, filter, decode, and hand batches to `full` (emptied batches

@@ -152,8 +152,8 @@ pub struct FlowRecord {
     /// Why it ended.
     pub end_reason: EndReason,
     /// Ids of the incidents that involved it: incidents naming one of its endpoints (both,
-    /// when the incident names two), open at some time during it, and known when the
-    /// record was written.
+    /// when the incident names two), open at some time during it, and reported by the time
+    /// the packets that ended it were seen (the same in every replay).
     pub alerts: Vec<u64>,
 }
 
@@ -257,8 +257,8 @@ impl RecordCounts {
     }
 }
 
-/// Records on their way from the tracker to the sinks; `last` is the capture's end (every
-/// connection still open), which waits for the detectors' last reports.
+/// Records on their way from the tracker to the sinks; `last` marks the capture's end
+/// (every connection still open), which the detectors finish before passing on.
 #[derive(Debug, Default)]
 pub struct Ended {
     /// The records, oldest last packet first.
