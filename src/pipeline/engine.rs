@@ -169,8 +169,12 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             }
         }
     };
-    // The capture's end: the last records, after everything else the detectors see.
-    let finish_records = |records: &mut Option<Records>| {
+    // The batches have ended: the last minute, then the last records (after everything
+    // else the detectors see).
+    let end_of_batches = |records: &mut Option<Records>, minutes: &mut Option<Minutes>| {
+        if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
+            sinks.minute(last);
+        }
         let Some(r) = records else { return };
         let last = r.finish();
         match &detect {
@@ -201,10 +205,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         }
-        if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
-            sinks.minute(last);
-        }
-        finish_records(&mut records);
+        end_of_batches(&mut records, &mut minutes);
         return (lagged, records.map(|r| r.counts()));
     };
     let watch = sinks.watch();
@@ -219,15 +220,13 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             recv(batches) -> msg => match msg {
                 Ok(batch) => {
                     count(stats, &mut records, &mut minutes, batch, &mut lagged);
+                    idle_at = std::time::Instant::now();
                     dirty = true;
                 }
                 Err(_) => {
                     batches = never();
-                    if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
-                        sinks.minute(last);
-                    }
                     if !finished {
-                        finish_records(&mut records);
+                        end_of_batches(&mut records, &mut minutes);
                         finished = true;
                     }
                     dirty = true;

@@ -41,6 +41,12 @@ impl Minute {
     }
 }
 
+/// The classes of `counters` (indexed by [`Proto::index`]) that saw packets, in
+/// [`Proto::ALL`] order.
+pub fn seen(counters: &[Counter; Proto::COUNT]) -> impl Iterator<Item = (Proto, Counter)> + '_ {
+    Proto::ALL.into_iter().map(|p| (p, counters[p.index()])).filter(|(_, c)| c.packets > 0)
+}
+
 /// The minute in progress.
 #[derive(Clone, Debug, Default)]
 pub struct Minutes {
@@ -57,11 +63,16 @@ impl Minutes {
 
     fn begin(&mut self, start: Nanos) -> Option<Minute> {
         let fresh = Minute { start, protocols: Default::default(), hosts: Vec::new(), hosts_left_out: 0 };
-        let mut closed = self.current.replace(fresh)?;
+        let closed = self.current.replace(fresh)?;
+        Some(self.seal(closed))
+    }
+
+    /// A closed minute with its hosts' figures.
+    fn seal(&mut self, mut minute: Minute) -> Minute {
         if let Some(hosts) = &mut self.hosts {
-            closed.hosts = hosts.drain().collect();
+            minute.hosts = hosts.drain().collect();
         }
-        Some(closed)
+        minute
     }
 
     fn host(&mut self, ip: IpAddr) -> Option<&mut HostMinute> {
@@ -104,11 +115,8 @@ impl Minutes {
 
     /// The run is over: the minute in progress, if any.
     pub fn finish(&mut self) -> Option<Minute> {
-        let mut last = self.current.take()?;
-        if let Some(hosts) = &mut self.hosts {
-            last.hosts = hosts.drain().collect();
-        }
-        Some(last)
+        let last = self.current.take()?;
+        Some(self.seal(last))
     }
 }
 

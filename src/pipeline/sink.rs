@@ -390,25 +390,10 @@ impl Sink for NdjsonAlerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{AlertState, Severity};
+    use crate::detect::AlertState;
 
     fn alert(id: u64, state: AlertState) -> Alert {
-        Alert {
-            id,
-            state,
-            kind: crate::detect::AlertKind::PortScan,
-            severity: Severity::Medium,
-            ts: 1,
-            first_ts: 1,
-            last_ts: 1,
-            src: None,
-            dst: None,
-            proto: crate::detect::AlertProto::Tcp,
-            port: None,
-            packets: 1,
-            summary: "x".into(),
-            evidence: crate::detect::Evidence::default(),
-        }
+        Alert { state, summary: "x".into(), ..Alert::sample(id, None, None, 1, 1) }
     }
 
     /// A writer whose bytes the test can read back.

@@ -359,7 +359,12 @@ impl Tracker {
             }
             None => true,
         });
-        // Oldest first, ties by key: the order records come out never depends on the table.
+        self.end_all(gone);
+    }
+
+    /// Ends connections taken out of the table, oldest first, ties by key: the order
+    /// records come out never depends on the table's.
+    fn end_all(&mut self, mut gone: Vec<(FlowKey, Conn, EndReason)>) {
         gone.sort_by_key(|a| (a.1.last, a.0));
         for (k, c, r) in gone {
             self.end(&k, &c, r);
@@ -375,13 +380,10 @@ impl Tracker {
     pub fn finish(&mut self) -> Vec<FlowRecord> {
         let mut open = Vec::new();
         self.table.retain(|k, c| {
-            open.push((*k, *c));
+            open.push((*k, *c, EndReason::CaptureEnd));
             false
         });
-        open.sort_by_key(|a| (a.1.last, a.0));
-        for (k, c) in open {
-            self.end(&k, &c, EndReason::CaptureEnd);
-        }
+        self.end_all(open);
         self.take()
     }
 

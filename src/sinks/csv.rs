@@ -10,10 +10,9 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 use super::cell;
-use crate::decode::Proto;
 use crate::detect::Alert;
 use crate::pipeline::Sink;
-use crate::pipeline::minutes::Minute;
+use crate::pipeline::minutes::{Minute, seen};
 use crate::records::FlowRecord;
 use crate::stats::HostStats;
 use crate::units::epoch_secs;
@@ -168,13 +167,9 @@ impl Sink for CsvSink {
     }
 
     fn minute(&mut self, m: &Minute) -> Result<(), String> {
-        for p in Proto::ALL {
-            let c = m.protocols[p.index()];
-            if c.packets > 0 {
-                let cells =
-                    [epoch_secs(m.start).to_string(), p.name().into(), c.packets.to_string(), c.bytes.to_string()];
-                self.protocols.row(cells)?;
-            }
+        for (p, c) in seen(&m.protocols) {
+            let cells = [epoch_secs(m.start).to_string(), p.name().into(), c.packets.to_string(), c.bytes.to_string()];
+            self.protocols.row(cells)?;
         }
         self.protocols.flush()
     }
@@ -205,6 +200,7 @@ impl Sink for CsvSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Proto;
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]

@@ -19,7 +19,7 @@ use crate::decode::Proto;
 use crate::detect::Alert;
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::pipeline::Sink;
-use crate::pipeline::minutes::Minute;
+use crate::pipeline::minutes::{Minute, seen};
 use crate::records::FlowRecord;
 use crate::units::epoch_secs;
 
@@ -346,11 +346,8 @@ impl Sink for Db {
                 "INSERT INTO protocol_minutes (run_id, minute, proto, packets, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(sql)?;
-        for p in Proto::ALL {
-            let c = m.protocols[p.index()];
-            if c.packets > 0 {
-                st.execute(params![self.run_id, minute, p.name(), c.packets as i64, c.bytes as i64]).map_err(sql)?;
-            }
+        for (p, c) in seen(&m.protocols) {
+            st.execute(params![self.run_id, minute, p.name(), c.packets as i64, c.bytes as i64]).map_err(sql)?;
         }
         drop(st);
         let mut st = self

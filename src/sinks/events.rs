@@ -17,7 +17,7 @@ use crate::decode::Proto;
 use crate::detect::{Alert, Severity};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::pipeline::Sink;
-use crate::pipeline::minutes::{MINUTE, Minute};
+use crate::pipeline::minutes::{MINUTE, Minute, seen};
 use crate::pipeline::sink::Snapshot;
 use crate::records::FlowRecord;
 use crate::stats::Counter;
@@ -471,12 +471,10 @@ impl EventSink {
             *t = *t + *c;
         }
         let (totals, (hosts, flows)) = (&self.totals, self.tracked);
-        let sum = |c: &[Counter; Proto::COUNT]| c.iter().fold(Counter::default(), |a, b| a + *b);
+        let sum = |c: &[Counter; Proto::COUNT]| c.iter().copied().sum::<Counter>();
         let by_proto = |c: &[Counter; Proto::COUNT]| {
-            Proto::ALL
-                .iter()
-                .filter(|p| c[p.index()].packets > 0)
-                .map(|p| (p.name().to_string(), json!({"packets": c[p.index()].packets, "bytes": c[p.index()].bytes})))
+            seen(c)
+                .map(|(p, c)| (p.name().to_string(), json!({"packets": c.packets, "bytes": c.bytes})))
                 .collect::<serde_json::Map<String, Value>>()
         };
         let end = m.start + MINUTE;
