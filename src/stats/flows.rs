@@ -45,7 +45,21 @@ impl FlowKey {
         let (src, dst, proto) = (meta.src?, meta.dst?, meta.ip_proto?);
         let (sp, dp) = meta.ports.unwrap_or((0, 0));
         let (s, d) = ((src, sp), (dst, dp));
-        Some(if s <= d { (FlowKey { proto, a: s, b: d }, true) } else { (FlowKey { proto, a: d, b: s }, false) })
+        Some(if endpoint_le(s, d) {
+            (FlowKey { proto, a: s, b: d }, true)
+        } else {
+            (FlowKey { proto, a: d, b: s }, false)
+        })
+    }
+}
+
+/// `s <= d`, the derived order of (address, port), compared as integers for IPv4 (the
+/// derived order compares an address's octets one by one, once per packet).
+#[inline]
+pub(super) fn endpoint_le(s: (IpAddr, u16), d: (IpAddr, u16)) -> bool {
+    match (s.0, d.0) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (a.to_bits(), s.1) <= (b.to_bits(), d.1),
+        _ => s <= d,
     }
 }
 
@@ -170,7 +184,9 @@ impl std::ops::Deref for FlowTable {
 impl FlowTable {
     /// A table holding at most `cap` flows.
     pub fn new(cap: usize) -> Self {
-        FlowTable { table: CappedTable::new(cap) }
+        let mut table = CappedTable::new(cap);
+        table.track_ages();
+        FlowTable { table }
     }
 
     /// Counts one IP packet into its flow.
@@ -185,7 +201,7 @@ impl FlowTable {
     #[inline]
     pub fn record_keyed(&mut self, meta: &PacketMeta, (key, a_to_b): (FlowKey, bool), hash: u64) {
         let ts = meta.ts;
-        let f = self.table.entry_hashed(hash, key, || FlowStats { first_ts: ts, last_ts: ts, ..Default::default() });
+        let f = self.table.entry_seen(hash, key, ts, || FlowStats { first_ts: ts, last_ts: ts, ..Default::default() });
         f.last_ts = f.last_ts.max(ts);
         if a_to_b {
             f.a_to_b.add(meta.wire_len)

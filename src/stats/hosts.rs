@@ -76,7 +76,9 @@ impl std::ops::Deref for HostTable {
 impl HostTable {
     /// A table holding at most `cap` hosts.
     pub fn new(cap: usize) -> Self {
-        HostTable { table: CappedTable::new(cap) }
+        let mut table = CappedTable::new(cap);
+        table.track_ages();
+        HostTable { table }
     }
 
     /// Counts one packet of class `proto` from `src` to `dst`.
@@ -94,7 +96,8 @@ impl HostTable {
 
     #[inline]
     fn touch(&mut self, (ip, hash): (IpAddr, u64), ts: Nanos) -> &mut HostStats {
-        let h = self.table.entry_hashed(hash, ip, || HostStats { first_seen: ts, last_seen: ts, ..Default::default() });
+        let h =
+            self.table.entry_seen(hash, ip, ts, || HostStats { first_seen: ts, last_seen: ts, ..Default::default() });
         h.last_seen = h.last_seen.max(ts);
         h
     }

@@ -104,3 +104,19 @@ fn series_split_by_protocol() {
     assert_eq!(last_two, vec![10, 20]);
     assert_eq!(s.series.mins.iter().last().map(|(_, b)| b[Proto::Tcp.index()].packets), Some(2));
 }
+
+#[test]
+fn endpoint_order_is_the_derived_order() {
+    let ips: Vec<IpAddr> =
+        ["0.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.1.1", "128.0.0.1", "255.255.255.255", "::", "::1", "fe80::1"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+    for &a in &ips {
+        for &b in &ips {
+            for (pa, pb) in [(0, 0), (1, 0), (0, 1), (80, 443), (65535, 1)] {
+                assert_eq!(super::flows::endpoint_le((a, pa), (b, pb)), (a, pa) <= (b, pb), "{a}:{pa} vs {b}:{pb}");
+            }
+        }
+    }
+}
