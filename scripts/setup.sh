@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 
-packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus default-jre-headless iputils-ping libcap2-bin ethtool time)
+packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus default-jre-headless chromium iputils-ping libcap2-bin ethtool time)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -16,6 +16,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod privs;
 pub mod records;
+pub mod report;
 pub mod sinks;
 pub mod stats;
 pub mod synth;

@@ -368,9 +368,9 @@ fn tiny_speeds_and_unknown_flags_are_one_line_errors() {
     let out = run(&["-r", sample().to_str().unwrap(), "--speed", "1e-300"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("is not a speed from 0.01 to 10000"), "{err}");
-    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--report", "x"]);
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--reprot", "x"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("unexpected argument '--report'"), "{err}");
+    assert!(err.contains("unexpected argument '--reprot'"), "{err}");
     assert!(!err.contains("filter"), "not taken for a filter expression: {err}");
 }

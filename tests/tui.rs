@@ -296,3 +296,58 @@ fn a_tui_replay_keeps_the_same_history_as_the_headless_run() {
     }
     assert_eq!(rows(&tui.path().join("d.sqlite"), "SELECT count(*) FROM runs WHERE ended_at IS NOT NULL"), 1);
 }
+
+/// The JSON block of the report page at `path`.
+fn report_data(path: &std::path::Path) -> serde_json::Value {
+    common::report_data(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+#[test]
+fn r_writes_a_report_so_far_and_the_end_of_the_run_the_final_one() {
+    if !tool("tmux") {
+        common::skip("TUI report test: tmux is not installed");
+        return;
+    }
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let (report, dumps) = (dir.path().join("r.html"), dir.path().join("dumps"));
+    std::fs::create_dir(&dumps).unwrap();
+    // Without --report, R writes a new file in --dump-dir.
+    let command = format!(
+        "{} -r {} -n --speed max --dump-dir {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        demo.display(),
+        dumps.display()
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Alerts (7)"));
+    tmux.keys("R");
+    let screen = tmux.wait_for("the report's line", |s| s.contains("report written to"));
+    let written: Vec<_> = std::fs::read_dir(&dumps).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), 1, "{screen}");
+    let so_far = report_data(&written[0]);
+    assert_eq!(so_far["partial"], true);
+    assert_eq!(so_far["summary"]["alerts_total"], 7);
+    tmux.keys("q");
+    assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
+    drop(tmux);
+    // With --report, the end of the run writes the final report there (a server of
+    // its own: the last one may still be going away).
+    let command = format!(
+        "{} -r {} -n --speed max --report {}; echo EXIT=$?; sleep 60",
+        bin_path(),
+        demo.display(),
+        report.display()
+    );
+    let tmux = Tmux::start(&command, 150, 48);
+    tmux.wait_for("the end of the replay", |s| s.contains("(end of file)") && s.contains("Alerts (7)"));
+    tmux.keys("q");
+    assert!(tmux.wait_for("exit", |s| s.contains("EXIT=")).contains("EXIT=0"));
+    let last = report_data(&report);
+    let headless = common::summary(&demo, &["--top", "10"]);
+    assert_eq!(last["partial"], false);
+    assert_eq!(last["summary"]["packets"], headless["packets"]);
+    assert_eq!(last["summary"]["alerts_total"], headless["alerts_total"]);
+    assert_eq!(last["summary"]["alerts"], headless["alerts"], "the same incidents as headless");
+    assert_eq!(last["summary"]["protocols"], headless["protocols"]);
+}

@@ -26,6 +26,8 @@ pub struct Built {
     pub dump_alerts: Option<OutDir>,
     /// `--dump-dir` (the TUI).
     pub dump_dir: Option<OutDir>,
+    /// `--report`.
+    pub report: Option<crate::files::OutFile>,
 }
 
 /// Builds the detectors and sinks from the flags and what was opened.
@@ -70,6 +72,7 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
         sinks,
         dump_alerts: opened.dump_alerts,
         dump_dir: opened.dump_dir,
+        report: opened.report,
     })
 }
 

@@ -36,6 +36,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if cli.read.is_some() && cli.duration.is_some() {
         bail!("--duration applies to live capture (-i), not to files");
     }
+    if cli.report.report.is_some() && cli.read.is_none() && cli.interface.is_none() && cli.records.db.is_some() {
+        return report_stored(cli);
+    }
     if !cli.headless {
         if cli.json || cli.duration.is_some() {
             bail!("--json and --duration go with --headless");
@@ -131,6 +134,11 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
     let sinks = SinkSet::new(built.sinks, handoff).context("cannot start the sinks")?;
     let ring = packet_ring(cli);
     let dump_dir = built.dump_dir.clone().context("the dump directory is open")?;
+    let source_name = match &built.input {
+        Input::File(s) => s.name().to_string(),
+        Input::Live(l) => l.name().to_string(),
+    };
+    let hook = report_hook(cli, source_name, built.report.clone(), dump_dir.clone(), built.outliers.clone());
     let session = |stats| ui::Session {
         stats,
         filter: None,
@@ -145,6 +153,7 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
         resolve: !cli.no_resolve,
         outliers: built.outliers.clone(),
         records: cli.records.config(cli.max_flows),
+        report: Some(hook),
     };
     let stats = Stats::new(stats_config(cli));
     let (name, stats, report) = match built.input {
@@ -166,7 +175,88 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
     let info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
     let summary = Summary::new(&stats, &info, cli.top);
     let _ = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
+    write_report(built.report.as_ref(), &stats, &summary, &info)
+}
+
+/// The TUI's `R`: a report of what has been counted so far, to `--report` (rewritten,
+/// and rewritten again at the end) or, without it, to a new file in `--dump-dir`.
+fn report_hook(
+    cli: &Cli,
+    source: String,
+    out: Option<crate::files::OutFile>,
+    dir: crate::files::OutDir,
+    outliers: Option<SharedOutliers>,
+) -> pipeline::ReportHook {
+    let (filter, top) = (cli.filter_expr(), cli.top);
+    Box::new(move |stats, alerts| {
+        let outliers = outliers.as_ref().and_then(|o| o.lock().ok().map(|v| v.clone()));
+        let info = RunInfo {
+            source: source.clone(),
+            filter: filter.clone(),
+            alerts: alerts.to_vec(),
+            alerts_total: alerts.len() as u64,
+            outliers,
+            ..Default::default()
+        };
+        let summary = Summary::new(stats, &info, top);
+        let json = serde_json::to_value(&summary).unwrap_or_default();
+        let parts = crate::report::RunParts {
+            summary: &summary,
+            outliers: info.outliers.as_ref(),
+            loss: crate::report::loss_of(&json),
+            partial: true,
+        };
+        let data = crate::report::ReportData::from_run(stats, parts);
+        let written = match &out {
+            Some(f) => crate::report::write(&data, f),
+            None => dir.create_unique(
+                "ntop-rs-report",
+                "html",
+                crate::report::html::render(&data, Some(dir.path())).as_bytes(),
+            ),
+        };
+        match written {
+            Ok(path) => format!("report written to {}", path.display()),
+            Err(e) => format!("report not written: {e}"),
+        }
+    })
+}
+
+/// `--report`: the run's report, written at its end (a one-line error when it cannot be).
+fn write_report(
+    out: Option<&crate::files::OutFile>,
+    stats: &Stats,
+    summary: &Summary,
+    info: &RunInfo,
+) -> anyhow::Result<()> {
+    let Some(out) = out else { return Ok(()) };
+    let json = serde_json::to_value(summary).unwrap_or_default();
+    let parts = crate::report::RunParts {
+        summary,
+        outliers: info.outliers.as_ref(),
+        loss: crate::report::loss_of(&json),
+        partial: false,
+    };
+    let data = crate::report::ReportData::from_run(stats, parts);
+    let path =
+        crate::report::write(&data, out).map_err(|e| anyhow::anyhow!("--report {}: {e}", out.path().display()))?;
+    note_line(&format!("report written to {}", path.display()));
     Ok(())
+}
+
+/// `--db FILE --report FILE.html` without a capture: the report of a stored run.
+fn report_stored(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let (Some(db), Some(out)) = (cli.records.db.as_deref(), open::report_file(cli)?) else {
+        bail!("--report on a stored run needs --db FILE");
+    };
+    let conn = crate::report::stored::open(db).map_err(|e| anyhow::anyhow!("--db {}: {e}", db.display()))?;
+    open::drop_for_report(cli, &out)?;
+    let data = crate::report::stored::load(&conn, cli.report.run)
+        .map_err(|e| anyhow::anyhow!("--db {}: {e}", db.display()))?;
+    let path =
+        crate::report::write(&data, &out).map_err(|e| anyhow::anyhow!("--report {}: {e}", out.path().display()))?;
+    note_line(&format!("report on run {} written to {}", data.run_id.unwrap_or_default(), path.display()));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Headless: run to the end (of the file, `--duration`, or a signal), then the summary.
@@ -247,7 +337,8 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
             warn_line(&format!("{} sink: {e}", s.name));
         }
     }
-    print_summary(cli, &summary)
+    print_summary(cli, &summary)?;
+    write_report(built.report.as_ref(), &stats, &summary, &info)
 }
 
 /// What a run reports besides the counters.

@@ -41,6 +41,8 @@ pub struct Opened {
     pub dump_dir: Option<OutDir>,
     /// `--model`, to save to.
     pub model: Option<OutFile>,
+    /// `--report`, to write at the end (and on the TUI's `R`).
+    pub report: Option<OutFile>,
     /// The bytes of an existing `--model`, to load.
     pub model_bytes: Option<Vec<u8>>,
     /// `--csv`: its four files, opened.
@@ -68,6 +70,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     let dump_dir = if interactive { Some(dir("--dump-dir", &cli.dump_dir)?) } else { None };
     let model = cli.outliers.model.as_deref().map(|p| OutFile::open(p).map_err(|e| anyhow::anyhow!("--model {e}")));
     let model = model.transpose()?;
+    let report = report_file(cli)?;
     let model_bytes = match &cli.outliers.model {
         Some(path) if cli.outliers.baseline.is_none() && path.exists() => Some(
             crate::detect::outlier::Model::read_file(path)
@@ -125,7 +128,12 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     let ecs = event_stream("--ecs", cli.records.ecs.as_deref())?;
     let eve = event_stream("--eve", cli.records.eve.as_deref())?;
     if let Plan::Become(user) = &plan {
-        let dirs = [dump_alerts.as_ref(), dump_dir.as_ref(), model.as_ref().map(OutFile::dir)];
+        let dirs = [
+            dump_alerts.as_ref(),
+            dump_dir.as_ref(),
+            model.as_ref().map(OutFile::dir),
+            report.as_ref().map(OutFile::dir),
+        ];
         for d in dirs.into_iter().flatten() {
             if !privs::can_write(user, d.path()) {
                 d.keep_writing_as_root()
@@ -143,7 +151,49 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     if let (Input::Live(live), false) = (&mut input, matches!(plan, Plan::KeepRoot)) {
         live.set_unprivileged(&plan.name());
     }
-    Ok(Opened { input, alerts, dump_alerts, dump_dir, model, model_bytes, baseline, csv, db, metrics, ecs, eve })
+    Ok(Opened {
+        input,
+        alerts,
+        dump_alerts,
+        dump_dir,
+        model,
+        report,
+        model_bytes,
+        baseline,
+        csv,
+        db,
+        metrics,
+        ecs,
+        eve,
+    })
+}
+
+/// `--report FILE.html`: its directory, opened now (written at the end, atomically).
+pub fn report_file(cli: &Cli) -> anyhow::Result<Option<OutFile>> {
+    let Some(path) = cli.report.report.as_deref() else { return Ok(None) };
+    if path.is_dir() {
+        anyhow::bail!("--report {}: is a directory; give a file name", path.display());
+    }
+    Ok(Some(OutFile::open(path).map_err(|e| anyhow::anyhow!("--report {e}"))?))
+}
+
+/// Lets the run write `report` after the drop (a helper keeps root for a directory the
+/// new user cannot write), then drops privileges: for a report on a stored run.
+pub fn drop_for_report(cli: &Cli, report: &OutFile) -> anyhow::Result<()> {
+    let plan = privs::plan(cli.user.as_deref())?;
+    if let Plan::Become(user) = &plan
+        && !privs::can_write(user, report.dir().path())
+    {
+        report
+            .dir()
+            .keep_writing_as_root()
+            .map_err(|e| anyhow::anyhow!("{}: cannot start the writer: {e}", report.dir().path().display()))?;
+    }
+    privs::apply(&plan)?;
+    if matches!(plan, Plan::KeepRoot) {
+        crate::app::warn_line("-Z root: the database is read as root");
+    }
+    Ok(())
 }
 
 /// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.

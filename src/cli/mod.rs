@@ -4,7 +4,9 @@
 use clap::Parser;
 
 mod records;
+mod report;
 pub use records::RecordArgs;
+pub use report::ReportArgs;
 
 /// top for the network: traffic overview and intrusion detection in the terminal.
 #[derive(Parser, Debug, Clone, PartialEq)]
@@ -112,6 +114,10 @@ pub struct Cli {
     /// Flow records and where they go
     #[command(flatten)]
     pub records: RecordArgs,
+
+    /// The HTML report
+    #[command(flatten)]
+    pub report: ReportArgs,
 
     /// BPF filter expression words, as in tcpdump (flags may come before or after them;
     /// after `--`, every word is the expression's)
@@ -438,7 +444,7 @@ mod tests {
     #[test]
     fn an_unknown_flag_is_named_whatever_follows() {
         for args in
-            [&["-r", "x", "--report", "x"][..], &["-r", "x", "tcp", "--report"], &["--bogus", "tcp", "port", "80"]]
+            [&["-r", "x", "--reprot", "x"][..], &["-r", "x", "tcp", "--reprot"], &["--bogus", "tcp", "port", "80"]]
         {
             let e = parse(args).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}");

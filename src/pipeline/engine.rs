@@ -43,7 +43,12 @@ pub struct ViewIo {
     pub source: String,
     /// Live capture (or a replay).
     pub live: bool,
+    /// Writes a report of what has been counted so far (key `R`), returning a line to show.
+    pub report: Option<ReportHook>,
 }
+
+/// Writes a report from the counters and the incidents so far; returns what to tell the user.
+pub type ReportHook = Box<dyn Fn(&Stats, &[Alert]) -> String + Send>;
 
 /// The engine's channels.
 pub struct EngineIo<'a> {
@@ -214,6 +219,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
     let (mut dirty, mut last_state, mut list) = (true, SourceState::default(), Vec::new());
     let mut finished = false;
     let mut idle_at = std::time::Instant::now();
+    let (mut reports, mut notice) = (0u32, None::<(u32, String)>);
     loop {
         let mut publish = false;
         select! {
@@ -241,6 +247,11 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             },
             recv(v.specs) -> msg => match msg {
                 Ok(s) => {
+                    if s.report > reports {
+                        reports = s.report;
+                        let told = v.report.as_ref().map_or_else(|| "no report writer".to_string(), |hook| hook(stats, &list));
+                        notice = Some((reports, told));
+                    }
                     spec = s;
                     publish = true;
                 }
@@ -259,7 +270,8 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             }
         }
         if publish {
-            let view = build(stats, &spec, &v, &last_state, &list, &watch);
+            let mut view = build(stats, &spec, &v, &last_state, &list, &watch);
+            view.notice.clone_from(&notice);
             // A full slot means the UI has not taken the last view yet: try next tick.
             dirty = v.views.try_send(Arc::new(view)).is_err();
         }

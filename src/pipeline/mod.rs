@@ -25,7 +25,7 @@ use crate::capture::{CaptureError, Filter, KernelStats, Next, PacketRing, Packet
 use crate::decode::{PacketMeta, decode_onto};
 use crate::detect::{Alert, Detectors};
 use crate::stats::Stats;
-pub use engine::ViewIo;
+pub use engine::{ReportHook, ViewIo};
 pub use sink::{Sink, SinkSet, SinkStatus};
 
 /// Packets per batch.

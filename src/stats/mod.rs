@@ -94,6 +94,19 @@ impl SizeHistogram {
         if self.hist.is_empty() { 0 } else { self.hist.value_at_percentile(q) }
     }
 
+    /// Packets per size bin: bin `i` holds sizes up to `edges[i]` (above the previous
+    /// edge), and one more bin the sizes above the last edge. Every packet falls in
+    /// exactly one bin (above 2048 bytes, by its histogram bucket's lowest size).
+    pub fn bins(&self, edges: &[u64]) -> Vec<u64> {
+        let mut out = vec![0; edges.len() + 1];
+        for v in self.hist.iter_recorded() {
+            let size = self.hist.lowest_equivalent(v.value_iterated_to());
+            let i = edges.iter().position(|&e| size <= e).unwrap_or(edges.len());
+            out[i] += v.count_at_value();
+        }
+        out
+    }
+
     /// Smallest, largest and mean size.
     pub fn min_max_mean(&self) -> (u64, u64, f64) {
         if self.hist.is_empty() { (0, 0, 0.0) } else { (self.hist.min(), self.hist.max(), self.hist.mean()) }

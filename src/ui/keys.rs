@@ -38,6 +38,8 @@ pub enum Action {
     Dump,
     /// Write the selected alert's own pcap.
     DumpAlert,
+    /// Write an HTML report of what has been seen so far.
+    Report,
     /// Show or hide host and service names.
     Names,
     /// Replay faster.
@@ -125,6 +127,12 @@ pub const BINDINGS: &[Binding] = &[
         help: "write the selected alert's packets to a pcap file",
         hint: None,
     },
+    Binding {
+        keys: "R",
+        action: Action::Report,
+        help: "write an HTML report of what has been seen so far",
+        hint: None,
+    },
     Binding { keys: "n", action: Action::Names, help: "host and service names on/off", hint: None },
     Binding { keys: "+", action: Action::Faster, help: "replay faster", hint: None },
     Binding { keys: "-", action: Action::Slower, help: "replay slower", hint: None },
@@ -152,6 +160,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('w') => Action::Dump,
         KeyCode::Char('d') => Action::DumpAlert,
+        KeyCode::Char('R') => Action::Report,
         KeyCode::Char('n') => Action::Names,
         KeyCode::Char('+') | KeyCode::Char('=') => Action::Faster,
         KeyCode::Char('-') => Action::Slower,

@@ -64,6 +64,8 @@ pub struct Session<'a> {
     pub outliers: Option<crate::detect::outlier::SharedOutliers>,
     /// Connection timeouts of the flow records (followed when a sink takes them).
     pub records: crate::records::RecordConfig,
+    /// Writes a report of what has been seen so far (key `R`).
+    pub report: Option<pipeline::ReportHook>,
 }
 
 /// Runs the TUI until the user quits or a signal arrives: the pipeline runner (the same
@@ -85,6 +87,7 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
         resolve,
         outliers,
         records,
+        report,
     } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
@@ -92,7 +95,7 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
     let (view_tx, view_rx) = bounded::<Arc<View>>(1);
     std::thread::scope(|scope| -> anyhow::Result<(Stats, RunReport)> {
         let (shared, stop_ref, ring_ref) = (&shared, &*stop, &*ring);
-        let views = ViewIo { specs: spec_rx, views: view_tx, outliers, source: name, live };
+        let views = ViewIo { specs: spec_rx, views: view_tx, outliers, source: name, live, report };
         let runner = std::thread::Builder::new()
             .name("ntop-capture".into())
             .spawn_scoped(scope, move || {
@@ -196,6 +199,7 @@ fn ui_loop(
         let mut redraw = true;
         let mut last_draw = Instant::now() - FRAME;
         let mut rows = 0;
+        let mut reported = 0;
         loop {
             select! {
                 recv(keys_rx) -> ev => match ev {
@@ -224,6 +228,16 @@ fn ui_loop(
                     Err(_) => return Ok(()), // no more input: the terminal is gone
                 },
                 recv(views) -> v => {
+                    // A report's outcome shows even while the view is paused.
+                    if let Ok(Some((n, text))) = v.as_ref().map(|v| &v.notice)
+                        && *n == ui.spec.report
+                        && ui.message.as_deref() != Some(text)
+                        && reported < *n
+                    {
+                        reported = *n;
+                        ui.message = Some(text.clone());
+                        redraw = true;
+                    }
                     if let Ok(v) = v && !ui.paused {
                         view = v;
                         redraw = true;

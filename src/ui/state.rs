@@ -222,6 +222,11 @@ impl UiState {
                 Effect::Redraw
             }
             Action::Dump => Effect::Dump,
+            Action::Report => {
+                self.spec.report += 1;
+                self.message = Some("writing the report…".into());
+                Effect::Spec
+            }
             Action::Names => Effect::Names,
             Action::Faster | Action::Slower => self.step_speed(action == Action::Faster),
             Action::Help => {

@@ -104,6 +104,8 @@ pub struct ViewSpec {
     pub zoom: Zoom,
     /// Rows of talkers and flows wanted.
     pub rows: usize,
+    /// Reports asked for so far (key `R`): one more asks the engine for another.
+    pub report: u32,
 }
 
 impl Default for ViewSpec {
@@ -116,6 +118,7 @@ impl Default for ViewSpec {
             host: None,
             zoom: Zoom::Minute,
             rows: 64,
+            report: 0,
         }
     }
 }
@@ -190,6 +193,8 @@ pub struct HostDetail {
 pub struct View {
     /// Engine context (source, capture counters, alerts).
     pub context: Context,
+    /// What became of the latest report asked for (its number, and a line to show).
+    pub notice: Option<(u32, String)>,
     /// The spec this view was built for.
     pub spec: ViewSpec,
     /// All packets counted.
@@ -290,6 +295,7 @@ impl View {
             .collect();
 
         View {
+            notice: None,
             host: spec.host.map(|ip| host_detail(stats, ip, spec, &flow_ok)),
             context,
             spec: spec.clone(),

@@ -159,3 +159,10 @@ pub fn lab_bin() -> &'static str {
 pub fn bin_path() -> &'static str {
     env!("CARGO_BIN_EXE_ntop-rs")
 }
+
+/// The JSON block of an HTML report page (`--report`).
+pub fn report_data(page: &str) -> serde_json::Value {
+    let start = page.find("<script type=\"application/json\" id=\"ntop-rs-report\">").expect("the data block") + 52;
+    let end = start + page[start..].find("</script>").expect("its end");
+    serde_json::from_str(&page[start..end]).expect("the data block is JSON")
+}

@@ -87,9 +87,15 @@ pub struct OutlierStatus {
 pub struct OutlierView {
     /// Latest cluster of each host scored.
     pub clusters: Map<IpAddr, u8>,
+    /// The latest scaled behaviour vector of up to [`BEHAVIOUR_HOSTS`] hosts scored (the
+    /// report's map of hosts), with its score.
+    pub behaviour: Map<IpAddr, (Vec<f32>, f32)>,
     /// The model's status.
     pub status: OutlierStatus,
 }
+
+/// Most hosts whose behaviour vectors [`OutlierView::behaviour`] holds.
+pub const BEHAVIOUR_HOSTS: usize = 2000;
 
 /// A handle on the shared [`OutlierView`].
 pub type SharedOutliers = Arc<Mutex<OutlierView>>;

@@ -40,7 +40,7 @@ use super::features::{FeatureBuilder, HostFeatures, Vector};
 use super::{Alert, AlertKind, AlertProto, Book, Detector, IncidentKey, Severity};
 use crate::decode::PacketMeta;
 use crate::packet::Nanos;
-pub use config::{OutlierConfig, OutlierStatus, OutlierView, SharedOutliers};
+pub use config::{BEHAVIOUR_HOSTS, OutlierConfig, OutlierStatus, OutlierView, SharedOutliers};
 use history::History;
 use learn::Reservoir;
 pub use learn::learn_from;
@@ -86,6 +86,8 @@ pub struct OutlierDetector {
     shared: SharedOutliers,
     status: OutlierStatus,
     clusters: Map<IpAddr, u8>,
+    /// Behaviour vectors for the shared view (capped at [`BEHAVIOUR_HOSTS`]).
+    behaviour: Map<IpAddr, (Vec<f32>, f32)>,
     /// What each host itself does routinely.
     history: History,
 }
@@ -111,6 +113,7 @@ impl OutlierDetector {
             shared: SharedOutliers::default(),
             status,
             clusters: Map::default(),
+            behaviour: Map::default(),
             history: History::new(MAX_HOSTS),
             cfg,
         };
@@ -248,6 +251,10 @@ impl OutlierDetector {
         for hf in vectors {
             let verdict = model.assess(&hf.values);
             self.clusters.insert(hf.host, verdict.cluster);
+            if self.behaviour.len() < BEHAVIOUR_HOSTS || self.behaviour.contains_key(&hf.host) {
+                let scaled = model.scaler.transform(&hf.values).iter().map(|&v| v as f32).collect();
+                self.behaviour.insert(hf.host, (scaled, verdict.score as f32));
+            }
             let usual = verdict.usual;
             // Figures unusual for the host's kind and new for the host: never taken into
             // its routine, and what an alert names when the score is high enough.
@@ -321,6 +328,7 @@ impl OutlierDetector {
     fn publish(&mut self) {
         if let Ok(mut view) = self.shared.lock() {
             view.clusters.clone_from(&self.clusters);
+            view.behaviour.clone_from(&self.behaviour);
             view.status.clone_from(&self.status);
         }
     }

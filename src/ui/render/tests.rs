@@ -77,7 +77,7 @@ fn outliers() -> crate::detect::outlier::OutlierView {
         })
         .collect();
     let status = crate::detect::outlier::OutlierStatus { state: "ready", clusters: 3, ..Default::default() };
-    crate::detect::outlier::OutlierView { clusters, status }
+    crate::detect::outlier::OutlierView { clusters, status, ..Default::default() }
 }
 
 fn screen(view: &View, ui: &UiState, (w, h): (u16, u16)) -> String {
