@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
 fi
 
-packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus default-jre-headless chromium iputils-ping libcap2-bin ethtool time)
+packages=(build-essential pkg-config libpcap-dev tshark tcpdump iproute2 tmux nmap hping3 curl python3 python3-venv prometheus default-jre-headless chromium openssl iputils-ping libcap2-bin ethtool time)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -37,7 +37,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     mkdir -p "$(dirname "$VENV")"
     python3 -m venv "$VENV"
 fi
-for module in duckdb pyspark; do
+for module in duckdb pyspark aiosmtpd; do
     if ! "$VENV/bin/python" -c "import $module" >/dev/null 2>&1; then
         echo "setup: installing $module into $VENV" >&2
         "$VENV/bin/pip" install -q --disable-pip-version-check "$module"

@@ -8,6 +8,7 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod delivery;
 pub mod detect;
 pub mod export;
 pub mod files;

@@ -62,6 +62,11 @@ pub fn build(cli: &Cli, opened: Opened) -> anyhow::Result<Built> {
     if let Some(out) = opened.eve {
         sinks.push(Box::new(crate::sinks::events::EventSink::new(crate::sinks::events::Format::Eve, out)));
     }
+    for (name, policy, transport) in opened.delivery {
+        let sink = crate::delivery::Delivery::start(name, policy, transport)
+            .map_err(|e| anyhow::anyhow!("cannot start the {name} sink: {e}"))?;
+        sinks.push(Box::new(sink));
+    }
     if let Some(streams) = opened.csv {
         sinks.push(Box::new(crate::sinks::csv::CsvSink::new(streams).map_err(|e| anyhow::anyhow!("--csv: {e}"))?));
     }

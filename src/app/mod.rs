@@ -331,12 +331,24 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
             ),
         );
     }
-    let summary = Summary::new(&stats, &info, cli.top);
-    for s in sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default()) {
-        if let Some(e) = s.error.filter(|_| info.sinks.get(s.name).is_none_or(|k| k.error.is_none())) {
+    let mut summary = Summary::new(&stats, &info, cli.top);
+    let done = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
+    for s in &done {
+        if let Some(e) = s.error.as_ref().filter(|_| info.sinks.get(s.name).is_none_or(|k| k.error.is_none())) {
             warn_line(&format!("{} sink: {e}", s.name));
         }
+        // Deliveries finish with the sinks: the printed summary has their final counts.
+        if let Some((_, failed, last)) = &s.delivery
+            && *failed > 0
+        {
+            let w =
+                format!("{} sink: {failed} messages not delivered (last: {})", s.name, last.as_deref().unwrap_or(""));
+            if !summary.warnings.contains(&w) {
+                warn(&mut summary.warnings, w);
+            }
+        }
     }
+    summary.sinks = sink_json(&done);
     print_summary(cli, &summary)?;
     write_report(built.report.as_ref(), &stats, &summary, &info)
 }
@@ -370,6 +382,12 @@ fn run_info(
         if s.dropped > 0 {
             warn(&mut warnings, format!("{} sink fell behind: {} messages dropped", s.name, s.dropped));
         }
+        if let Some((_, failed, last)) = &s.delivery
+            && *failed > 0
+        {
+            let last = last.as_deref().unwrap_or("");
+            warn(&mut warnings, format!("{} sink: {failed} messages not delivered (last: {last})", s.name));
+        }
     }
     RunInfo {
         source: source.to_string(),
@@ -377,15 +395,35 @@ fn run_info(
         frames_read: report.frames,
         alerts: report.alerts.clone(),
         alerts_total: report.alerts_total,
-        sinks: statuses
-            .into_iter()
-            .map(|s| (s.name, crate::export::summary::SinkJson { dropped: s.dropped, error: s.error }))
-            .collect(),
+        sinks: sink_json(&statuses),
         outliers,
         warnings,
         records: report.records,
         ..Default::default()
     }
+}
+
+/// The summary's `sinks`, from what became of each.
+fn sink_json(
+    statuses: &[crate::pipeline::SinkStatus],
+) -> std::collections::BTreeMap<&'static str, crate::export::summary::SinkJson> {
+    statuses
+        .iter()
+        .map(|s| {
+            let (sent, failed, last_failure) = match &s.delivery {
+                Some((sent, failed, last)) => (Some(*sent), Some(*failed), last.clone()),
+                None => (None, None, None),
+            };
+            let json = crate::export::summary::SinkJson {
+                dropped: s.dropped,
+                error: s.error.clone(),
+                sent,
+                failed,
+                last_failure,
+            };
+            (s.name, json)
+        })
+        .collect()
 }
 
 /// Prints the source's status whenever it changes, until `stop` (headless live runs).

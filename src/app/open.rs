@@ -43,6 +43,8 @@ pub struct Opened {
     pub model: Option<OutFile>,
     /// `--report`, to write at the end (and on the TUI's `R`).
     pub report: Option<OutFile>,
+    /// Alert delivery's transports, checked and ready.
+    pub delivery: Vec<crate::delivery::Planned>,
     /// The bytes of an existing `--model`, to load.
     pub model_bytes: Option<Vec<u8>>,
     /// `--csv`: its four files, opened.
@@ -71,6 +73,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     let model = cli.outliers.model.as_deref().map(|p| OutFile::open(p).map_err(|e| anyhow::anyhow!("--model {e}")));
     let model = model.transpose()?;
     let report = report_file(cli)?;
+    let delivery = delivery(cli)?;
     let model_bytes = match &cli.outliers.model {
         Some(path) if cli.outliers.baseline.is_none() && path.exists() => Some(
             crate::detect::outlier::Model::read_file(path)
@@ -158,6 +161,7 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
         dump_dir,
         model,
         report,
+        delivery,
         model_bytes,
         baseline,
         csv,
@@ -166,6 +170,38 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
         ecs,
         eve,
     })
+}
+
+/// Alert delivery from the flags: each target checked (and the SMTP CA read) before
+/// privileges are dropped, so a mistake is a one-line error before capture starts.
+fn delivery(cli: &Cli) -> anyhow::Result<Vec<crate::delivery::Planned>> {
+    use crate::delivery::{mail, syslog, webhook};
+    let d = &cli.delivery;
+    let mut out: Vec<crate::delivery::Planned> = Vec::new();
+    if let Some(url) = d.smtp.as_deref() {
+        let server = mail::parse(url).map_err(|e| anyhow::anyhow!("--smtp {e}"))?;
+        let ca = match &d.smtp_ca {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .map_err(|e| anyhow::anyhow!("--smtp-ca {}: {}", p.display(), crate::files::io_reason(&e)))?,
+            ),
+            None => None,
+        };
+        let from = d.mail_from.clone().unwrap_or_else(|| format!("ntop-rs@{}", crate::delivery::hostname()));
+        let password = std::env::var(mail::PASSWORD_ENV).ok();
+        let mailer =
+            mail::Mailer::new(&server, &from, &d.mail_to, ca.as_deref(), password).map_err(|e| anyhow::anyhow!(e))?;
+        out.push(("mail", d.policy(d.mail_min, d.mail_per_hour), Box::new(mailer)));
+    }
+    if let Some(url) = d.webhook.as_deref() {
+        let url = webhook::parse(url).map_err(|e| anyhow::anyhow!("--webhook {e}"))?;
+        out.push(("webhook", d.policy(d.webhook_min, d.webhook_per_hour), Box::new(webhook::Webhook::new(url))));
+    }
+    if let Some(t) = d.syslog.as_deref() {
+        let target = syslog::parse(t).map_err(|e| anyhow::anyhow!("--syslog {e}"))?;
+        out.push(("syslog", d.policy(d.syslog_min, d.syslog_per_hour), Box::new(syslog::Syslog::new(target))));
+    }
+    Ok(out)
 }
 
 /// `--report FILE.html`: its directory, opened now (written at the end, atomically).

@@ -3,8 +3,10 @@
 
 use clap::Parser;
 
+mod delivery;
 mod records;
 mod report;
+pub use delivery::DeliveryArgs;
 pub use records::RecordArgs;
 pub use report::ReportArgs;
 
@@ -118,6 +120,10 @@ pub struct Cli {
     /// The HTML report
     #[command(flatten)]
     pub report: ReportArgs,
+
+    /// Alert delivery: mail, webhook, syslog
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
 
     /// BPF filter expression words, as in tcpdump (flags may come before or after them;
     /// after `--`, every word is the expression's)

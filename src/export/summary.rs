@@ -75,6 +75,15 @@ pub struct SinkJson {
     pub dropped: u64,
     /// The sink's first error, if it failed (it got nothing more after it).
     pub error: Option<String>,
+    /// Delivery sinks (mail, webhook, syslog): messages delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent: Option<u64>,
+    /// Delivery sinks: messages given up on after their retries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
+    /// Delivery sinks: the latest failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
 }
 
 /// Live capture counters: what the kernel saw and what was lost where.

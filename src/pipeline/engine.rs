@@ -282,10 +282,11 @@ fn build(stats: &Stats, spec: &ViewSpec, v: &ViewIo, state: &SourceState, alerts
     let sink_problems: Vec<String> = sinks
         .status()
         .into_iter()
-        .filter_map(|s| match (&s.error, s.dropped) {
-            (Some(e), _) => Some(format!("{} sink failed: {e}", s.name)),
-            (None, 0) => None,
-            (None, n) => Some(format!("{} sink dropped {n}", s.name)),
+        .filter_map(|s| match (&s.error, s.dropped, s.delivery.as_ref().map_or(0, |d| d.1)) {
+            (Some(e), _, _) => Some(format!("{} sink failed: {e}", s.name)),
+            (None, 0, 0) => None,
+            (None, n, 0) => Some(format!("{} sink dropped {n}", s.name)),
+            (None, n, f) => Some(format!("{}: {f} not delivered, {n} dropped", s.name)),
         })
         .collect();
     let status = state.status.iter().cloned().chain(sink_problems).collect::<Vec<_>>().join("; ");

@@ -103,6 +103,16 @@ pub trait Sink: Send {
         false
     }
 
+    /// Whether this sink takes the once-a-second snapshots (delivery sinks do not).
+    fn wants_snapshots(&self) -> bool {
+        true
+    }
+
+    /// A delivery sink's counters (messages sent and failed), read while it runs.
+    fn delivery_counts(&self) -> Option<Arc<DeliveryCounts>> {
+        None
+    }
+
     /// Called when no message came for [`TICK`]: a sink that batches writes commits
     /// them here.
     fn tick(&mut self) -> Result<(), String> {
@@ -143,12 +153,43 @@ pub struct SinkStatus {
     pub dropped: u64,
     /// Its first error, if any.
     pub error: Option<String>,
+    /// A delivery sink's messages sent and failed, and its last failure.
+    pub delivery: Option<(u64, u64, Option<String>)>,
+}
+
+/// What a delivery sink (mail, webhook, syslog) counts while it runs.
+#[derive(Debug, Default)]
+pub struct DeliveryCounts {
+    /// Messages delivered.
+    pub sent: AtomicU64,
+    /// Messages given up on after their retries.
+    pub failed: AtomicU64,
+    /// Messages dropped because the transport's outbox was full.
+    pub dropped: AtomicU64,
+    /// The latest failure.
+    pub last_error: Mutex<Option<String>>,
 }
 
 struct Shared {
     name: &'static str,
     dropped: AtomicU64,
     error: Mutex<Option<String>>,
+    delivery: Option<Arc<DeliveryCounts>>,
+}
+
+impl Shared {
+    fn status(&self) -> SinkStatus {
+        let d = self.delivery.as_deref();
+        SinkStatus {
+            name: self.name,
+            dropped: self.dropped.load(Ordering::Relaxed) + d.map_or(0, |d| d.dropped.load(Ordering::Relaxed)),
+            error: self.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            delivery: d.map(|d| {
+                let last = d.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                (d.sent.load(Ordering::Relaxed), d.failed.load(Ordering::Relaxed), last)
+            }),
+        }
+    }
 }
 
 struct Running {
@@ -167,6 +208,8 @@ pub struct SinkSet {
     hosts: Vec<bool>,
     /// Which sinks take per-minute figures.
     minutes: Vec<bool>,
+    /// Which sinks take the per-second snapshots.
+    snapshots: Vec<bool>,
     /// Whether one wants per-host figures in them.
     host_minutes: bool,
 }
@@ -178,10 +221,16 @@ impl SinkSet {
         let flows = list.iter().map(|s| s.wants_flows()).collect();
         let hosts = list.iter().map(|s| s.wants_hosts()).collect();
         let minutes = list.iter().map(|s| s.wants_minutes()).collect();
+        let snapshots = list.iter().map(|s| s.wants_snapshots()).collect();
         let host_minutes = list.iter().any(|s| s.wants_host_minutes());
         for mut sink in list {
             let (tx, rx) = bounded::<Msg>(QUEUE);
-            let shared = Arc::new(Shared { name: sink.name(), dropped: AtomicU64::new(0), error: Mutex::new(None) });
+            let shared = Arc::new(Shared {
+                name: sink.name(),
+                dropped: AtomicU64::new(0),
+                error: Mutex::new(None),
+                delivery: sink.delivery_counts(),
+            });
             let mine = Arc::clone(&shared);
             let thread = std::thread::Builder::new().name(format!("ntop-sink-{}", sink.name())).spawn(move || {
                 loop {
@@ -212,7 +261,7 @@ impl SinkSet {
             })?;
             sinks.push(Running { tx, shared, thread });
         }
-        Ok(SinkSet { sinks, handoff, flows, hosts, minutes, host_minutes })
+        Ok(SinkSet { sinks, handoff, flows, hosts, minutes, snapshots, host_minutes })
     }
 
     /// No sinks at all.
@@ -223,6 +272,7 @@ impl SinkSet {
             flows: Vec::new(),
             hosts: Vec::new(),
             minutes: Vec::new(),
+            snapshots: Vec::new(),
             host_minutes: false,
         }
     }
@@ -291,19 +341,12 @@ impl SinkSet {
             return;
         }
         let snapshot = Arc::new(snapshot);
-        self.send(|| Msg::Snapshot(Arc::clone(&snapshot)));
+        self.send_to(|i| self.snapshots[i], || Msg::Snapshot(Arc::clone(&snapshot)));
     }
 
     /// Every sink's drops and first error so far.
     pub fn status(&self) -> Vec<SinkStatus> {
-        self.sinks
-            .iter()
-            .map(|s| SinkStatus {
-                name: s.shared.name,
-                dropped: s.shared.dropped.load(Ordering::Relaxed),
-                error: s.shared.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            })
-            .collect()
+        self.sinks.iter().map(|s| s.shared.status()).collect()
     }
 
     /// A handle that reads the status from elsewhere (the TUI's header).
@@ -326,19 +369,14 @@ impl SinkSet {
             }
             let _ = s.tx.send(Msg::Finish(Arc::clone(&summary)));
         }
-        let status = self.status();
         let mut done = Vec::new();
         for s in self.sinks {
             drop(s.tx);
             let _ = s.thread.join();
             done.push(s.shared);
         }
-        // Errors of the final messages count too.
-        status
-            .into_iter()
-            .zip(done)
-            .map(|(st, sh)| SinkStatus { error: sh.error.lock().unwrap_or_else(|p| p.into_inner()).clone(), ..st })
-            .collect()
+        // After the joins: errors of the final messages, and every delivery, count too.
+        done.iter().map(|s| s.status()).collect()
     }
 }
 
@@ -349,14 +387,7 @@ pub struct SinkWatch(Vec<Arc<Shared>>);
 impl SinkWatch {
     /// Drops and first error of each sink.
     pub fn status(&self) -> Vec<SinkStatus> {
-        self.0
-            .iter()
-            .map(|s| SinkStatus {
-                name: s.name,
-                dropped: s.dropped.load(Ordering::Relaxed),
-                error: s.error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-            })
-            .collect()
+        self.0.iter().map(|s| s.status()).collect()
     }
 }
 
@@ -417,7 +448,7 @@ mod tests {
         let set = SinkSet::new(vec![Box::new(NdjsonAlerts::new(Box::new(out.clone())))], Handoff::Block).unwrap();
         set.alerts(&[alert(1, AlertState::New), alert(1, AlertState::Update), alert(1, AlertState::End)]);
         let status = set.finish(Vec::new, &serde_json::json!({}));
-        assert_eq!(status, [SinkStatus { name: "alerts", dropped: 0, error: None }]);
+        assert_eq!(status, [SinkStatus { name: "alerts", dropped: 0, error: None, delivery: None }]);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         let states: Vec<String> = text
             .lines()
