@@ -3,12 +3,16 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use ntop_rs::cli::Cli;
-
 fn main() -> ExitCode {
     return_freed_memory();
-    let cli = Cli::parse();
+    let cli = match ntop_rs::cli::parse_with_config(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(ntop_rs::cli::ConfigError::Clap(e)) => e.exit(),
+        Err(ntop_rs::cli::ConfigError::File(e)) => {
+            let _ = writeln!(std::io::stderr(), "ntop-rs: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match ntop_rs::app::run(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -30,6 +30,14 @@ const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runs ntop-rs with parsed flags.
 pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if cli.config.print_config {
+        let text = crate::cli::print_config(std::env::args_os().collect(), cli).map_err(|e| anyhow::anyhow!(e))?;
+        std::io::stdout().lock().write_all(text.as_bytes()).context("cannot write the configuration")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for w in &cli.config.extras.warnings {
+        warn_line(w);
+    }
     if cli.list_interfaces {
         return list_interfaces();
     }
@@ -154,6 +162,7 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
         outliers: built.outliers.clone(),
         records: cli.records.config(cli.max_flows),
         report: Some(hook),
+        look: ui::Look { keys: cli.config.extras.keys.clone(), colours: cli.config.extras.colours.clone() },
     };
     let stats = Stats::new(stats_config(cli));
     let (name, stats, report) = match built.input {

@@ -188,7 +188,7 @@ fn delivery(cli: &Cli) -> anyhow::Result<Vec<crate::delivery::Planned>> {
             None => None,
         };
         let from = d.mail_from.clone().unwrap_or_else(|| format!("ntop-rs@{}", crate::delivery::hostname()));
-        let password = std::env::var(mail::PASSWORD_ENV).ok();
+        let password = std::env::var(mail::PASSWORD_ENV).ok().or_else(|| cli.config.extras.smtp_password.clone());
         let mailer =
             mail::Mailer::new(&server, &from, &d.mail_to, ca.as_deref(), password).map_err(|e| anyhow::anyhow!(e))?;
         out.push(("mail", d.policy(d.mail_min, d.mail_per_hour), Box::new(mailer)));

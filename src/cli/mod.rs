@@ -3,9 +3,11 @@
 
 use clap::Parser;
 
+mod config;
 mod delivery;
 mod records;
 mod report;
+pub use config::{ConfigArgs, ConfigError, Extras, parse_with_config, print as print_config};
 pub use delivery::DeliveryArgs;
 pub use records::RecordArgs;
 pub use report::ReportArgs;
@@ -124,6 +126,10 @@ pub struct Cli {
     /// Alert delivery: mail, webhook, syslog
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+
+    /// The configuration file
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     /// BPF filter expression words, as in tcpdump (flags may come before or after them;
     /// after `--`, every word is the expression's)

@@ -170,6 +170,56 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
     })
 }
 
+/// The configuration's `[keys]`: actions moved to other keys. A moved action's own
+/// key no longer triggers it (Ctrl-C still quits).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyMap {
+    moved: Vec<(char, Action)>,
+}
+
+/// The actions `[keys]` may move, by their configuration names.
+fn named(name: &str) -> Option<Action> {
+    Some(match name {
+        "quit" => Action::Quit,
+        "pause" => Action::Pause,
+        "units" => Action::Units,
+        "sort" => Action::Sort,
+        "filter" => Action::Filter,
+        "dump" => Action::Dump,
+        "dump-alert" => Action::DumpAlert,
+        "report" => Action::Report,
+        "names" => Action::Names,
+        "zoom" => Action::Zoom,
+        _ => return None,
+    })
+}
+
+impl KeyMap {
+    /// From `[keys]` pairs (action name, one-character key); unknown names are skipped
+    /// (the configuration reader refuses them first).
+    pub fn new(pairs: &[(String, String)]) -> KeyMap {
+        let moved = pairs.iter().filter_map(|(a, k)| Some((k.chars().next()?, named(a)?))).collect();
+        KeyMap { moved }
+    }
+
+    /// The action of a key press under this map.
+    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+        if let KeyCode::Char(c) = key.code
+            && !key.modifiers.contains(KeyModifiers::CONTROL)
+        {
+            if let Some((_, a)) = self.moved.iter().find(|(k, _)| *k == c) {
+                return Some(*a);
+            }
+            let default = action_for(key);
+            if default.is_some_and(|d| self.moved.iter().any(|(_, a)| *a == d)) {
+                return None;
+            }
+            return default;
+        }
+        action_for(key)
+    }
+}
+
 /// The footer line: `key word` pairs from the table.
 pub fn footer_hints() -> Vec<(&'static str, &'static str)> {
     BINDINGS.iter().filter_map(|b| b.hint).collect()
@@ -220,5 +270,21 @@ mod tests {
         let hints = footer_hints();
         assert_eq!(hints.first(), Some(&("q", "quit")));
         assert!(hints.contains(&("1-6", "protos")) && hints.contains(&("?", "help")));
+    }
+
+    #[test]
+    fn a_key_map_moves_actions() {
+        let map =
+            KeyMap::new(&[("quit".into(), "x".into()), ("report".into(), "P".into()), ("bogus".into(), "y".into())]);
+        let key = |c: char| map.action_for(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        assert_eq!(key('x'), Some(Action::Quit));
+        assert_eq!(key('q'), None, "the moved action's own key is free");
+        assert_eq!(key('P'), Some(Action::Report));
+        assert_eq!(key('R'), None);
+        assert_eq!(key('b'), Some(Action::Units), "the rest as before");
+        assert_eq!(key('y'), None);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(map.action_for(ctrl_c), Some(Action::Quit), "Ctrl-C always quits");
+        assert_eq!(map.action_for(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)), Some(Action::FocusNext));
     }
 }

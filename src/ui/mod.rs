@@ -29,7 +29,6 @@ use crate::export::dump;
 use crate::pipeline::{self, Handoff, Options, RunReport, SinkSet, SourceState, ViewIo};
 use crate::stats::Stats;
 use crate::view::{View, ViewSpec};
-use keys::action_for;
 use state::{Effect, Mode, UiState};
 use theme::Theme;
 
@@ -66,6 +65,17 @@ pub struct Session<'a> {
     pub records: crate::records::RecordConfig,
     /// Writes a report of what has been seen so far (key `R`).
     pub report: Option<pipeline::ReportHook>,
+    /// The configuration's `[keys]` and `[colours]`.
+    pub look: Look,
+}
+
+/// Key bindings and colours from the configuration file.
+#[derive(Clone, Debug, Default)]
+pub struct Look {
+    /// `[keys]`: action name, key.
+    pub keys: Vec<(String, String)>,
+    /// `[colours]`: role, colour name.
+    pub colours: Vec<(String, String)>,
 }
 
 /// Runs the TUI until the user quits or a signal arrives: the pipeline runner (the same
@@ -88,6 +98,7 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
         outliers,
         records,
         report,
+        look,
     } = session;
     let name = source.name().to_string();
     let shared = Mutex::new(SourceState::default());
@@ -115,7 +126,8 @@ pub fn run<S: PacketSource + Send>(mut source: S, session: Session<'_>) -> anyho
             .context("cannot start the capture thread")?;
         let dump = Dumper { ring: &ring, dir: &dump_dir };
         let mut names = names::Names::new(resolve);
-        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live, &dump, &mut names);
+        let tools = Tools { dump: &dump, names: &mut names, look: &look };
+        let result = ui_loop(spec_tx, view_rx, replay.as_deref(), &stop, live, tools);
         stop.store(true, Ordering::Relaxed);
         if let Some(r) = &replay {
             r.set_paused(false);
@@ -168,6 +180,13 @@ impl Dumper<'_> {
     }
 }
 
+/// What the UI loop works with besides its channels.
+struct Tools<'a, 'd> {
+    dump: &'a Dumper<'d>,
+    names: &'a mut names::Names,
+    look: &'a Look,
+}
+
 /// The UI thread's loop. Returns when the user quits or `stop` is set.
 fn ui_loop(
     specs: Sender<ViewSpec>,
@@ -175,10 +194,11 @@ fn ui_loop(
     replay: Option<&crate::capture::ReplayControl>,
     stop: &AtomicBool,
     live: bool,
-    dump: &Dumper<'_>,
-    names: &mut names::Names,
+    tools: Tools<'_, '_>,
 ) -> anyhow::Result<()> {
-    let theme = Theme::from_env();
+    let Tools { dump, names, look } = tools;
+    let theme = Theme::from_env().with_colours(&look.colours);
+    let keymap = keys::KeyMap::new(&look.keys);
     let (keys_tx, keys_rx) = bounded::<Event>(64);
     std::thread::Builder::new()
         .name("ntop-input".into())
@@ -207,7 +227,7 @@ fn ui_loop(
                         let effect = if matches!(ui.mode, Mode::FilterInput(_)) {
                             ui.filter_key(key)
                         } else {
-                            action_for(key).map_or(Effect::Redraw, |a| ui.apply(a, &view))
+                            keymap.action_for(key).map_or(Effect::Redraw, |a| ui.apply(a, &view))
                         };
                         match effect {
                             Effect::Quit => return Ok(()),

@@ -8,7 +8,10 @@ pub mod forge;
 
 /// The built `ntop-rs` binary (or `NTOP_RS_BIN`, to run a test against another build).
 pub fn bin() -> Command {
-    Command::new(std::env::var_os("NTOP_RS_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ntop-rs").into()))
+    let mut c = Command::new(std::env::var_os("NTOP_RS_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ntop-rs").into()));
+    // A developer's own ~/.config/ntop-rs/config.toml must not change what tests see.
+    c.env("XDG_CONFIG_HOME", "/nonexistent/ntop-rs-tests");
+    c
 }
 
 /// Runs the binary with `args` and no stdin.
