@@ -174,7 +174,9 @@ fn alerts_show_their_evidence_and_d_dumps_their_packets() {
     tmux.keys("Tab");
     tmux.keys("Tab");
     tmux.keys("Enter");
-    let evidence = tmux.wait_for("the evidence overlay", |s| s.contains("d writes its pcap"));
+    // The whole overlay, not a capture taken in the middle of its drawing.
+    let evidence =
+        tmux.wait_for("the evidence overlay", |s| s.contains("d writes its pcap") && s.contains("threshold"));
     assert!(evidence.contains("source") && evidence.contains("threshold"), "{evidence}");
     tmux.keys("d");
     let screen = tmux.wait_for("the alert dump message", |s| s.contains("wrote ") && s.contains(" of alert "));
@@ -350,4 +352,36 @@ fn r_writes_a_report_so_far_and_the_end_of_the_run_the_final_one() {
     assert_eq!(last["summary"]["alerts_total"], headless["alerts_total"]);
     assert_eq!(last["summary"]["alerts"], headless["alerts"], "the same incidents as headless");
     assert_eq!(last["summary"]["protocols"], headless["protocols"]);
+}
+
+#[test]
+fn the_demo_shows_an_alert_within_30_seconds() {
+    if !tool("tmux") {
+        common::skip("TUI demo test: tmux is not installed");
+        return;
+    }
+    // The speed scripts/demo.sh uses, read from it so that the two cannot drift apart.
+    let script =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.sh")).unwrap();
+    let speed =
+        script.lines().find_map(|l| l.strip_prefix("DEMO_SPEED=")).expect("DEMO_SPEED in demo.sh").trim().to_string();
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let command = format!("{} -r {} -n --speed {speed}; sleep 60", bin_path(), demo.display());
+    let started = Instant::now();
+    let tmux = Tmux::start(&command, 80, 24);
+    let mut screen = String::new();
+    while started.elapsed() < Duration::from_secs(30) {
+        screen = tmux.screen();
+        if screen.contains("Alerts (1)") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let took = started.elapsed();
+    assert!(screen.contains("Alerts (1)") && screen.contains("port_scan"), "no alert after {took:?}:\n{screen}");
+    assert!(
+        screen.lines().nth(1).is_some_and(|l| l.contains(" at 10:4")),
+        "the header shows the replay position:\n{screen}"
+    );
+    tmux.keys("q");
 }

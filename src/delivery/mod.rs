@@ -143,7 +143,7 @@ pub fn describe(a: &Alert, occasion: Occasion, sensor: &str) -> (String, String)
         (None, None) => "-".into(),
     };
     let evidence = serde_json::to_value(&a.evidence).unwrap_or(Value::Null);
-    let lines = crate::report::html::evidence_lines(&evidence);
+    let lines = crate::detect::evidence::lines(&evidence);
     let mut body = format!(
         "{}\n\nIncident #{} ({}, severity {}), {}\nWho:   {who}\nWhen:  {} to {}\nSeen by: {sensor}\n\nEvidence:\n",
         a.summary,

@@ -336,6 +336,48 @@ impl Evidence {
     }
 }
 
+/// Evidence as lines of text: figures as `name value`, lists of described figures as
+/// their descriptions, samples shortened.
+pub fn lines(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    flatten("", v, &mut out);
+    out
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    let name =
+        |k: &str| if prefix.is_empty() { k.replace('_', " ") } else { format!("{prefix} {}", k.replace('_', " ")) };
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match x {
+                    serde_json::Value::Object(_) => flatten(&name(k), x, out),
+                    serde_json::Value::Array(items) if items.iter().any(|i| i.get("text").is_some()) => {
+                        out.extend(items.iter().filter_map(|i| i["text"].as_str()).map(str::to_string));
+                    }
+                    serde_json::Value::Array(items) => {
+                        let shown: Vec<String> = items.iter().take(12).map(scalar).collect();
+                        let more =
+                            if items.len() > 12 { format!(" … ({} in all)", items.len()) } else { String::new() };
+                        out.push(format!("{}: {}{more}", name(k), shown.join(", ")));
+                    }
+                    serde_json::Value::Null => {}
+                    x => out.push(format!("{}: {}", name(k), scalar(x))),
+                }
+            }
+        }
+        x => out.push(scalar(x)),
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(_) | serde_json::Value::Array(_) => v.to_string(),
+        x => x.to_string(),
+    }
+}
+
 impl Serialize for Evidence {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_map().serialize(s)

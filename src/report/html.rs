@@ -262,48 +262,6 @@ fn severity_colour(s: &str) -> &'static str {
     }
 }
 
-/// Evidence as lines of text: figures as `name value`, lists of described figures as
-/// their descriptions, samples shortened.
-pub fn evidence_lines(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    flatten("", v, &mut out);
-    out
-}
-
-fn flatten(prefix: &str, v: &Value, out: &mut Vec<String>) {
-    let name =
-        |k: &str| if prefix.is_empty() { k.replace('_', " ") } else { format!("{prefix} {}", k.replace('_', " ")) };
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                match x {
-                    Value::Object(_) => flatten(&name(k), x, out),
-                    Value::Array(items) if items.iter().any(|i| i.get("text").is_some()) => {
-                        out.extend(items.iter().filter_map(|i| i["text"].as_str()).map(str::to_string));
-                    }
-                    Value::Array(items) => {
-                        let shown: Vec<String> = items.iter().take(12).map(scalar).collect();
-                        let more =
-                            if items.len() > 12 { format!(" … ({} in all)", items.len()) } else { String::new() };
-                        out.push(format!("{}: {}{more}", name(k), shown.join(", ")));
-                    }
-                    Value::Null => {}
-                    x => out.push(format!("{}: {}", name(k), scalar(x))),
-                }
-            }
-        }
-        x => out.push(scalar(x)),
-    }
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(_) | Value::Array(_) => v.to_string(),
-        x => x.to_string(),
-    }
-}
-
 fn pcap_link(path: &str, dir: Option<&Path>) -> String {
     let p = Path::new(path);
     let abs = p.canonicalize().unwrap_or_else(|_| {
@@ -370,7 +328,7 @@ fn alerts(h: &mut String, d: &ReportData, dir: Option<&Path>) {
             esc(&when(&a["last_ts"])),
             esc(a["summary"].as_str().unwrap_or(""))
         );
-        let lines = evidence_lines(&a["evidence"]);
+        let lines = crate::detect::evidence::lines(&a["evidence"]);
         let lines: Vec<String> = lines.iter().filter(|l| !l.starts_with("pcap:")).map(|l| esc(l)).collect();
         if !lines.is_empty() {
             let _ = write!(h, "<p class=\"ev\">{}</p>", lines.join(" · "));

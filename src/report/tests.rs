@@ -48,6 +48,6 @@ fn size_bins_cover_every_packet_once() {
 #[test]
 fn evidence_reads_as_text() {
     let v = serde_json::json!({"score": 0.7, "unusual": [{"text": "9.8 DNS queries/s, typical 0.4"}], "ports": [1, 2], "pcap": null, "probes": {"syn": 3}});
-    let lines = html::evidence_lines(&v);
+    let lines = crate::detect::evidence::lines(&v);
     assert_eq!(lines, vec!["ports: 1, 2", "probes syn: 3", "score: 0.7", "9.8 DNS queries/s, typical 0.4"]);
 }

@@ -26,10 +26,15 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Them
         f.render_widget(Paragraph::new(Line::styled(" no alerts", theme.dim())).block(block), area);
         return;
     }
+    // A window of the list that keeps the selected alert in view.
+    let rows = usize::from(area.height.saturating_sub(2)).max(1);
+    let selected = if ui.focus == Pane::Alerts { ui.selection(Pane::Alerts) } else { 0 };
+    let first = selected.saturating_sub(rows - 1).min(alerts.len().saturating_sub(rows));
     let lines: Vec<Line> = alerts
         .iter()
-        .take(usize::from(area.height.saturating_sub(2)))
         .enumerate()
+        .skip(first)
+        .take(rows)
         .map(|(i, a)| {
             let time = utc(epoch_secs(a.last_ts));
             let style = if ui.focus == Pane::Alerts && ui.selection(Pane::Alerts) == i {

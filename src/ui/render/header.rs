@@ -45,8 +45,15 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Them
 
     let elapsed = view.span.map_or(0, |(lo, hi)| (hi - lo) / NANOS_PER_SEC);
     let (pps, bps) = view.rate;
+    // Where a replay is: the latest packet's time of day (UTC).
+    let at = match (ui.speed, view.span) {
+        (Some(_), Some((_, last))) => {
+            format!(" at {}", &crate::export::report::utc(crate::units::epoch_secs(last))[11..19])
+        }
+        _ => String::new(),
+    };
     let mut second = vec![Span::raw(format!(
-        " {:02}:{:02}:{:02}  {} pkt/s  {}  total {} pkts {}",
+        " {:02}:{:02}:{:02}{at}  {} pkt/s  {}  total {} pkts {}",
         elapsed / 3600,
         elapsed / 60 % 60,
         elapsed % 60,

@@ -33,11 +33,19 @@ use crate::view::View;
 pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, names: &Names) {
     let area = f.area();
     let tall = area.height >= 40;
+    // The alert pane shows at least three alerts; focused on a short screen, it takes
+    // room from the charts.
+    let alerts_focused = ui.focus == Pane::Alerts;
+    let (charts, alert_rows) = match (tall, alerts_focused) {
+        (true, _) => (12, 8),
+        (false, true) => (6, 8),
+        (false, false) => (8, 5),
+    };
     let [head, top, middle, bottom, foot] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length(if tall { 12 } else { 8 }),
+        Constraint::Length(charts),
         Constraint::Min(5),
-        Constraint::Length(if tall { 8 } else { 3 }),
+        Constraint::Length(alert_rows),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -53,7 +61,7 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, names: &Nam
         let [l, r] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(middle);
         tables::render_talkers(f, l, view, ui, theme, names);
         tables::render_flows(f, r, view, ui, theme, names);
-    } else if middle.height >= 16 {
+    } else if middle.height >= 14 {
         let [t, b] = Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
         tables::render_talkers(f, t, view, ui, theme, names);
         tables::render_flows(f, b, view, ui, theme, names);
@@ -75,11 +83,15 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, names: &Nam
     }
 }
 
-/// A pane's frame, highlighted when it has the focus.
+/// A pane's frame: the focused one drawn thick (and coloured), so that the focus shows
+/// without colour too (NO_COLOR).
 fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
-    let block =
-        Block::new().borders(Borders::ALL).border_type(BorderType::Plain).title(title).title_style(theme.title());
-    if focused { block.border_style(theme.focus()) } else { block }
+    let block = Block::new().borders(Borders::ALL).title(title).title_style(theme.title());
+    if focused {
+        block.border_type(BorderType::Thick).border_style(theme.focus())
+    } else {
+        block.border_type(BorderType::Plain)
+    }
 }
 
 pub use super::names::sanitize;

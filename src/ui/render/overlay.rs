@@ -51,7 +51,7 @@ pub fn render_help(f: &mut Frame, area: Rect, theme: &Theme) {
 /// An alert's evidence: what it is, when, who, and every figure behind it.
 pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) {
     let ip = |ip: Option<std::net::IpAddr>| ip.map_or("-".to_string(), |i| i.to_string());
-    let mut rows = vec![
+    let rows = vec![
         ("what", format!("{} ({:?}, {:?})", alert.kind, alert.severity, alert.state).to_lowercase()),
         ("from", utc(epoch_secs(alert.first_ts))),
         ("to", utc(epoch_secs(alert.last_ts))),
@@ -60,12 +60,20 @@ pub fn render_evidence(f: &mut Frame, area: Rect, alert: &Alert, theme: &Theme) 
         ("protocol", alert.proto.to_string() + &alert.port.map(|p| format!(" port {p}")).unwrap_or_default()),
         ("packets", alert.packets.to_string()),
     ];
-    let evidence = alert.evidence.to_map();
-    rows.extend(evidence.iter().map(|(k, v)| (k.as_str(), v.to_string())));
-    let pop = centered(area, 100, rows.len() as u16 + 5);
+    // The evidence as text: `name value` figures, described figures as their words.
+    let evidence = crate::detect::evidence::lines(&serde_json::Value::Object(alert.evidence.to_map()));
+    let figures: Vec<(String, String)> = evidence
+        .into_iter()
+        .map(|l| match l.split_once(": ") {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => ("why".to_string(), l),
+        })
+        .collect();
+    let pop = centered(area, 100, (rows.len() + figures.len()) as u16 + 5);
     let mut lines = vec![Line::styled(format!(" {}", sanitize(&alert.summary)), theme.severity(alert.severity))];
     lines.push(Line::raw(""));
-    for (key, value) in rows {
+    let all = rows.into_iter().map(|(k, v)| (k.to_string(), v)).chain(figures);
+    for (key, value) in all {
         lines.push(Line::from(vec![Span::styled(format!(" {key:<24}"), theme.title()), Span::raw(sanitize(&value))]));
     }
     let title = format!(" Alert {} — d writes its pcap · Esc closes ", alert.id);

@@ -205,3 +205,70 @@ fn empty_view_before_any_packet() {
 fn sanitize_strips_control_characters() {
     assert_eq!(super::sanitize("evil\x1b[2Jname\x07"), "evil?[2Jname?");
 }
+
+fn five_alerts() -> Vec<Alert> {
+    (1..=5)
+        .rev()
+        .map(|i| {
+            alert(i, Severity::Medium, AlertKind::PortScan, &format!("10.1.0.{i} scanned 40 TCP ports on 198.51.100.3"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_alert_pane_shows_three_alerts_at_80x24_and_its_focus_without_colour() {
+    // Unfocused: three alerts in the pane.
+    check("alert_pane", ViewSpec::default(), UiState::new(Some(1.0)), context(false, five_alerts()));
+    let view = View::build(&stats(), &ViewSpec::default(), context(false, five_alerts()));
+    let text = screen(&view, &UiState::new(Some(1.0)), (80, 24));
+    let shown = (1..=5).filter(|i| text.contains(&format!("10.1.0.{i} scanned"))).count();
+    assert!(shown >= 3, "{shown} alerts at 80x24:\n{text}");
+    // Focused (no colour in these screens): a thick frame, more rows, the selection in view.
+    let mut ui = UiState::new(Some(1.0));
+    ui.focus = Pane::Alerts;
+    for _ in 0..4 {
+        ui.apply(crate::ui::keys::Action::Down, &view);
+    }
+    check("alert_pane_focused", ViewSpec::default(), ui.clone(), context(false, five_alerts()));
+    let text = screen(&view, &ui, (80, 24));
+    let alerts_top = text.lines().find(|l| l.contains("Alerts (5)")).expect("the pane");
+    assert!(alerts_top.starts_with('┏'), "the focused frame is thick: {alerts_top}");
+    assert!(text.contains("10.1.0.1 scanned"), "the last alert, selected, is in view:\n{text}");
+    assert!(!text.lines().any(|l| l.starts_with('┏') && l.contains("Top talkers")), "one focus only");
+}
+
+#[test]
+fn outlier_evidence_reads_as_text() {
+    use crate::detect::evidence::{OutlierFigures, UnusualFigure};
+    let mut o = alert(
+        3,
+        Severity::Low,
+        AlertKind::Outlier,
+        "10.1.0.12 is unlike what was learned: 9.8 DNS queries/s, typical 0.4",
+    );
+    o.evidence = Evidence::of(Figures::Outlier(OutlierFigures {
+        score: 0.717,
+        max_score: 0.717,
+        threshold: 0.69,
+        cluster: 2,
+        usual_cluster: 2,
+        windows: 1,
+        window_secs: 5.0,
+        unusual: vec![UnusualFigure {
+            feature: "dns_queries_per_s".into(),
+            value: 9.8,
+            typical: 0.4,
+            deviation: 5.837,
+            host_routine: Some(0.58),
+            text: "9.8 DNS queries/s, typical 0.4".into(),
+        }],
+    }));
+    let mut ui = UiState::new(None);
+    ui.focus = Pane::Alerts;
+    ui.mode = Mode::Evidence(3);
+    check("outlier_evidence", ViewSpec::default(), ui.clone(), context(true, vec![o.clone()]));
+    let view = View::build(&stats(), &ViewSpec::default(), context(true, vec![o]));
+    let text = screen(&view, &ui, (80, 24));
+    assert!(text.contains("9.8 DNS queries/s, typical 0.4"), "{text}");
+    assert!(!text.contains('{') && !text.contains('"'), "no JSON:\n{text}");
+}
