@@ -96,13 +96,15 @@ pub fn load(conn: &Connection, run: Option<i64>) -> Result<ReportData, StoredErr
 pub(super) fn loss(summary: &Value) -> Vec<Loss> {
     let mut out = Vec::new();
     let c = &summary["capture"];
-    for (stage, key) in [
-        ("kernel", "dropped_kernel"),
-        ("interface", "dropped_interface"),
-        ("ring", "dropped_ring"),
-        ("detector", "dropped_detector"),
+    for (stage, n) in [
+        ("kernel", &c["dropped_kernel"]),
+        ("interface", &c["dropped_interface"]),
+        // Between the threads: batches the counting thread could not take, and packets
+        // the detectors missed.
+        ("ring", &c["dropped_ring"]["stats"]),
+        ("detector", &c["dropped_ring"]["detector"]),
     ] {
-        if let Some(n) = c[key].as_u64() {
+        if let Some(n) = n.as_u64() {
             out.push(Loss { stage: stage.into(), count: n });
         }
     }

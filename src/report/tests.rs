@@ -51,3 +51,15 @@ fn evidence_reads_as_text() {
     let lines = crate::detect::evidence::lines(&v);
     assert_eq!(lines, vec!["ports: 1, 2", "probes syn: 3", "score: 0.7", "9.8 DNS queries/s, typical 0.4"]);
 }
+
+#[test]
+fn loss_reads_every_stage_of_a_live_summary() {
+    let s = serde_json::json!({
+        "capture": {"dropped_kernel": 3, "dropped_interface": 0, "dropped_ring": {"stats": 5, "detector": 7}},
+        "sinks": {"db": {"dropped": 2}}
+    });
+    let got: Vec<(String, u64)> = loss_of(&s).into_iter().map(|l| (l.stage, l.count)).collect();
+    let want = [("kernel", 3), ("interface", 0), ("ring", 5), ("detector", 7), ("sink_db", 2)];
+    assert_eq!(got, want.iter().map(|(a, b)| (a.to_string(), *b)).collect::<Vec<_>>());
+    assert!(loss_of(&serde_json::json!({"capture": null})).is_empty(), "a replay loses nothing");
+}
