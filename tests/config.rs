@@ -35,6 +35,7 @@ fn unknown_keys_and_sections_are_named_with_their_line() {
         ("[detection]\nno-detect = \"yes\"\n", "c.toml:2: no-detect is a switch"),
         ("[capture]\ntop = [\n", "c.toml:"),
         ("top = 3\n", "'top' is not a section"),
+        ("[capture]\ntop = 2\ntop = 3\n", "c.toml:3:"),
     ] {
         let file = write(dir.path(), "c.toml", text);
         let out = common::run(&["--config", file.to_str().unwrap(), "-r", &demo(), "--headless"]);
@@ -68,6 +69,10 @@ fn the_file_sets_what_flags_do_and_flags_win() {
     // A file's setting that conflicts with a flag given gives way to it.
     let p = printed(&["--config", f, "-i", "lo"]);
     assert!(p.contains("interface = \"lo\"") && p.contains("# read = (not set)"), "{p}");
+    // The other way round: the file's interface gives way to -r.
+    let live = write(dir.path(), "live.toml", "[capture]\ninterface = \"eth0\"\ntop = 2\n");
+    let out = common::run(&["--config", live.to_str().unwrap(), "-r", &demo(), "--headless", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = common::run(&["--no-config", "--config", f]);
     assert!(!out.status.success());
 }

@@ -145,7 +145,9 @@ pub type FileArgs = Vec<(String, Vec<OsString>)>;
 /// Flag arguments and extras from a configuration file's text.
 pub fn read(text: &str, name: &str) -> Result<(FileArgs, Extras), String> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e.span().map_or(0, |s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e
+            .span()
+            .map_or(0, |s| text.as_bytes()[..s.start.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1);
         format!("{name}:{line}: {}", e.message())
     })?;
     let cmd = Cli::command();
@@ -308,8 +310,13 @@ fn merge(argv: Vec<OsString>) -> Result<(Vec<OsString>, Extras), ConfigError> {
         let on_cli = |id: &str| given.value_source(id) == Some(ValueSource::CommandLine);
         for (id, values) in args {
             let arg = cmd.get_arguments().find(|a| a.get_id() == id.as_str());
+            // clap keeps a conflict on one side only: look both ways.
             let conflicts = arg.map(|a| cmd.get_arg_conflicts_with(a)).unwrap_or_default();
-            if on_cli(&id) || conflicts.iter().any(|c| on_cli(c.get_id().as_str())) {
+            let given_conflict = cmd
+                .get_arguments()
+                .filter(|a| on_cli(a.get_id().as_str()))
+                .any(|a| cmd.get_arg_conflicts_with(a).iter().any(|c| c.get_id() == id.as_str()));
+            if on_cli(&id) || given_conflict || conflicts.iter().any(|c| on_cli(c.get_id().as_str())) {
                 continue;
             }
             merged.extend(values);

@@ -65,14 +65,22 @@ pub fn parse(url: &str) -> Result<Server, String> {
         return Err(format!("--smtp: no password in the URL; put it in ${PASSWORD_ENV} or the config file"));
     }
     let user = user.map(percent_decode).transpose()?;
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{url}: bad port"))?),
-        None => (hostport, default_port),
+    // `[v6-address]` or `[v6-address]:port`; else `host` or `host:port`.
+    let (host, port_text) = match hostport.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((h, rest)) => (h, rest.strip_prefix(':')),
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = match port_text {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("{url}: bad port"))?,
+        None => default_port,
     };
     if host.is_empty() {
         return Err(format!("{url}: no host"));
     }
-    Ok(Server { host: host.trim_start_matches('[').trim_end_matches(']').to_string(), port, implicit_tls, user })
+    Ok(Server { host: host.to_string(), port, implicit_tls, user })
 }
 
 /// Sends mail through one server.

@@ -15,7 +15,8 @@ pub mod webhook;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
@@ -35,6 +36,8 @@ const REMEMBERED: usize = 8192;
 const TRIES: u32 = 4;
 /// After the run ends, how long the worker may still try to deliver what is queued.
 const FINISH_GRACE: Duration = Duration::from_secs(10);
+/// Longest one attempt takes (the transports' own timeouts).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// When a sink sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,9 +226,12 @@ impl Gate {
 
     /// What one alert report gives: a message now, or nothing (skipped, or held for the digest).
     pub fn consider(&mut self, a: &Alert, now: Instant) -> Option<Message> {
+        // The floor decides what opens; an incident that was sent gets its end whatever
+        // its severity has become.
         let occasion = match a.state {
-            _ if a.severity < self.policy.min_severity => return None,
-            AlertState::New | AlertState::Update if !self.delivered(a.id) => Occasion::Opened,
+            AlertState::New | AlertState::Update if a.severity >= self.policy.min_severity && !self.delivered(a.id) => {
+                Occasion::Opened
+            }
             AlertState::End if self.policy.on_end && self.delivered(a.id) => Occasion::Ended,
             _ => return None,
         };
@@ -271,7 +277,10 @@ pub struct Delivery {
     outbox: Option<Sender<Message>>,
     worker: Option<std::thread::JoinHandle<()>>,
     counts: Arc<DeliveryCounts>,
-    finishing: Arc<AtomicBool>,
+    /// Set when the run ends: the worker tries no more after it.
+    deadline: Arc<Mutex<Option<Instant>>>,
+    /// The worker says here that it is done.
+    done: Receiver<()>,
 }
 
 impl Delivery {
@@ -279,17 +288,21 @@ impl Delivery {
     pub fn start(name: &'static str, policy: Policy, transport: Box<dyn Transport>) -> std::io::Result<Delivery> {
         let (tx, rx) = bounded::<Message>(OUTBOX);
         let counts = Arc::new(DeliveryCounts::default());
-        let finishing = Arc::new(AtomicBool::new(false));
-        let (c, f) = (Arc::clone(&counts), Arc::clone(&finishing));
-        let worker =
-            std::thread::Builder::new().name(format!("ntop-send-{name}")).spawn(move || work(rx, transport, &c, &f))?;
+        let deadline = Arc::new(Mutex::new(None));
+        let (done_tx, done) = bounded::<()>(1);
+        let (c, d) = (Arc::clone(&counts), Arc::clone(&deadline));
+        let worker = std::thread::Builder::new().name(format!("ntop-send-{name}")).spawn(move || {
+            work(rx, transport, &c, &d);
+            let _ = done_tx.send(());
+        })?;
         Ok(Delivery {
             name,
             gate: Gate::new(policy, hostname()),
             outbox: Some(tx),
             worker: Some(worker),
             counts,
-            finishing,
+            deadline,
+            done,
         })
     }
 
@@ -301,16 +314,20 @@ impl Delivery {
     }
 }
 
-/// The worker: each message tried up to [`TRIES`] times with backoff; after the run
-/// ends, only until [`FINISH_GRACE`] has passed.
-fn work(rx: Receiver<Message>, mut transport: Box<dyn Transport>, counts: &DeliveryCounts, finishing: &AtomicBool) {
-    let mut deadline: Option<Instant> = None;
+/// The worker: each message tried up to [`TRIES`] times with backoff; once the run has
+/// ended, only until its deadline.
+fn work(
+    rx: Receiver<Message>,
+    mut transport: Box<dyn Transport>,
+    counts: &DeliveryCounts,
+    deadline: &Mutex<Option<Instant>>,
+) {
+    let deadline = || *deadline.lock().unwrap_or_else(|p| p.into_inner());
     for m in rx {
         let mut last = String::new();
         let mut ok = false;
         for attempt in 0..TRIES {
-            if finishing.load(Ordering::Relaxed) {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + FINISH_GRACE);
+            if let Some(d) = deadline() {
                 if Instant::now() >= d {
                     last = if last.is_empty() {
                         "not sent: the run ended first".into()
@@ -328,7 +345,10 @@ fn work(rx: Receiver<Message>, mut transport: Box<dyn Transport>, counts: &Deliv
                 Err(e) => last = e,
             }
             if attempt + 1 < TRIES {
-                std::thread::sleep(Duration::from_secs(1 << attempt));
+                // The backoff, cut short by the end of the run.
+                let backoff = Duration::from_secs(1 << attempt);
+                let wait = deadline().map_or(backoff, |d| backoff.min(d.saturating_duration_since(Instant::now())));
+                std::thread::sleep(wait);
             }
         }
         if ok {
@@ -346,7 +366,12 @@ impl Sink for Delivery {
     }
 
     fn alert(&mut self, report: &Alert) -> Result<(), String> {
-        if let Some(m) = self.gate.consider(report, Instant::now()) {
+        // A held digest goes first when a slot is free (a busy run may never tick).
+        let now = Instant::now();
+        if let Some(d) = self.gate.flush(now, false) {
+            self.post(d);
+        }
+        if let Some(m) = self.gate.consider(report, now) {
             self.post(m);
         }
         Ok(())
@@ -368,13 +393,30 @@ impl Sink for Delivery {
     }
 
     fn finish(&mut self, _summary: &Value) -> Result<(), String> {
-        if let Some(m) = self.gate.flush(Instant::now(), true) {
-            self.post(m);
+        let end = Instant::now() + FINISH_GRACE;
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(end);
+        if let (Some(m), Some(tx)) = (self.gate.flush(Instant::now(), true), &self.outbox) {
+            // The last digest waits for room in the outbox, as long as the grace lasts.
+            if tx.send_timeout(m, FINISH_GRACE).is_err() {
+                self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        self.finishing.store(true, Ordering::Relaxed);
         self.outbox = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
+        // One attempt under way may outlast the grace by its own timeout; past that the
+        // worker is left behind (the process is ending) and its messages count as failed.
+        let limit = end.saturating_duration_since(Instant::now()) + ATTEMPT_TIMEOUT;
+        match self.done.recv_timeout(limit) {
+            Ok(()) => {
+                if let Some(w) = self.worker.take() {
+                    let _ = w.join();
+                }
+            }
+            Err(_) => {
+                self.worker = None;
+                self.counts.failed.fetch_add(1, Ordering::Relaxed);
+                *self.counts.last_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some("the server did not answer before the run ended".into());
+            }
         }
         Ok(())
     }

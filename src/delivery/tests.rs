@@ -90,3 +90,22 @@ fn smtp_urls() {
     assert!(webhook::parse("ftp://x").is_err() && webhook::parse("http://").is_err());
     assert!(webhook::parse("https://hooks.example.com/x").is_ok());
 }
+
+#[test]
+fn an_incident_that_was_sent_gets_its_end_whatever_its_severity_became() {
+    let mut g = Gate::new(Policy { min_severity: Severity::Medium, per_hour: 10, on_end: true }, "s".into());
+    let t = Instant::now();
+    g.consider(&report(1, AlertState::New, Severity::Medium), t).unwrap();
+    let end = g.consider(&report(1, AlertState::End, Severity::Low), t).expect("the end of a sent incident");
+    assert_eq!(end.occasion, Occasion::Ended);
+    assert!(g.consider(&report(2, AlertState::End, Severity::Low), t).is_none(), "never sent, never ended");
+}
+
+#[test]
+fn ipv6_smtp_hosts() {
+    let s = mail::parse("smtp://[::1]").unwrap();
+    assert_eq!((s.host.as_str(), s.port), ("::1", 587));
+    let s = mail::parse("smtps://u@[2001:db8::25]:2465").unwrap();
+    assert_eq!((s.host.as_str(), s.port, s.user.as_deref()), ("2001:db8::25", 2465, Some("u")));
+    assert!(mail::parse("smtp://[::1]:x").is_err());
+}

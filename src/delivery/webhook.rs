@@ -11,6 +11,9 @@ use super::{Message, Transport};
 /// Posts to one URL.
 pub struct Webhook {
     url: String,
+    /// The URL's scheme and host only: the rest of a webhook URL is often its secret,
+    /// and must not reach the summary or the logs.
+    shown: String,
     agent: ureq::Agent,
 }
 
@@ -30,7 +33,8 @@ impl Webhook {
     /// A webhook to `url` (checked by [`parse`]).
     pub fn new(url: String) -> Webhook {
         let config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build();
-        Webhook { url, agent: config.into() }
+        let shown = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+        Webhook { url, shown, agent: config.into() }
     }
 }
 
@@ -56,7 +60,8 @@ impl Transport for Webhook {
     fn send(&mut self, m: &Message) -> Result<(), String> {
         match self.agent.post(&self.url).content_type("application/json").send(body(m).as_bytes()) {
             Ok(_) => Ok(()),
-            Err(e) => Err(format!("webhook {}: {e}", self.url)),
+            // ureq's message names the URL for some errors: only the host is shown.
+            Err(e) => Err(format!("webhook {}: {}", self.shown, e.to_string().replace(&self.url, &self.shown))),
         }
     }
 }

@@ -25,7 +25,7 @@ h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:28px 0 6px;border-bottom
 table{border-collapse:collapse;margin:6px 0;font-size:13px}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}th{color:#555;font-weight:600}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}.warn{background:#fff3cd;padding:6px 10px;border-left:4px solid #e0a800}\
 figure{margin:6px 0}figcaption{color:#555;font-size:13px}.lbl{font-size:13px;fill:#222}.tick{font-size:11px;fill:#555}.grid{stroke:#e5e5e5}\
-.alert{border-left:4px solid #999;padding:4px 10px;margin:10px 0;background:#fafafa}.alert.high{border-color:#d62728}.alert.medium{border-color:#ff7f0e}.alert.low{border-color:#bcbd22}\
+.alert{border-left:4px solid #999;padding:4px 10px;margin:10px 0;background:#fafafa}.alert.high{border-color:#d62728}.alert.medium{border-color:#ff7f0e}.alert.low{border-color:#bcbd22}.alert.critical{border-color:#8b0000}\
 .ev{margin:2px 0;font-size:12.5px;color:#444}.muted{color:#666}code{font-size:12px}";
 
 /// The page. `pcap_dir` is the report's own directory: alert pcaps inside it are
@@ -256,6 +256,7 @@ fn sizes(h: &mut String, d: &ReportData) {
 
 fn severity_colour(s: &str) -> &'static str {
     match s {
+        "critical" => "#8b0000",
         "high" => "#d62728",
         "medium" => "#ff7f0e",
         _ => "#bcbd22",
@@ -310,7 +311,7 @@ fn alerts(h: &mut String, d: &ReportData, dir: Option<&Path>) {
         })
         .collect();
     let caption = format!(
-        "{} incidents over the capture, by first packet (colour: severity; red high, orange medium, olive low)",
+        "{} incidents over the capture, by first packet (colour: severity; dark red critical, red high, orange medium, olive low)",
         group(u(&s["alerts_total"]))
     );
     figure(h, "alerts", &caption, svg::timeline(&spans, start, end, "alert timeline"));

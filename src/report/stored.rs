@@ -123,11 +123,14 @@ fn timeline(conn: &Connection, run: i64) -> Result<Timeline, StoredError> {
         st.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
     let Some(first) = rows.first().map(|r| r.0) else { return Ok(Timeline { complete: true, ..Timeline::default() }) };
     let last = rows.last().map_or(first, |r| r.0);
+    // At most the last 100,000 minutes (about 70 days) are drawn; an older start says so.
+    const MAX_MINUTES: f64 = 100_000.0;
+    let complete = (last - first) / 60.0 < MAX_MINUTES;
+    let first = if complete { first } else { last - (MAX_MINUTES - 1.0) * 60.0 };
     let n = ((last - first) / 60.0).round() as usize + 1;
-    let n = n.min(100_000);
     let mut packets = vec![vec![0u64; Proto::COUNT]; n];
     let mut bytes = vec![vec![0u64; Proto::COUNT]; n];
-    for (minute, proto, p, b) in rows {
+    for (minute, proto, p, b) in rows.into_iter().filter(|r| r.0 >= first) {
         let i = (((minute - first) / 60.0).round() as usize).min(n - 1);
         let k = Proto::ALL.iter().position(|x| x.name() == proto).unwrap_or(Proto::Other.index());
         packets[i][k] += u64::try_from(p).unwrap_or(0);
@@ -139,7 +142,7 @@ fn timeline(conn: &Connection, run: i64) -> Result<Timeline, StoredError> {
         protocols: Proto::ALL.iter().map(|p| p.name()).collect(),
         packets,
         bytes,
-        complete: true,
+        complete,
     })
 }
 
@@ -198,8 +201,10 @@ fn talkers(conn: &Connection, run: i64) -> Result<Vec<Talker>, StoredError> {
 }
 
 fn pairs(conn: &Connection, run: i64) -> Result<Pairs, StoredError> {
+    // Summed per pair by SQLite, so that a run of millions of flows costs a row per pair.
     let mut st = conn.prepare(
-        "SELECT orig, resp, orig_packets, orig_bytes, resp_packets, resp_bytes FROM flows WHERE run_id = ?1",
+        "SELECT orig, resp, sum(orig_packets), sum(orig_bytes), sum(resp_packets), sum(resp_bytes) \
+         FROM flows WHERE run_id = ?1 GROUP BY orig, resp",
     )?;
     let rows: Vec<(String, String, i64, i64, i64, i64)> = st
         .query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
