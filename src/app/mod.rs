@@ -208,13 +208,7 @@ fn report_hook(
             ..Default::default()
         };
         let summary = Summary::new(stats, &info, top);
-        let json = serde_json::to_value(&summary).unwrap_or_default();
-        let parts = crate::report::RunParts {
-            summary: &summary,
-            outliers: info.outliers.as_ref(),
-            loss: crate::report::loss_of(&json),
-            partial: true,
-        };
+        let parts = crate::report::RunParts { summary: &summary, outliers: info.outliers.as_ref(), partial: true };
         let data = crate::report::ReportData::from_run(stats, parts);
         let written = match &out {
             Some(f) => crate::report::write(&data, f),
@@ -239,13 +233,7 @@ fn write_report(
     info: &RunInfo,
 ) -> anyhow::Result<()> {
     let Some(out) = out else { return Ok(()) };
-    let json = serde_json::to_value(summary).unwrap_or_default();
-    let parts = crate::report::RunParts {
-        summary,
-        outliers: info.outliers.as_ref(),
-        loss: crate::report::loss_of(&json),
-        partial: false,
-    };
+    let parts = crate::report::RunParts { summary, outliers: info.outliers.as_ref(), partial: false };
     let data = crate::report::ReportData::from_run(stats, parts);
     let path =
         crate::report::write(&data, out).map_err(|e| anyhow::anyhow!("--report {}: {e}", out.path().display()))?;

@@ -131,7 +131,7 @@ fn next_step(a: &Alert) -> String {
 }
 
 fn when(ts: i64) -> String {
-    format!("{} UTC", crate::units::iso8601(ts).replace('T', " "))
+    crate::export::report::utc(crate::units::epoch_secs(ts))
 }
 
 /// One incident, described for a person.
@@ -189,11 +189,9 @@ pub fn digest(alerts: &[Alert], left_out: u64, sensor: &str) -> (String, String)
     (subject, body)
 }
 
-/// This machine's name, for "seen by".
+/// This machine's name, for "seen by" and the default sender (`localhost` without one).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
+    Some(crate::sinks::events::hostname()).filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into())
 }
 
 /// Decides what to send and when (no I/O: testable with any clock).

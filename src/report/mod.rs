@@ -221,8 +221,6 @@ pub struct RunParts<'a> {
     pub summary: &'a Summary,
     /// The outlier detector's view, when it ran.
     pub outliers: Option<&'a OutlierView>,
-    /// Losses by stage.
-    pub loss: Vec<Loss>,
     /// Written before the run ended.
     pub partial: bool,
 }
@@ -231,6 +229,7 @@ impl ReportData {
     /// The report of a run, from its counters.
     pub fn from_run(stats: &Stats, parts: RunParts<'_>) -> ReportData {
         let summary = serde_json::to_value(parts.summary).unwrap_or_default();
+        let loss = loss_of(&summary);
         let outlier_hosts = outlier_subjects(&summary);
         let behaviour = parts.outliers.map(|o| behaviour(o, &outlier_hosts));
         ReportData {
@@ -240,7 +239,7 @@ impl ReportData {
             origin: "run",
             run_id: None,
             summary,
-            loss: parts.loss,
+            loss,
             timeline: timeline(stats),
             talkers: stats
                 .hosts

@@ -48,8 +48,8 @@ pub struct EventSink {
     line: Vec<u8>,
 }
 
-/// This machine's name (`observer.hostname`, EVE's `host`).
-fn hostname() -> String {
+/// This machine's name (`observer.hostname`, EVE's `host`; empty if it has none).
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer we own.
     let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
