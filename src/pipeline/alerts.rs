@@ -8,12 +8,13 @@
 
 use crossbeam_channel::{Receiver, Sender, never, select};
 
+use super::engine::Ended;
 use super::sink::SinkSet;
 use crate::capture::PacketRing;
 use crate::detect::incidents::Latest;
 use crate::detect::{Alert, AlertState};
 use crate::files::OutDir;
-use crate::records::{Ended, Involved};
+use crate::records::Involved;
 
 /// Where ended incidents' pcaps go.
 pub struct AlertDumps<'a> {
@@ -68,13 +69,16 @@ pub fn stage(
     done
 }
 
-/// Tags records with their incidents and hands them to the sinks.
+/// Tags records with their incidents and hands them, then the minutes, to the sinks.
 fn tag_and_pass(mut ended: Ended, involved: &Involved, sinks: &SinkSet) {
     for r in &mut ended.records {
         involved.tag(r);
         r.fill_community_id();
     }
     sinks.flows(ended.records);
+    for m in ended.minutes {
+        sinks.minute(m);
+    }
 }
 
 /// One batch of reports: pcaps of ended incidents, the latest list, the sinks, the view.

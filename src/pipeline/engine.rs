@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, never, select, tick};
 
-use super::minutes::Minutes;
+use super::minutes::{Minute, Minutes};
 use super::sink::{SinkSet, SinkWatch, Snapshot};
 use super::{Handoff, SourceState, forward};
 use crate::capture::{NANOS_PER_SEC, Nanos};
@@ -17,13 +17,10 @@ use crate::decode::PacketMeta;
 use crate::detect::Alert;
 use crate::detect::outlier::SharedOutliers;
 use crate::export::summary::CaptureJson;
-use crate::records::{Ended, FlowRecord, RecordCounts, Tracker};
+use crate::records::{FlowRecord, RecordCounts, Tracker};
 use crate::stats::table::Fill;
 use crate::stats::{Counter, Stats};
 use crate::view::{Context, View, ViewSpec};
-
-/// Flow records per message to the alert stage and the sinks.
-const CHUNK: usize = 256;
 
 /// Wall time without a batch after which the sinks get a snapshot of what was counted.
 const IDLE_SNAPSHOT: Duration = Duration::from_secs(1);
@@ -65,17 +62,31 @@ pub struct EngineIo<'a> {
     pub sinks: &'a SinkSet,
     /// What the capture side shares.
     pub shared: Option<&'a Mutex<SourceState>>,
-    /// The connection tracker and where its records go (when a sink takes them).
+    /// The connection tracker (when a sink takes flow records).
     pub records: Option<Records>,
+    /// Straight to the alert stage: flow records and minutes when nothing detects, or
+    /// when the detectors dropped the batch they came with.
+    pub stage: Sender<Ended>,
 }
 
-/// The connection tracker, on the counting thread, and the way to the alert stage.
+/// The connection tracker, on the counting thread.
 pub struct Records {
     /// The tracker.
     pub tracker: Tracker,
-    /// Straight to the alert stage (when nothing detects, or the detectors dropped the
-    /// batch they came with).
-    pub tx: Sender<Ended>,
+}
+
+/// What a counted batch ended, on its way to the sinks behind the detectors' reports of
+/// that batch: flow records and closed minutes. One way for both, in packet order, so a
+/// file that interleaves alerts, flows and statistics (ECS, EVE) is the same in every
+/// replay. `last` marks the capture's end, which the detectors finish before passing on.
+#[derive(Debug, Default)]
+pub struct Ended {
+    /// Records, oldest last packet first.
+    pub records: Vec<FlowRecord>,
+    /// Closed minutes, oldest first.
+    pub minutes: Vec<super::minutes::Minute>,
+    /// The final batch.
+    pub last: bool,
 }
 
 /// A counted batch and the flow records its packets ended: the detectors see the batch,
@@ -87,19 +98,12 @@ impl Records {
     /// Follows a counted batch; returns the records it ended.
     fn after(&mut self, batch: &[PacketMeta]) -> Vec<Ended> {
         self.tracker.observe_batch(batch);
-        chunks(self.tracker.take(), false)
+        ended(self.tracker.take_chunks(), false)
     }
 
     /// The capture is over: every connection still open ends.
     fn finish(&mut self) -> Vec<Ended> {
-        chunks(self.tracker.finish(), true)
-    }
-
-    /// Hands records straight to the alert stage.
-    fn send(&self, ended: Vec<Ended>) {
-        for e in ended {
-            let _ = self.tx.send(e);
-        }
+        ended(self.tracker.finish_chunks(), true)
     }
 
     fn counts(&self) -> (RecordCounts, Fill) {
@@ -107,17 +111,9 @@ impl Records {
     }
 }
 
-/// Records in chunks, so that no queue on the way holds a table's worth.
-fn chunks(records: Vec<FlowRecord>, last: bool) -> Vec<Ended> {
-    let mut records = records.into_iter();
-    let mut out = Vec::new();
-    loop {
-        let chunk: Vec<FlowRecord> = records.by_ref().take(CHUNK).collect();
-        if chunk.is_empty() {
-            return out;
-        }
-        out.push(Ended { records: chunk, last });
-    }
+/// The tracker's chunks of records as messages to the alert stage.
+fn ended(chunks: Vec<Vec<FlowRecord>>, last: bool) -> Vec<Ended> {
+    chunks.into_iter().map(|records| Ended { records, minutes: Vec::new(), last }).collect()
 }
 
 /// What the counting thread leaves: packets the detectors missed, and the flow records'
@@ -126,7 +122,12 @@ pub type Counted = (u64, Option<(RecordCounts, Fill)>);
 
 /// Runs the engine until the batches end (or, with views, until the UI hangs up).
 pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<ViewIo>) -> Counted {
-    let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared, mut records } = io;
+    let EngineIo { mut batches, detect, recycle, mut incidents, sinks, shared, mut records, stage } = io;
+    let to_stage = |ended: Vec<Ended>| {
+        for e in ended {
+            let _ = stage.send(e);
+        }
+    };
     let mut lagged = 0u64;
     let mut next_snapshot: Option<Nanos> = None;
     let mut minutes = match (sinks.wants_minutes(), sinks.wants_host_minutes()) {
@@ -140,14 +141,14 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                      batch: Vec<PacketMeta>,
                      lagged: &mut u64| {
         stats.record_batch(&batch);
+        let mut ended = records.as_mut().map(|r| r.after(&batch)).unwrap_or_default();
         if let Some(minutes) = minutes {
-            for m in &batch {
-                if let Some(done) = minutes.add(m) {
-                    sinks.minute(done);
-                }
+            let tracked = (stats.hosts.len(), stats.flows.len());
+            let closed: Vec<_> = batch.iter().filter_map(|m| minutes.add(m)).map(|m| Minute { tracked, ..m }).collect();
+            if !closed.is_empty() {
+                ended.push(Ended { records: Vec::new(), minutes: closed, last: false });
             }
         }
-        let ended = records.as_mut().map(|r| r.after(&batch)).unwrap_or_default();
         if let Some(ts) = batch.last().map(|m| m.ts) {
             let second = ts - ts.rem_euclid(NANOS_PER_SEC);
             let due = *next_snapshot.get_or_insert(second + NANOS_PER_SEC);
@@ -160,35 +161,34 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
             Some(tx) => {
                 let (missed, undelivered) = forward((batch, ended), tx, &recycle, handoff);
                 *lagged += missed;
-                if let Some(r) = records {
-                    r.send(undelivered);
-                }
+                to_stage(undelivered);
             }
             None => {
                 let mut batch = batch;
                 batch.clear();
                 let _ = recycle.try_send(batch);
-                if let Some(r) = records {
-                    r.send(ended);
-                }
+                to_stage(ended);
             }
         }
     };
-    // The batches have ended: the last minute, then the last records (after everything
+    // The batches have ended: the last records, then the last minute (after everything
     // else the detectors see).
-    let end_of_batches = |records: &mut Option<Records>, minutes: &mut Option<Minutes>| {
-        if let Some(last) = minutes.as_mut().and_then(Minutes::finish) {
-            sinks.minute(last);
+    let end_of_batches = |stats: &Stats, records: &mut Option<Records>, minutes: &mut Option<Minutes>| {
+        let mut last = records.as_mut().map(Records::finish).unwrap_or_default();
+        if let Some(m) = minutes.as_mut().and_then(Minutes::finish) {
+            let tracked = (stats.hosts.len(), stats.flows.len());
+            last.push(Ended { records: Vec::new(), minutes: vec![Minute { tracked, ..m }], last: true });
         }
-        let Some(r) = records else { return };
-        let last = r.finish();
+        if last.is_empty() {
+            return;
+        }
         match &detect {
             Some(tx) => {
                 if let Err(e) = tx.send((Vec::new(), last)) {
-                    r.send(e.into_inner().1);
+                    to_stage(e.into_inner().1);
                 }
             }
-            None => r.send(last),
+            None => to_stage(last),
         }
     };
     // A quiet source still gets its last figures to the sinks: a snapshot when a second of
@@ -210,7 +210,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         }
-        end_of_batches(&mut records, &mut minutes);
+        end_of_batches(stats, &mut records, &mut minutes);
         return (lagged, records.map(|r| r.counts()));
     };
     let watch = sinks.watch();
@@ -232,7 +232,7 @@ pub fn run(stats: &mut Stats, io: EngineIo<'_>, handoff: Handoff, views: Option<
                 Err(_) => {
                     batches = never();
                     if !finished {
-                        end_of_batches(&mut records, &mut minutes);
+                        end_of_batches(stats, &mut records, &mut minutes);
                         finished = true;
                     }
                     dirty = true;

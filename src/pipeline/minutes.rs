@@ -32,6 +32,9 @@ pub struct Minute {
     pub hosts: Vec<(IpAddr, HostMinute)>,
     /// Packets of hosts beyond [`MAX_HOSTS`], not in `hosts`.
     pub hosts_left_out: u64,
+    /// Hosts and flows in the counters' tables as of the batch that closed the minute
+    /// (set by the counting thread).
+    pub tracked: (usize, usize),
 }
 
 impl Minute {
@@ -62,7 +65,8 @@ impl Minutes {
     }
 
     fn begin(&mut self, start: Nanos) -> Option<Minute> {
-        let fresh = Minute { start, protocols: Default::default(), hosts: Vec::new(), hosts_left_out: 0 };
+        let fresh =
+            Minute { start, protocols: Default::default(), hosts: Vec::new(), hosts_left_out: 0, tracked: (0, 0) };
         let closed = self.current.replace(fresh)?;
         Some(self.seal(closed))
     }

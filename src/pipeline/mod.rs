@@ -164,7 +164,7 @@ pub fn run<S: PacketSource + ?Sized>(
     // With no detectors registered, batches skip the detector hop altogether.
     let detecting = !detectors.is_empty();
     let tracker = options.records.filter(|_| sinks.wants_flows()).map(crate::records::Tracker::new);
-    let (records_tx, records_rx) = bounded::<crate::records::Ended>(256);
+    let (stage_tx, stage_rx) = bounded::<engine::Ended>(256);
     std::thread::scope(|scope| {
         let engine_io = engine::EngineIo {
             batches: full_rx,
@@ -173,9 +173,9 @@ pub fn run<S: PacketSource + ?Sized>(
             incidents: list_rx,
             sinks,
             shared: options.shared,
-            records: tracker.map(|tracker| engine::Records { tracker, tx: records_tx.clone() }),
+            records: tracker.map(|tracker| engine::Records { tracker }),
+            stage: stage_tx,
         };
-        drop(records_tx);
         let counter = std::thread::Builder::new()
             .name("ntop-stats".into())
             .spawn_scoped(scope, move || engine::run(stats, engine_io, handoff, views))
@@ -214,7 +214,7 @@ pub fn run<S: PacketSource + ?Sized>(
             .expect("spawning the detector thread");
         let stage = std::thread::Builder::new()
             .name("ntop-alerts".into())
-            .spawn_scoped(scope, move || alerts::stage(report_rx, records_rx, dumps, sinks, lists))
+            .spawn_scoped(scope, move || alerts::stage(report_rx, stage_rx, dumps, sinks, lists))
             .expect("spawning the alert thread");
         let result = capture_loop(source, filter, &full_tx, &empty_rx, &options, on_progress);
         drop(full_tx);
@@ -247,7 +247,7 @@ pub enum StageMsg {
     /// Alert reports.
     Reports(Vec<Alert>),
     /// Flow records, to tag and pass on.
-    Records(crate::records::Ended),
+    Records(engine::Ended),
 }
 
 /// Hands a batch of reports to the alert stage: waiting on a file; on a live capture,
@@ -274,7 +274,7 @@ pub fn forward(
     detect: &Sender<engine::Work>,
     recycle: &Sender<Vec<PacketMeta>>,
     handoff: Handoff,
-) -> (u64, Vec<crate::records::Ended>) {
+) -> (u64, Vec<engine::Ended>) {
     let ((mut batch, ended), missed) = match handoff {
         Handoff::Block => match detect.send(work) {
             Ok(()) => return (0, Vec::new()),

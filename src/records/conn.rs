@@ -262,7 +262,7 @@ impl Conn {
     pub fn conn_state(&self, ip_proto: u8) -> &'static str {
         let (os, rs) = (self.orig.state, self.resp.state);
         match ip_proto {
-            6 => tcp_state(os, rs, self.orig.payload + self.resp.payload == 0, &self.history()),
+            6 => tcp_state(os, rs, self.orig.payload + self.resp.payload == 0, || self.history()),
             17 => match (os == Endpoint::Active, rs == Endpoint::Active) {
                 (true, true) => "SF",
                 (true, false) => "S0",
@@ -286,7 +286,7 @@ pub enum End {
 }
 
 /// Zeek's TCP `conn_state` from the endpoint states (base/protocols/conn's rules).
-fn tcp_state(os: Endpoint, rs: Endpoint, no_payload: bool, history: &str) -> &'static str {
+fn tcp_state(os: Endpoint, rs: Endpoint, no_payload: bool, history: impl FnOnce() -> String) -> &'static str {
     use Endpoint::*;
     if rs == Reset {
         if matches!(os, SynSent | SynAckSent) || (os == Reset && no_payload) {
@@ -297,7 +297,7 @@ fn tcp_state(os: Endpoint, rs: Endpoint, no_payload: bool, history: &str) -> &'s
             "RSTR"
         }
     } else if os == Reset {
-        if rs.inactive() { if rsto_s0(history) { "RSTOS0" } else { "OTH" } } else { "RSTO" }
+        if rs.inactive() { if rsto_s0(&history()) { "RSTOS0" } else { "OTH" } } else { "RSTO" }
     } else if os == Closed && rs == Closed {
         "SF"
     } else if os == Closed {

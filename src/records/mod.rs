@@ -257,15 +257,10 @@ impl RecordCounts {
     }
 }
 
-/// Records on their way from the tracker to the sinks; `last` marks the capture's end
-/// (every connection still open), which the detectors finish before passing on.
-#[derive(Debug, Default)]
-pub struct Ended {
-    /// The records, oldest last packet first.
-    pub records: Vec<FlowRecord>,
-    /// The final batch.
-    pub last: bool,
-}
+/// Records per chunk on their way to the sinks: no queue on the way holds a table's
+/// worth, and records are written into their chunk once, never moved from one list to
+/// another.
+pub const CHUNK: usize = 256;
 
 /// How often (in detection time) the table is swept for connections that ended by a
 /// timeout without a packet to say so.
@@ -277,10 +272,20 @@ pub struct Tracker {
     cfg: RecordConfig,
     table: CappedTable<FlowKey, Conn>,
     clock: Clock,
-    ended: Vec<FlowRecord>,
+    /// Records ended and not taken yet, in chunks of at most [`CHUNK`].
+    ended: Vec<Vec<FlowRecord>>,
     next_sweep: Option<Nanos>,
     counts: RecordCounts,
+    /// Each packet's key, direction and hash, for the batch at hand (kept between
+    /// batches so that each reuses it).
+    keyed: Vec<Option<(FlowKey, bool, u64)>>,
 }
+
+/// How far ahead in a batch a connection's index bucket, then its slot, is prefetched
+/// (as the counters do: on a table larger than the cache, a flood's lookups are
+/// memory-bound, and a batch's misses overlap).
+const BUCKETS_AHEAD: usize = 16;
+const SLOTS_AHEAD: usize = 8;
 
 impl Tracker {
     /// An empty tracker.
@@ -294,14 +299,26 @@ impl Tracker {
             ended: Vec::new(),
             next_sweep: None,
             counts: RecordCounts::default(),
+            keyed: Vec::new(),
         }
     }
 
     /// Follows every packet of `batch`, then sweeps if one is due.
     pub fn observe_batch(&mut self, batch: &[PacketMeta]) {
-        for m in batch {
-            self.observe(m);
+        let mut keyed = std::mem::take(&mut self.keyed);
+        keyed.clear();
+        keyed.extend(batch.iter().map(|m| self.key_of(m)));
+        for (i, m) in batch.iter().enumerate() {
+            for (ahead, bucket_only) in [(BUCKETS_AHEAD, true), (SLOTS_AHEAD, false)] {
+                if let Some(Some((_, _, hash))) = keyed.get(i + ahead) {
+                    self.table.prefetch(*hash, bucket_only);
+                }
+            }
+            if let Some((key, a_to_b, hash)) = keyed[i] {
+                self.observe_keyed(m, key, a_to_b, hash);
+            }
         }
+        self.keyed = keyed;
         let now = self.clock.now();
         if let Some(now) = now
             && *self.next_sweep.get_or_insert(now + SWEEP) <= now
@@ -313,15 +330,29 @@ impl Tracker {
 
     /// Follows one packet.
     pub fn observe(&mut self, m: &PacketMeta) {
+        if let Some((key, a_to_b, hash)) = self.key_of(m) {
+            self.observe_keyed(m, key, a_to_b, hash);
+        }
+    }
+
+    /// The connection `m` belongs to (its key, whether it goes from the key's `a` to
+    /// `b`, and the key's hash), if it belongs to one.
+    #[inline]
+    fn key_of(&self, m: &PacketMeta) -> Option<(FlowKey, bool, u64)> {
         // A later fragment (or a packet cut short) of a ported protocol carries no ports:
         // it cannot be told apart from the datagram's other flows, so it is in none; nor is
         // a packet whose headers make no sense (a TCP header under 20 bytes).
         if (matches!(m.ip_proto, Some(6 | 17 | 132)) && m.ports.is_none()) || m.malformed {
-            return;
+            return None;
         }
-        let Some((key, a_to_b)) = FlowKey::of(m) else { return };
+        let (key, a_to_b) = FlowKey::of(m)?;
+        Some((key, a_to_b, self.table.hash(&key)))
+    }
+
+    /// [`observe`](Self::observe) with the packet's connection known.
+    #[inline]
+    fn observe_keyed(&mut self, m: &PacketMeta, key: FlowKey, a_to_b: bool, hash: u64) {
         let at = self.clock.place(m.ts);
-        let hash = self.table.hash(&key);
         let mut fresh = false;
         let c = self.table.entry_hashed(hash, key, || {
             fresh = true;
@@ -337,54 +368,75 @@ impl Tracker {
             }
         }
         if self.table.has_evicted() {
-            for (k, c) in self.table.take_evicted() {
+            let mut gone = self.table.take_evicted();
+            for (k, c) in gone.drain(..) {
                 self.end(&k, &c, EndReason::Evicted);
             }
+            self.table.give_back_evicted(gone);
         }
     }
 
     fn end(&mut self, key: &FlowKey, c: &Conn, reason: EndReason) {
         let r = FlowRecord::new(key, c, reason);
         self.counts.count(&r);
-        self.ended.push(r);
+        match self.ended.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(r),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(r);
+                self.ended.push(chunk);
+            }
+        }
     }
 
     /// Ends every connection that a timeout ended by detection time `now`.
     fn sweep(&mut self, now: Nanos) {
-        let (cfg, mut gone) = (self.cfg, Vec::new());
+        let (cfg, mut gone, mut why) = (self.cfg, Vec::new(), Vec::new());
         self.table.retain(|k, c| match c.ended_by(now, cfg.idle(k.proto), cfg.linger) {
             Some(end) => {
-                gone.push((*k, *c, reason(end)));
+                gone.push((*k, *c));
+                why.push(reason(end));
                 false
             }
             None => true,
         });
-        self.end_all(gone);
+        self.end_all(&gone, |i| why[i]);
     }
 
     /// Ends connections taken out of the table, oldest first, ties by key: the order
     /// records come out never depends on the table's.
-    fn end_all(&mut self, mut gone: Vec<(FlowKey, Conn, EndReason)>) {
-        gone.sort_by_key(|a| (a.1.last, a.0));
-        for (k, c, r) in gone {
-            self.end(&k, &c, r);
+    fn end_all(&mut self, gone: &[(FlowKey, Conn)], why: impl Fn(usize) -> EndReason) {
+        // Sorts (time, position) pairs rather than the connections themselves, which a
+        // sort would move about a few hundred bytes at a time (a table of 250,000 at the
+        // end of a capture); keys are compared only between equal times.
+        let mut order: Vec<(Nanos, u32)> = gone.iter().enumerate().map(|(i, g)| (g.1.last, i as u32)).collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| gone[a.1 as usize].0.cmp(&gone[b.1 as usize].0)));
+        for (_, i) in order {
+            let (k, c) = &gone[i as usize];
+            self.end(k, c, why(i as usize));
         }
     }
 
     /// The records ended since the last call.
     pub fn take(&mut self) -> Vec<FlowRecord> {
+        self.take_chunks().into_iter().flatten().collect()
+    }
+
+    /// [`take`](Self::take), in chunks of at most [`CHUNK`] records, oldest first.
+    pub fn take_chunks(&mut self) -> Vec<Vec<FlowRecord>> {
         std::mem::take(&mut self.ended)
     }
 
     /// Ends every connection still open (the capture is over) and returns what is left.
     pub fn finish(&mut self) -> Vec<FlowRecord> {
-        let mut open = Vec::new();
-        self.table.retain(|k, c| {
-            open.push((*k, *c, EndReason::CaptureEnd));
-            false
-        });
-        self.end_all(open);
-        self.take()
+        self.finish_chunks().into_iter().flatten().collect()
+    }
+
+    /// [`finish`](Self::finish), in chunks of at most [`CHUNK`] records.
+    pub fn finish_chunks(&mut self) -> Vec<Vec<FlowRecord>> {
+        let open = self.table.take_all();
+        self.end_all(&open, |_| EndReason::CaptureEnd);
+        self.take_chunks()
     }
 
     /// Records ended so far.

@@ -18,7 +18,6 @@ use crate::detect::{Alert, Severity};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::pipeline::Sink;
 use crate::pipeline::minutes::{MINUTE, Minute, seen};
-use crate::pipeline::sink::Snapshot;
 use crate::records::FlowRecord;
 use crate::stats::Counter;
 use crate::units::iso8601;
@@ -42,8 +41,6 @@ pub struct EventSink {
     hostname: String,
     /// Running totals, from the minutes so far.
     totals: [Counter; Proto::COUNT],
-    /// Hosts and flows tracked, as of the latest snapshot.
-    tracked: (usize, usize),
     first_ts: Option<Nanos>,
     line: Vec<u8>,
 }
@@ -298,7 +295,6 @@ impl EventSink {
             out,
             hostname: hostname(),
             totals: [Counter::default(); Proto::COUNT],
-            tracked: (0, 0),
             first_ts: None,
             line: Vec::with_capacity(1024),
         }
@@ -470,7 +466,7 @@ impl EventSink {
         for (t, c) in self.totals.iter_mut().zip(&m.protocols) {
             *t = *t + *c;
         }
-        let (totals, (hosts, flows)) = (&self.totals, self.tracked);
+        let (totals, (hosts, flows)) = (&self.totals, m.tracked);
         let sum = |c: &[Counter; Proto::COUNT]| c.iter().copied().sum::<Counter>();
         let by_proto = |c: &[Counter; Proto::COUNT]| {
             seen(c)
@@ -551,9 +547,8 @@ impl Sink for EventSink {
         self.flush()
     }
 
-    fn snapshot(&mut self, s: &Snapshot) -> Result<(), String> {
-        self.tracked = (s.hosts, s.flows);
-        Ok(())
+    fn wants_snapshots(&self) -> bool {
+        false // a stats event's table figures come with its minute
     }
 
     fn wants_minutes(&self) -> bool {

@@ -285,6 +285,17 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         self.insert_new(hash, key, make())
     }
 
+    /// Hands back the (emptied) buffer [`take_evicted`](Self::take_evicted) returned, so
+    /// that the next evictions reuse it instead of growing a new one.
+    pub fn give_back_evicted(&mut self, mut buf: Vec<(K, V)>) {
+        if let Some(kept) = &mut self.kept
+            && kept.is_empty()
+        {
+            buf.clear();
+            *kept = buf;
+        }
+    }
+
     /// Whether evicted entries wait to be taken.
     pub fn has_evicted(&self) -> bool {
         self.kept.as_ref().is_some_and(|k| !k.is_empty())
@@ -380,10 +391,14 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         for i in 0..before {
             let (k, v) = &mut self.slots[i];
             if keep(k, v) {
-                self.slots.swap(kept, i);
-                self.hashes.swap(kept, i);
-                if let Some(ages) = &mut self.ages {
-                    ages.swap(kept, i);
+                // Entries before the first removal stay where they are (a swap with
+                // itself would still copy a large value twice).
+                if kept != i {
+                    self.slots.swap(kept, i);
+                    self.hashes.swap(kept, i);
+                    if let Some(ages) = &mut self.ages {
+                        ages.swap(kept, i);
+                    }
                 }
                 kept += 1;
             }
@@ -398,6 +413,18 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             self.index.reset(buckets / 2);
             self.reindex_into();
         }
+    }
+
+    /// Empties the table and returns its entries, in no particular order (the slab
+    /// itself: nothing is copied).
+    pub fn take_all(&mut self) -> Vec<(K, V)> {
+        self.hashes.clear();
+        if let Some(ages) = &mut self.ages {
+            ages.clear();
+        }
+        let buckets = self.index.entries.len();
+        self.index.reset(buckets / 2);
+        std::mem::take(&mut self.slots)
     }
 
     /// Number of entries.
