@@ -107,9 +107,9 @@ fn flow_cells(r: &FlowRecord, c: &mut [String]) -> std::fmt::Result {
     write!(c[2], "{}", r.duration)?;
     c[3].push_str(r.proto);
     write!(c[4], "{}", r.ip_proto)?;
-    write!(c[5], "{}", r.orig)?;
+    c[5].push_str(crate::units::IpText::new(r.orig).as_str());
     opt(&mut c[6], r.orig_port)?;
-    write!(c[7], "{}", r.resp)?;
+    c[7].push_str(crate::units::IpText::new(r.resp).as_str());
     opt(&mut c[8], r.resp_port)?;
     write!(c[9], "{}", r.initiator_known)?;
     write!(c[10], "{}", r.orig_packets)?;

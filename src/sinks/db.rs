@@ -21,6 +21,7 @@ use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::pipeline::Sink;
 use crate::pipeline::minutes::{Minute, seen};
 use crate::records::FlowRecord;
+use crate::units::IpText;
 use crate::units::epoch_secs;
 
 /// The schema this build writes.
@@ -310,9 +311,9 @@ impl Sink for Db {
                 r.duration,
                 r.proto,
                 r.ip_proto,
-                r.orig.to_string(),
+                IpText::new(r.orig).as_str(),
                 r.orig_port,
-                r.resp.to_string(),
+                IpText::new(r.resp).as_str(),
                 r.resp_port,
                 r.initiator_known,
                 r.orig_packets as i64,

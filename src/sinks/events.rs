@@ -20,7 +20,7 @@ use crate::pipeline::Sink;
 use crate::pipeline::minutes::{MINUTE, Minute, seen};
 use crate::records::FlowRecord;
 use crate::stats::Counter;
-use crate::units::iso8601;
+use crate::units::{IpText, Stamp};
 
 /// The ECS version the events follow.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -186,8 +186,8 @@ struct EveFlowFigures {
     pkts_toclient: u64,
     bytes_toserver: u64,
     bytes_toclient: u64,
-    start: String,
-    end: String,
+    start: Stamp,
+    end: Stamp,
     age: u64,
     state: &'static str,
     reason: &'static str,
@@ -196,16 +196,16 @@ struct EveFlowFigures {
 
 #[derive(Serialize)]
 struct EveFlow<'a> {
-    timestamp: String,
+    timestamp: Stamp,
     flow_id: u64,
     event_type: &'static str,
     host: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     vlan: Option<[u16; 1]>,
-    src_ip: IpAddr,
+    src_ip: IpText,
     #[serde(skip_serializing_if = "Option::is_none")]
     src_port: Option<u16>,
-    dest_ip: IpAddr,
+    dest_ip: IpText,
     #[serde(skip_serializing_if = "Option::is_none")]
     dest_port: Option<u16>,
     proto: String,
@@ -221,7 +221,7 @@ struct EveFlow<'a> {
 
 #[derive(Serialize)]
 struct EcsEndpoint {
-    ip: IpAddr,
+    ip: IpText,
     #[serde(skip_serializing_if = "Option::is_none")]
     port: Option<u16>,
     bytes: u64,
@@ -253,8 +253,8 @@ struct EcsEvent {
     category: [&'static str; 1],
     #[serde(rename = "type")]
     types: [&'static str; 2],
-    start: String,
-    end: String,
+    start: Stamp,
+    end: Stamp,
     duration: i64,
     dataset: &'static str,
     module: &'static str,
@@ -277,7 +277,7 @@ struct EcsVersion {
 #[derive(Serialize)]
 struct EcsFlow<'a> {
     #[serde(rename = "@timestamp")]
-    timestamp: String,
+    timestamp: Stamp,
     ecs: EcsVersion,
     event: EcsEvent,
     source: EcsEndpoint,
@@ -320,14 +320,14 @@ impl EventSink {
                     crate::records::EndReason::CaptureEnd => ("established", "shutdown"),
                 };
                 let event = EveFlow {
-                    timestamp: format!("{}+0000", iso8601(r.end)),
+                    timestamp: Stamp::new(r.end, "+0000"),
                     flow_id: flow_id(r),
                     event_type: "flow",
                     host: &self.hostname,
                     vlan: r.vlan.map(|v| [v]),
-                    src_ip: r.orig,
+                    src_ip: IpText::new(r.orig),
                     src_port: r.orig_port,
-                    dest_ip: r.resp,
+                    dest_ip: IpText::new(r.resp),
                     dest_port: r.resp_port,
                     proto: eve_proto(r.ip_proto),
                     icmp_type: icmp.map(|i| i.0),
@@ -338,8 +338,8 @@ impl EventSink {
                         pkts_toclient: r.resp_packets,
                         bytes_toserver: r.orig_bytes,
                         bytes_toclient: r.resp_bytes,
-                        start: format!("{}+0000", iso8601(r.start)),
-                        end: format!("{}+0000", iso8601(r.end)),
+                        start: Stamp::new(r.start, "+0000"),
+                        end: Stamp::new(r.end, "+0000"),
                         age: ((r.end - r.start) / NANOS_PER_SEC).max(0) as u64,
                         state,
                         reason,
@@ -351,21 +351,26 @@ impl EventSink {
             }
             Format::Ecs => {
                 let event = EcsFlow {
-                    timestamp: format!("{}Z", iso8601(r.end)),
+                    timestamp: Stamp::new(r.end, "Z"),
                     ecs: EcsVersion { version: ECS_VERSION },
                     event: EcsEvent {
                         kind: "event",
                         category: ["network"],
                         types: ["connection", "end"],
-                        start: format!("{}Z", iso8601(r.start)),
-                        end: format!("{}Z", iso8601(r.end)),
+                        start: Stamp::new(r.start, "Z"),
+                        end: Stamp::new(r.end, "Z"),
                         duration: r.end - r.start,
                         dataset: "ntop_rs.flow",
                         module: "ntop_rs",
                     },
-                    source: EcsEndpoint { ip: r.orig, port: r.orig_port, bytes: r.orig_bytes, packets: r.orig_packets },
+                    source: EcsEndpoint {
+                        ip: IpText::new(r.orig),
+                        port: r.orig_port,
+                        bytes: r.orig_bytes,
+                        packets: r.orig_packets,
+                    },
                     destination: EcsEndpoint {
-                        ip: r.resp,
+                        ip: IpText::new(r.resp),
                         port: r.resp_port,
                         bytes: r.resp_bytes,
                         packets: r.resp_packets,
@@ -394,7 +399,7 @@ impl EventSink {
         let event = match self.format {
             Format::Eve => {
                 let mut e = json!({
-                    "timestamp": format!("{}+0000", iso8601(a.ts)),
+                    "timestamp": Stamp::new(a.ts, "+0000"),
                     "flow_id": a.id,
                     "event_type": "alert",
                     "host": self.hostname,
@@ -424,7 +429,7 @@ impl EventSink {
             }
             Format::Ecs => {
                 let mut e = json!({
-                    "@timestamp": format!("{}Z", iso8601(a.ts)),
+                    "@timestamp": Stamp::new(a.ts, "Z"),
                     "ecs": {"version": ECS_VERSION},
                     "message": a.summary,
                     "event": {
@@ -432,8 +437,8 @@ impl EventSink {
                         "category": ["network", "intrusion_detection"],
                         "type": ["info"],
                         "severity": ecs_severity,
-                        "start": format!("{}Z", iso8601(a.first_ts)),
-                        "end": format!("{}Z", iso8601(a.last_ts)),
+                        "start": Stamp::new(a.first_ts, "Z"),
+                        "end": Stamp::new(a.last_ts, "Z"),
                         "dataset": "ntop_rs.alert",
                         "module": "ntop_rs",
                     },
@@ -479,7 +484,7 @@ impl EventSink {
                 let uptime = self.first_ts.map_or(0, |f| ((end - f) / NANOS_PER_SEC).max(0));
                 let t = sum(totals);
                 json!({
-                    "timestamp": format!("{}+0000", iso8601(end)),
+                    "timestamp": Stamp::new(end, "+0000"),
                     "event_type": "stats",
                     "host": self.hostname,
                     "stats": {
@@ -501,14 +506,14 @@ impl EventSink {
             Format::Ecs => {
                 let minute = sum(&m.protocols);
                 json!({
-                    "@timestamp": format!("{}Z", iso8601(m.start)),
+                    "@timestamp": Stamp::new(m.start, "Z"),
                     "ecs": {"version": ECS_VERSION},
                     "event": {
                         "kind": "metric",
                         "category": ["network"],
                         "type": ["info"],
-                        "start": format!("{}Z", iso8601(m.start)),
-                        "end": format!("{}Z", iso8601(end)),
+                        "start": Stamp::new(m.start, "Z"),
+                        "end": Stamp::new(end, "Z"),
                         "duration": MINUTE,
                         "dataset": "ntop_rs.stats",
                         "module": "ntop_rs",
