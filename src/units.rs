@@ -27,41 +27,17 @@ pub fn iso8601(ts: Nanos) -> String {
     Stamp::new(ts, "").as_str().to_string()
 }
 
-/// [`iso8601`] with a zone suffix, written into a fixed buffer: an export writes three
-/// of these per flow record, and formatting them through `format!` was two fifths of
-/// what an ECS line cost. Serializes as a JSON string.
+/// Short ASCII text in a fixed buffer, written without allocating; shown and
+/// serialized as a string. [`Stamp`] and [`IpText`] are the two kinds.
 #[derive(Clone, Copy)]
-pub struct Stamp {
-    buf: [u8; 32],
+pub struct Text<const N: usize> {
+    buf: [u8; N],
     len: usize,
 }
 
-impl Stamp {
-    /// The time `ts` followed by `zone` (at most 6 bytes: `Z`, `+0000`).
-    pub fn new(ts: Nanos, zone: &str) -> Stamp {
-        let secs = ts.div_euclid(NANOS_PER_SEC);
-        let micros = ts.rem_euclid(NANOS_PER_SEC) / 1000;
-        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let (y, m, d) = civil_from_days(days);
-        let mut s = Stamp { buf: [0; 32], len: 0 };
-        // Packet times (i64 nanoseconds) span the years 1677 to 2262: four digits.
-        s.digits(y.clamp(0, 9999), 4);
-        s.push(b'-');
-        s.digits(i64::from(m), 2);
-        s.push(b'-');
-        s.digits(i64::from(d), 2);
-        s.push(b'T');
-        s.digits(rem / 3600, 2);
-        s.push(b':');
-        s.digits(rem % 3600 / 60, 2);
-        s.push(b':');
-        s.digits(rem % 60, 2);
-        s.push(b'.');
-        s.digits(micros, 6);
-        for &b in zone.as_bytes().iter().take(6) {
-            s.push(b);
-        }
-        s
+impl<const N: usize> Text<N> {
+    fn empty() -> Self {
+        Text { buf: [0; N], len: 0 }
     }
 
     fn push(&mut self, b: u8) {
@@ -80,20 +56,88 @@ impl Stamp {
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // Only ASCII digits, punctuation and the zone's ASCII bytes were written.
+        // Only ASCII was written.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 
-impl std::fmt::Display for Stamp {
+impl<const N: usize> std::fmt::Display for Text<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl serde::Serialize for Stamp {
+impl<const N: usize> serde::Serialize for Text<N> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
+    }
+}
+
+/// [`iso8601`] with a zone suffix: an export writes three of these per flow record, and
+/// formatting them through `format!` was two fifths of what an ECS line cost.
+pub type Stamp = Text<32>;
+
+impl Stamp {
+    /// The time `ts` followed by `zone` (at most 6 bytes: `Z`, `+0000`).
+    pub fn new(ts: Nanos, zone: &str) -> Stamp {
+        let secs = ts.div_euclid(NANOS_PER_SEC);
+        let micros = ts.rem_euclid(NANOS_PER_SEC) / 1000;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (y, m, d) = civil_from_days(days);
+        let mut s = Stamp::empty();
+        // Packet times (i64 nanoseconds) span the years 1677 to 2262: four digits.
+        s.digits(y.clamp(0, 9999), 4);
+        s.push(b'-');
+        s.digits(i64::from(m), 2);
+        s.push(b'-');
+        s.digits(i64::from(d), 2);
+        s.push(b'T');
+        s.digits(rem / 3600, 2);
+        s.push(b':');
+        s.digits(rem % 3600 / 60, 2);
+        s.push(b':');
+        s.digits(rem % 60, 2);
+        s.push(b'.');
+        s.digits(micros, 6);
+        for &b in zone.as_bytes().iter().filter(|b| b.is_ascii()).take(6) {
+            s.push(b);
+        }
+        s
+    }
+}
+
+/// An address as text, the same as its `Display`: `Ipv4Addr`'s goes through the
+/// formatter's padding machinery, and the exports write two a flow record.
+pub type IpText = Text<46>;
+
+impl IpText {
+    /// The text of `ip`.
+    pub fn new(ip: std::net::IpAddr) -> IpText {
+        let mut t = IpText::empty();
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                for (i, o) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        t.push(b'.');
+                    }
+                    if o >= 100 {
+                        t.push(b'0' + o / 100);
+                    }
+                    if o >= 10 {
+                        t.push(b'0' + o / 10 % 10);
+                    }
+                    t.push(b'0' + o % 10);
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                use std::io::Write as _;
+                let mut w = std::io::Cursor::new(&mut t.buf[..]);
+                // At most 45 bytes ("ffff:...:255.255.255.255"); the buffer holds 46.
+                let _ = write!(w, "{v6}");
+                t.len = w.position() as usize;
+            }
+        }
+        t
     }
 }
 
@@ -120,68 +164,6 @@ pub fn human_bits(bps: f64) -> String {
 /// A rate of things: `1234567` → `1.2 M`.
 pub fn human_count(x: f64) -> String {
     scaled(x, "pkt", 1000.0, &["", "k", "M", "G"])
-}
-
-/// An address as text, written into a fixed buffer: `Ipv4Addr`'s `Display` goes through
-/// the formatter's padding machinery, and the exports write two a flow record.
-/// The same text as `Display`; serializes as a JSON string.
-#[derive(Clone, Copy)]
-pub struct IpText {
-    buf: [u8; 46],
-    len: usize,
-}
-
-impl IpText {
-    /// The text of `ip`.
-    pub fn new(ip: std::net::IpAddr) -> IpText {
-        let mut t = IpText { buf: [0; 46], len: 0 };
-        match ip {
-            std::net::IpAddr::V4(v4) => {
-                for (i, o) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        t.push(b'.');
-                    }
-                    if o >= 100 {
-                        t.push(b'0' + o / 100);
-                    }
-                    if o >= 10 {
-                        t.push(b'0' + o / 10 % 10);
-                    }
-                    t.push(b'0' + o % 10);
-                }
-            }
-            std::net::IpAddr::V6(v6) => {
-                use std::io::Write as _;
-                let mut w = std::io::Cursor::new(&mut t.buf[..]);
-                // At most 45 bytes ("ffff:...:255.255.255.255"); the buffer holds 46.
-                let _ = write!(w, "{v6}");
-                t.len = w.position() as usize;
-            }
-        }
-        t
-    }
-
-    fn push(&mut self, b: u8) {
-        self.buf[self.len] = b;
-        self.len += 1;
-    }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Display for IpText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for IpText {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
 }
 
 #[cfg(test)]
