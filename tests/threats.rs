@@ -380,3 +380,151 @@ fn one_packet_from_the_future_neither_expires_probes_early_nor_stops_detection()
     let delay = scan["ts"].as_f64().unwrap() - (T0 / 1_000_000_000 + 2) as f64;
     assert!(delay < 1.0, "caught {delay} s after the scan began");
 }
+
+#[test]
+fn an_ack_after_each_syn_does_not_hide_a_syn_scan() {
+    let (scanner, target, filtered) = (Host::lan(66), Host::lan(10), Host::lan(11));
+    let mut f = Forge::default();
+    for p in 1..=40u16 {
+        let t = T0 + u64::from(p) * 10 * MS;
+        let seq = 3000 + u32::from(p);
+        // After each SYN, an ACK on the same ports with a made-up number (sent with a bad
+        // checksum, the target drops it); then the target's real RST to the SYN...
+        f.tcp(t, scanner, 40000, target, p, SYN, seq, 0);
+        f.tcp(t + MS / 100, scanner, 40000, target, p, ACK, seq + 1, 0x1234_5678);
+        f.tcp(t + MS, target, p, scanner, 40000, RST | ACK, 0, seq + 1);
+        // ...or, from a filtered host, nothing at all.
+        f.tcp(t, scanner, 40001, filtered, p, SYN, seq, 0);
+        f.tcp(t + MS / 100, scanner, 40001, filtered, p, ACK, seq + 1, 0x1234_5678);
+    }
+    f.tcp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1); // time moves on
+    let mut got = news(&alerts(f));
+    got.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(got, [port_scan(scanner, target), port_scan(scanner, filtered)]);
+}
+
+#[test]
+fn probes_sent_as_a_known_host_from_another_mac_do_not_frame_it() {
+    let (forger, target, innocent) = (Host::lan(66), Host::lan(10), Host::lan(20));
+    let mut f = Forge::default();
+    // The innocent host shows its MAC as every host does (ARP), and the forger its own.
+    resolve(&mut f, T0, innocent, target);
+    resolve(&mut f, T0 + MS, forger, target);
+    let framed = Host { ttl: 128, ..innocent.forged_by(forger) };
+    for p in 1..=40u16 {
+        let t = T0 + 10 * MS + u64::from(p) * 10 * MS;
+        // SYNs, FINs and pings "from" the innocent host, sent from the forger's MAC; the
+        // target answers the innocent host, which never asked.
+        f.tcp(t, framed, 40000, target, p, SYN, 100 + u32::from(p), 0);
+        f.tcp(t + MS / 10, target, p, innocent, 40000, RST | ACK, 0, 101 + u32::from(p));
+        f.tcp(t + MS / 5, framed, 40001, target, 1000 + p, common::forge::FIN, 7, 0);
+    }
+    f.tcp(T0 + 5_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1);
+    let named: Vec<_> =
+        news(&alerts(f)).into_iter().filter(|(_, src, _)| src.as_str() == Some(&innocent.ip.to_string())).collect();
+    assert_eq!(named, []);
+}
+
+#[test]
+fn forged_rsts_against_completed_connections_do_not_frame_a_client() {
+    let (forger, client) = (Host::lan(66), Host::lan(20));
+    // Servers beyond the router: their answers come from the router's MAC.
+    let router = Host::lan(1);
+    let mut f = Forge::default();
+    for i in 1..=12u8 {
+        let server = Host { ip: std::net::Ipv4Addr::new(192, 0, 2, i), mac: router.mac, ttl: 52 };
+        let t = T0 + u64::from(i) * 100 * MS;
+        let (seq, their) = (1000 * u32::from(i), 77_000 + u32::from(i));
+        // A normal connection: SYN, the server's SYN-ACK, the client's ACK...
+        f.tcp(t, client, 50000 + u16::from(i), server, 443, SYN, seq, 0);
+        f.tcp(t + 10 * MS, server, 443, client, 50000 + u16::from(i), SYN | ACK, their, seq + 1);
+        f.tcp(t + 11 * MS, client, 50000 + u16::from(i), server, 443, ACK, seq + 1, their + 1);
+        // ...and a RST "from" the server, forged from another MAC with another TTL.
+        let forged = Host { ttl: 128, ..server.forged_by(forger) };
+        f.tcp(t + 12 * MS, forged, 443, client, 50000 + u16::from(i), RST | ACK, 0, seq + 1);
+    }
+    f.tcp(T0 + 5_000 * MS, Host::lan(2), 1, Host::lan(3), 2, ACK, 1, 1);
+    assert_eq!(news(&alerts(f)), []);
+}
+
+#[test]
+fn a_scanner_whose_address_ends_in_255_is_named() {
+    // In a /23, 10.77.1.255 is a host like any other.
+    let scanner = Host { ip: std::net::Ipv4Addr::new(10, 77, 1, 255), ..Host::lan(66) };
+    let target = Host::lan(10);
+    let mut f = Forge::default();
+    for p in 1..=40u16 {
+        let t = T0 + u64::from(p) * 10 * MS;
+        f.tcp(t, scanner, 40000, target, p, SYN, 7, 0);
+        f.tcp(t + MS, target, p, scanner, 40000, RST | ACK, 0, 8);
+    }
+    assert_eq!(news(&alerts(f)), [port_scan(scanner, target)]);
+}
+
+/// A SYN scan of `ports` ports of `target` by `scanner` from `t`, each refused.
+fn scan(f: &mut Forge, t: u64, scanner: Host, target: Host, ports: u16) {
+    for p in 1..=ports {
+        let at = t + u64::from(p) * MS;
+        f.tcp(at, scanner, 40000, target, p, SYN, 7, 0);
+        f.tcp(at + MS / 10, target, p, scanner, 40000, RST | ACK, 0, 8);
+    }
+}
+
+#[test]
+fn scans_spaced_out_or_spread_over_targets_are_a_few_incidents() {
+    // One scanner, 10 ports on each of 50 hosts.
+    let scanner = Host::lan(66);
+    let mut f = Forge::default();
+    for i in 0..50u8 {
+        scan(&mut f, T0 + u64::from(i) * 100 * MS, scanner, Host::lan(100 + i), 10);
+    }
+    let wide = news(&alerts(f));
+    assert!((1..=3).contains(&wide.len()), "{} new reports for one scanner: {wide:?}", wide.len());
+    // 30 (spoofed) sources scanning one target, one every 11 s: more than the seconds
+    // in which alike alerts used to be grouped.
+    let target = Host::lan(10);
+    let mut f = Forge::default();
+    for i in 0..30u8 {
+        let source = Host { ip: std::net::Ipv4Addr::new(10, 77, 9, 1 + i), ..scanner };
+        scan(&mut f, T0 + u64::from(i) * 11_000 * MS, source, target, 10);
+    }
+    let spaced = news(&alerts(f));
+    assert!((1..=3).contains(&spaced.len()), "{} new reports for one target: {spaced:?}", spaced.len());
+}
+
+#[test]
+fn forged_syn_acks_do_not_complete_the_handshakes_of_a_syn_flood() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(10));
+    let mut f = Forge::default();
+    for i in 0..15_000u32 {
+        // 5,000 spoofed SYNs a second; every fourth "answered" by a SYN-ACK the attacker
+        // forges from its own MAC, and acknowledged.
+        let t = T0 + u64::from(i) * 1_000_000_000 / 5000;
+        let spoofed =
+            Host { ip: std::net::Ipv4Addr::new(10, 77, 1 + (i / 250 % 200) as u8, (i % 250) as u8 + 1), ..attacker };
+        let (sport, seq) = (1024 + (i % 50_000) as u16, i.wrapping_mul(2_654_435_761));
+        f.tcp(t, spoofed, sport, victim, 80, SYN, seq, 0);
+        if i % 4 == 0 {
+            f.tcp(t + 10_000, victim.forged_by(attacker), 80, spoofed, sport, SYN | ACK, 99, seq + 1);
+            f.tcp(t + 20_000, spoofed, sport, victim, 80, ACK, seq + 1, 100);
+        }
+    }
+    assert_eq!(new_kinds(&alerts(f)), [("syn_flood".into(), "10.77.0.10".into())]);
+}
+
+#[test]
+fn one_frame_to_another_mac_does_not_make_it_the_victims() {
+    let (attacker, victim) = (Host::lan(66), Host::lan(10));
+    let decoy = Host { mac: [2, 0, 0, 0, 0, 0x99], ..victim };
+    let mut f = Forge::default();
+    // First a frame to the victim's address but the attacker's second MAC, then a UDP
+    // flood with a forged "answer" from that MAC for every datagram.
+    f.udp(T0, attacker, 9, decoy, 9, 8);
+    for i in 0..18_000u32 {
+        let t = T0 + MS + u64::from(i) * 1_000_000_000 / 6000;
+        let sport = 1024 + (i % 5000) as u16;
+        f.udp(t, attacker, sport, victim, 53, 64);
+        f.udp(t + 10_000, Host { ip: victim.ip, mac: decoy.mac, ttl: 64 }, 53, attacker, sport, 64);
+    }
+    assert_eq!(new_kinds(&alerts(f)), [("udp_flood".into(), "10.77.0.10".into())]);
+}

@@ -325,7 +325,10 @@ impl Detector for FloodDetector {
                 } else if flags.is_syn_ack() {
                     let client = tuple(6, dst, dport, src, sport);
                     let due = step(client, SYNACK_DUE, m.tcp_ack);
-                    if self.half_open.contains(due) {
+                    // Only the victim's own SYN-ACK (from the MAC its traffic goes to)
+                    // moves a handshake on: a forged one cannot complete it.
+                    let own = self.victims.get(&src).is_none_or(|v| v.sent_by_it(m.src_mac));
+                    if own && self.half_open.contains(due) {
                         self.half_open.remove(due);
                         self.half_open.insert(step(client, ACK_DUE, m.tcp_seq.wrapping_add(1)));
                     }

@@ -123,9 +123,16 @@ pub(super) struct Victim {
     pub(super) completed: Window,
     pub(super) udp_out: Window,
     /// The MAC its traffic is addressed to (all zeros until known): answers "from" it
-    /// count only from there.
+    /// count only from there. Chosen by a running majority vote over the frames sent to
+    /// it (`mac_votes` is the vote's lead), so one frame sent to another MAC before a
+    /// flood cannot make that MAC the victim's.
     pub(super) mac: [u8; 6],
+    pub(super) mac_votes: u8,
 }
+
+/// The lead a MAC can build in the vote for a victim's MAC: taking its place needs more
+/// frames to another MAC than this, in a row beyond the ones to it.
+const MAC_LEAD: u8 = 64;
 
 impl LastSeen for Victim {
     fn last_seen(&self) -> Nanos {
@@ -142,13 +149,21 @@ impl Victim {
             completed: Window::default(),
             udp_out: Window::default(),
             mac: [0; 6],
+            mac_votes: 0,
         }
     }
 
-    /// Notes the MAC a packet to this victim was sent to (the first unicast one).
+    /// Notes the MAC a packet to this victim was sent to (unicast ones vote).
     pub(super) fn learn_mac(&mut self, mac: [u8; 6]) {
-        if self.mac == [0; 6] && mac[0] & 1 == 0 {
-            self.mac = mac;
+        if mac == [0; 6] || mac[0] & 1 == 1 {
+            return;
+        }
+        if mac == self.mac {
+            self.mac_votes = self.mac_votes.saturating_add(1).min(MAC_LEAD);
+        } else if self.mac_votes <= 1 {
+            (self.mac, self.mac_votes) = (mac, 1);
+        } else {
+            self.mac_votes -= 1;
         }
     }
 

@@ -1,12 +1,15 @@
 //! Many hosts alike are one incident: when more than [`HANDFUL`] hosts raise the same
-//! kind of alert with the same explanation within [`WINDOW`], the next ones are not
+//! kind of alert with the same explanation close together, the next ones are not
 //! reported one by one but folded into one group incident, with a count and a sample.
 //!
 //! "The same explanation" ([`Likeness`]) is, per kind: for an outlier, the set of figures
 //! its explanation names ("bare SYNs", "new peers", ...); for a port scan, its target (a
 //! decoy or distributed scan); for a host sweep, its service; for a flood, its source
-//! (one attacker, many victims). Rate spikes are per protocol already. The first
+//! (one attacker, many victims). Scans and sweeps are also alike by their source (one
+//! scanner, many targets or services). Rate spikes are per protocol already. The first
 //! [`HANDFUL`] hosts keep their own incidents: a group needs more than a coincidence.
+//! Outliers are alike within [`WINDOW`]; scans, sweeps and floods within [`QUIET`] (while
+//! the incidents already reported are still open), so spacing sources out splits nothing.
 //!
 //! A group has the lifecycle of any incident: `new` when it forms, `update`s at most every
 //! [`UPDATE_EVERY`] while hosts join, `end` once none has joined for [`QUIET`]. Times are
@@ -38,26 +41,61 @@ pub struct Likeness {
     kind: AlertKind,
     proto: AlertProto,
     what: u64,
+    /// Alike by their source (one scanner, many targets or services): the group keeps
+    /// the source and drops the other side.
+    by_source: bool,
 }
 
+/// One way a report is alike others: the likeness, what tells its hosts apart (a hash),
+/// and the host its sample keeps.
+pub type Way = (Likeness, u64, Option<IpAddr>);
+
 impl Likeness {
-    /// The likeness of a report, and the host it is about; none for kinds that do not group.
-    pub fn of(a: &Alert) -> Option<(Likeness, IpAddr)> {
-        let (what, host) = match a.kind {
+    /// The ways a report is alike others (none for kinds that do not group).
+    pub fn of(a: &Alert) -> Vec<Way> {
+        let like = |what, by_source| Likeness { kind: a.kind, proto: a.proto, what, by_source };
+        // One source's scans and sweeps, whatever their targets and services.
+        let by_source = |src: IpAddr, item: u64, sample| {
+            (
+                Likeness { kind: AlertKind::PortScan, proto: a.proto, what: hash_of((b's', src)), by_source: true },
+                item,
+                sample,
+            )
+        };
+        match a.kind {
             AlertKind::Outlier => {
-                let Figures::Outlier(o) = &a.evidence.figures else { return None };
+                let (Figures::Outlier(o), Some(src)) = (&a.evidence.figures, a.src) else { return Vec::new() };
                 let mut names: Vec<&str> = o.unusual.iter().map(|u| u.feature.as_str()).collect();
                 names.sort_unstable();
-                (hash_of(names), a.src?)
+                vec![(like(hash_of(names), false), hash_of(src), Some(src))]
             }
-            AlertKind::PortScan => (hash_of(a.dst), a.src?),
-            AlertKind::HostSweep => (hash_of(a.port), a.src?),
-            AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
-                (hash_of(a.src), a.dst?)
-            }
-            AlertKind::RateSpike => return None,
-        };
-        Some((Likeness { kind: a.kind, proto: a.proto, what }, host))
+            AlertKind::PortScan => match (a.src, a.dst) {
+                (Some(src), Some(dst)) => vec![
+                    (like(hash_of(dst), false), hash_of(src), Some(src)),
+                    by_source(src, hash_of((b't', dst)), Some(dst)),
+                ],
+                _ => Vec::new(),
+            },
+            AlertKind::HostSweep => match a.src {
+                Some(src) => vec![
+                    (like(hash_of(a.port), false), hash_of(src), Some(src)),
+                    by_source(src, hash_of((b'p', a.port)), None),
+                ],
+                None => Vec::new(),
+            },
+            AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => match a.dst {
+                Some(dst) => vec![(like(hash_of(a.src), false), hash_of(dst), Some(dst))],
+                None => Vec::new(),
+            },
+            AlertKind::RateSpike => Vec::new(),
+        }
+    }
+
+    /// How close together alike reports must come to form a group: outliers within
+    /// seconds ([`WINDOW`]); scans, sweeps and floods while the incidents already
+    /// reported are still open ([`QUIET`]), however the attacker spaces them out.
+    fn window(&self) -> Nanos {
+        if self.kind == AlertKind::Outlier { WINDOW } else { QUIET }
     }
 }
 
@@ -66,14 +104,16 @@ struct Open {
     alert: Alert,
     /// The summary of the report that formed the group.
     like: String,
+    /// What its members are ("hosts alike", ...).
+    what: &'static str,
     last_seen: Nanos,
     last_report: Nanos,
     changed: bool,
 }
 
-/// Recent hosts of one likeness, and its group incident.
+/// Recent hosts of one likeness (when, which, its sample host), and its group incident.
 struct Group {
-    recent: VecDeque<(Nanos, IpAddr)>,
+    recent: VecDeque<(Nanos, u64, Option<IpAddr>)>,
     open: Option<Open>,
     last: Nanos,
 }
@@ -107,16 +147,21 @@ impl Groups {
     /// A new, unexplained report `a`: its own incident, or folded into a group (which
     /// `next_id` numbers when it forms).
     pub fn offer(&mut self, a: &Alert, next_id: &mut u64) -> Offer {
-        let Some((like, host)) = Likeness::of(a) else { return Offer::Own };
+        let ways = Likeness::of(a);
+        if ways.is_empty() {
+            return Offer::Own;
+        }
         let now = a.ts;
-        let g = self.table.entry_or_insert_with(like, || Group { recent: VecDeque::new(), open: None, last: now });
-        g.last = g.last.max(now);
-        if let Some(open) = &mut g.open {
+        // Folded into a group of either way that is open already.
+        for &(like, _, sample) in &ways {
+            let Some(g) = self.table.get_mut(&like) else { continue };
+            let Some(open) = &mut g.open else { continue };
+            g.last = g.last.max(now);
             open.last_seen = open.last_seen.max(now);
             open.alert.last_ts = open.last_seen;
             open.alert.severity = open.alert.severity.max(a.severity);
             open.alert.packets += a.packets;
-            open.alert.evidence.folded.get_or_insert_default().add(a.kind, Some(host));
+            open.alert.evidence.folded.get_or_insert_default().add(a.kind, sample);
             open.changed = true;
             let mut out = Vec::new();
             if now - open.last_report >= UPDATE_EVERY {
@@ -124,37 +169,49 @@ impl Groups {
             }
             return Offer::Folded(out);
         }
-        while g.recent.front().is_some_and(|&(t, _)| t + WINDOW <= now) {
-            g.recent.pop_front();
+        let mut formed = None;
+        for &(like, item, sample) in &ways {
+            let g = self.table.entry_or_insert_with(like, || Group { recent: VecDeque::new(), open: None, last: now });
+            g.last = g.last.max(now);
+            while g.recent.front().is_some_and(|&(t, ..)| t + like.window() <= now) {
+                g.recent.pop_front();
+            }
+            if !g.recent.iter().any(|&(_, i, _)| i == item) {
+                g.recent.push_back((now, item, sample));
+            }
+            if formed.is_none() && g.recent.len() > HANDFUL {
+                formed = Some(like);
+            }
         }
-        if !g.recent.iter().any(|&(_, h)| h == host) {
-            g.recent.push_back((now, host));
-        }
-        if g.recent.len() <= HANDFUL {
-            return Offer::Own;
-        }
+        let Some(like) = formed else { return Offer::Own };
+        let Some(g) = self.table.get_mut(&like) else { return Offer::Own };
         *next_id += 1;
         let mut folded = Folded::default();
-        for &(_, h) in &g.recent {
-            folded.add(a.kind, Some(h));
+        for &(.., h) in &g.recent {
+            folded.add(a.kind, h);
         }
         let hosts = folded.alerts;
         let mut alert = a.clone();
         alert.id = *next_id;
         alert.state = AlertState::New;
-        alert.first_ts = g.recent.front().map_or(now, |&(t, _)| t);
+        alert.first_ts = g.recent.front().map_or(now, |&(t, ..)| t);
         match a.kind {
             AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
                 alert.dst = None
             }
+            _ if like.by_source => {
+                alert.dst = None;
+                alert.port = None;
+            }
             _ => alert.src = None,
         }
-        alert.summary = summary(hosts, &a.summary);
+        let what = if like.by_source { "scans alike from one source" } else { "hosts alike" };
+        alert.summary = summary(hosts, what, &a.summary);
         alert.evidence.folded = Some(folded);
         alert.evidence.pcap = None;
         alert.evidence.pcap_error = None;
         g.recent.clear();
-        let open = Open { alert, like: a.summary.clone(), last_seen: now, last_report: now, changed: false };
+        let open = Open { alert, like: a.summary.clone(), what, last_seen: now, last_report: now, changed: false };
         let first = open.alert.clone();
         g.open = Some(open);
         Offer::Folded(vec![first])
@@ -173,7 +230,7 @@ impl Groups {
                     out.push(report(open, AlertState::Update, now));
                 }
             }
-            if g.open.is_none() && g.recent.back().is_none_or(|&(t, _)| t + WINDOW <= now) {
+            if g.open.is_none() && g.recent.back().is_none_or(|&(t, ..)| t + like.window() <= now) {
                 ended.push(*like);
             }
         }
@@ -208,10 +265,10 @@ fn report(open: &mut Open, state: AlertState, now: Nanos) -> Alert {
     open.last_report = now;
     open.changed = false;
     let n = open.alert.evidence.folded.as_ref().map_or(0, |f| f.alerts);
-    open.alert.summary = summary(n, &open.like);
+    open.alert.summary = summary(n, open.what, &open.like);
     open.alert.clone()
 }
 
-fn summary(hosts: u64, like: &str) -> String {
-    format!("{hosts} hosts alike, for example: {like}")
+fn summary(n: u64, what: &str, like: &str) -> String {
+    format!("{n} {what}, for example: {like}")
 }

@@ -212,7 +212,9 @@ impl Members {
 /// Whether `ip` can be the target of a probe: one host, not a group or "nobody".
 pub fn is_unicast(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified() || v4.octets()[3] == 255),
+        // Not `x.y.z.255`: in a /23 or wider that is a host like any other (a subnet's
+        // broadcast address shows in the frame's group MAC instead).
+        IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified()),
         IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
     }
 }
@@ -266,9 +268,10 @@ mod tests {
 
     #[test]
     fn groups_are_not_targets() {
-        for ip in ["224.0.0.251", "255.255.255.255", "0.0.0.0", "192.168.1.255", "ff02::1"] {
+        for ip in ["224.0.0.251", "255.255.255.255", "0.0.0.0", "ff02::1"] {
             assert!(!is_unicast(ip.parse().unwrap()), "{ip}");
         }
         assert!(is_unicast("192.168.1.25".parse().unwrap()));
+        assert!(is_unicast("10.0.1.255".parse().unwrap()), "a host of a /23");
     }
 }

@@ -180,6 +180,8 @@ pub struct ScanDetector {
     /// that does not claim many addresses. Their tallies outlast any newcomer's, so
     /// fresh spoofed sources, which never ARP, cannot flush a slow scan out.
     veterans: Recent,
+    /// Answered SYNs whose prober's ACK is awaited: (tuple, number it must acknowledge).
+    handshakes: Recent,
     /// How many addresses each MAC claimed in ARP.
     arp_macs: CappedTable<[u8; 6], Claims>,
     pending: VecDeque<Probe>,
@@ -201,6 +203,7 @@ impl ScanDetector {
             probes: Probes::new(PROBE_BITS),
             idents: Idents::new(MAX_IDENTS),
             veterans: Recent::new(16),
+            handshakes: Recent::new(HANDSHAKE_BITS),
             arp_macs: CappedTable::new(MAX_ARP_MACS),
             pending: VecDeque::new(),
             ports: CappedTable::new(cfg.max_tallies),
@@ -325,10 +328,25 @@ impl ScanDetector {
             if r.has(Record::FAILED) {
                 return;
             }
+            let own_rst = self.idents.agrees(src, m);
+            if !own_rst && r.has(Record::COMPLETED) {
+                // A RST unlike the target (another MAC or TTL) against a connection the
+                // prober completed with the target's SYN-ACK: a forgery meant to make a
+                // client look like a scanner. It fails nothing.
+                r.state |= Record::FORGED;
+                return;
+            }
+            // Otherwise a RST counts, forged or not: answers that contradict each other
+            // never hide a probe (they are counted in the evidence).
             r.state |= Record::FAILED;
             let technique = r.technique;
-            let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED) || !self.idents.agrees(src, m);
+            let forged = r.has(Record::ANSWERED) || r.has(Record::FORGED) || !own_rst;
             self.failed(m.ts, (dst, src), Class::Tcp, sport, How { forged, technique }, out);
+            return;
+        }
+        if !flags.is_syn_ack() && self.idents.foreign_sender(src, m) {
+            // A probe sent "as" a host the sensor knows from another MAC: not that host's,
+            // and no host can be named for it. (Answers are judged below, as answers.)
             return;
         }
         let first = self.seen.insert_new(own);
@@ -345,9 +363,19 @@ impl ScanDetector {
                 .get_mut(back)
                 .filter(|r| r.sent == Sent::Syn && r.ts <= m.ts && m.tcp_ack == r.number.wrapping_add(1))
             {
-                if r.answer(self.idents.agrees(src, m)) {
+                let contradicts = r.answer(self.idents.agrees(src, m));
+                if r.has(Record::ANSWERED) {
+                    self.handshakes.insert(completion(back, m.tcp_seq.wrapping_add(1)));
+                }
+                if contradicts {
                     self.contradicted(dst, src, Class::Tcp);
                 }
+            }
+        } else if flags.has(TcpFlags::ACK) && self.handshakes.contains(completion(own, m.tcp_ack)) {
+            // The prober acknowledges the target's SYN-ACK: its probe became a connection.
+            self.handshakes.remove(completion(own, m.tcp_ack));
+            if let Some(r) = self.probes.get_mut(own).filter(|r| r.sent == Sent::Syn) {
+                r.state |= Record::COMPLETED;
             }
         } else if flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == 0 {
             // FIN, NULL, Xmas and friends: no connection sends these.
@@ -356,10 +384,16 @@ impl ScanDetector {
             counted.state = Record::FAILED;
             self.probes.insert(counted);
             self.failed(m.ts, (src, dst), Class::Tcp, dport, How { forged: false, technique }, out);
-        } else if !self.seen.contains(back) && (first || self.probes.get_mut(own).is_some()) {
+        } else if !self.seen.contains(back)
+            && self
+                .probes
+                .get_mut(own)
+                .map_or(first, |r| r.sent == Sent::Ack || r.has(Record::FAILED | Record::ANSWERED))
+        {
             // An ACK out of nowhere (the other side never said anything but RST): an ACK
             // probe, or a connection the capture joined late; only a RST taking its number
-            // can tell.
+            // can tell. It never takes the place of a SYN still waiting for its answer: an
+            // ACK the target drops (a bad checksum) would otherwise hide the SYN's RST.
             self.probes.insert(Record::new(own, m.ts, m.tcp_ack, Sent::Ack, Technique::of_tcp(flags.0)));
         }
     }
@@ -377,7 +411,11 @@ impl ScanDetector {
             }
             return;
         }
-        if TRACEROUTE.contains(&dport) || !is_unicast(dst) || self.idents.disagrees(src, m) {
+        if TRACEROUTE.contains(&dport)
+            || !is_unicast(dst)
+            || is_group_mac(m.dst_mac)
+            || self.idents.foreign_sender(src, m)
+        {
             // Not a probe: traceroute, a group, or a datagram not from the host it claims.
             return;
         }
@@ -389,6 +427,9 @@ impl ScanDetector {
         let v6 = m.proto == Proto::Icmpv6;
         let (echo, unreachable, expired) = if v6 { (128, 1, 3) } else { (8, 3, 11) };
         if kind == echo {
+            if is_group_mac(m.dst_mac) || self.idents.foreign_sender(src, m) {
+                return; // a broadcast ping, or one sent "as" a host from another MAC
+            }
             let (class, technique) =
                 if v6 { (Class::Icmpv6, Technique::Icmpv6Echo) } else { (Class::Icmp, Technique::IcmpEcho) };
             self.failed(m.ts, (src, dst), class, 0, How { forged: false, technique }, out);
@@ -445,6 +486,21 @@ impl ScanDetector {
             _ => {}
         }
     }
+}
+
+/// Whether a frame went to a group (broadcast or multicast) link address: a ping or
+/// datagram to a subnet's broadcast address, which no prefix length is needed to see.
+fn is_group_mac(mac: [u8; 6]) -> bool {
+    mac[0] & 1 == 1
+}
+
+/// Handshakes awaited at once (8 bytes each): a flood of SYN-ACKs only pushes out the
+/// oldest, and a probe whose completion was forgotten is judged as a probe.
+const HANDSHAKE_BITS: u32 = 13;
+
+/// Marker: the prober of tuple `own` is due to acknowledge `ack`.
+fn completion(own: u64, ack: u32) -> u64 {
+    super::memory::number(own ^ u64::from(ack) << 16)
 }
 
 /// Marker: `src` sent IP protocol `n` to `dst`.

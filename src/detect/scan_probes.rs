@@ -58,6 +58,9 @@ impl Record {
     pub(super) const FAILED: u8 = 2;
     /// An answer contradicted another, or came from a MAC or TTL unlike the host's.
     pub(super) const FORGED: u8 = 4;
+    /// The prober acknowledged the SYN-ACK that answered it: a connection, not a probe
+    /// left half open.
+    pub(super) const COMPLETED: u8 = 8;
 
     pub(super) fn new(key: u64, ts: Nanos, number: u32, sent: Sent, technique: Technique) -> Self {
         Record { key, ts, number, sent, state: 0, technique }
@@ -193,9 +196,11 @@ impl Idents {
         self.table.get(&ip).map(|k| k.mac).filter(|m| *m != [0; 6])
     }
 
-    /// Whether `m` certainly is not from `from`: it is known, and `m` is unlike it.
-    pub(super) fn disagrees(&self, from: IpAddr, m: &PacketMeta) -> bool {
-        self.table.get(&from).is_some_and(|k| !k.alike(&Ident::of(m)))
+    /// Whether `m` certainly was not sent by `from`'s machine: `from` is known, and `m`
+    /// came from another MAC. Only the MAC: scanners pick their probes' TTLs at random
+    /// (nmap's raw probes use 37-59), so a TTL tells nothing about who sent a probe.
+    pub(super) fn foreign_sender(&self, from: IpAddr, m: &PacketMeta) -> bool {
+        self.mac_of(from).is_some_and(|mac| m.src_mac != [0; 6] && m.src_mac != mac)
     }
 
     pub(super) fn fill(&self) -> crate::stats::table::Fill {
