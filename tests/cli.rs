@@ -374,3 +374,31 @@ fn tiny_speeds_and_unknown_flags_are_one_line_errors() {
     assert!(err.contains("unexpected argument '--reprot'"), "{err}");
     assert!(!err.contains("filter"), "not taken for a filter expression: {err}");
 }
+
+#[test]
+fn outputs_that_share_a_file_or_overwrite_the_input_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.pcap");
+    std::fs::copy(sample(), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let (inp, d) = (input.to_str().unwrap(), dir.path());
+    let path = |name: &str| d.join(name).to_str().unwrap().to_string();
+    std::fs::create_dir(d.join("c")).unwrap();
+    let cases: [(Vec<String>, &str); 4] = [
+        (vec!["--report".into(), inp.into()], "--report"),
+        (vec!["--ecs".into(), inp.into()], "--ecs"),
+        (vec!["--alerts".into(), path("m.ndjson"), "--ecs".into(), format!("{}/./m.ndjson", d.display())], "--ecs"),
+        (vec!["--csv".into(), path("c"), "--eve".into(), path("c/flows.csv")], "the same file as --eve"),
+    ];
+    for (extra, what) in cases {
+        let mut args = vec!["-r", inp, "--headless", "--json", "--no-progress"];
+        args.extend(extra.iter().map(String::as_str));
+        let out = run(&args);
+        assert_one_line_error(&out, what);
+        assert!(stderr(&out).contains("the same file as"), "{}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), before, "the input is untouched");
+    // Distinct files are fine.
+    let out = run(&["-r", inp, "--headless", "--json", "--alerts", &path("a.ndjson"), "--ecs", &path("e.ndjson")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -44,6 +44,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     if cli.read.is_some() && cli.duration.is_some() {
         bail!("--duration applies to live capture (-i), not to files");
     }
+    open::distinct_files(cli)?;
     if cli.report.report.is_some() && cli.read.is_none() && cli.interface.is_none() && cli.records.db.is_some() {
         return report_stored(cli);
     }

@@ -172,6 +172,78 @@ pub fn open(cli: &Cli, interactive: bool) -> anyhow::Result<Opened> {
     })
 }
 
+/// Refuses a run whose outputs share a file, or write over its input: a report written
+/// over the database, events appended to the capture being read, two writers cutting
+/// each other's lines. Files are compared by identity (device and inode) when they
+/// exist, by their resolved path when they are yet to be made.
+pub fn distinct_files(cli: &Cli) -> anyhow::Result<()> {
+    let mut files: Vec<(String, &Path)> = Vec::new();
+    fn named(p: &str) -> Option<&Path> {
+        (p != "-").then(|| Path::new(p))
+    }
+    if let Some(p) = cli.read.as_deref().and_then(named) {
+        files.push(("-r".into(), p));
+    }
+    if let Some(p) = &cli.outliers.baseline {
+        files.push(("--baseline".into(), p));
+    }
+    // Reading one capture twice (-r and --baseline) is fine; everything else is not.
+    let first_output = files.len();
+    for (flag, path) in [
+        ("--alerts", cli.alerts.as_deref().and_then(named)),
+        ("--ecs", cli.records.ecs.as_deref().and_then(named)),
+        ("--eve", cli.records.eve.as_deref().and_then(named)),
+        ("--db", cli.records.db.as_deref()),
+        ("--report", cli.report.report.as_deref()),
+        ("--model", cli.outliers.model.as_deref()),
+    ] {
+        if let Some(p) = path {
+            files.push((flag.into(), p));
+        }
+    }
+    let csv: Vec<std::path::PathBuf> = match cli.records.csv.as_deref() {
+        Some(dir) => crate::sinks::csv::FILES.iter().map(|name| dir.join(name)).collect(),
+        None => Vec::new(),
+    };
+    for path in &csv {
+        files.push((format!("--csv ({})", path.file_name().unwrap_or_default().to_string_lossy()), path));
+    }
+    let ids: Vec<Option<FileId>> = files.iter().map(|(_, p)| FileId::of(p)).collect();
+    for i in 0..files.len() {
+        for j in 0..i {
+            let inputs = |k: usize| k < first_output;
+            if ids[i].is_some() && ids[i] == ids[j] && !(inputs(i) && inputs(j)) {
+                let ((a, pa), (b, _)) = (&files[j], &files[i]);
+                anyhow::bail!("{b} {}: the same file as {a}: give each its own file", pa.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What makes two paths one file.
+#[derive(PartialEq, Eq)]
+enum FileId {
+    /// An existing file: its device and inode.
+    Existing(u64, u64),
+    /// A file yet to be made: its directory resolved, and its name.
+    New(std::path::PathBuf),
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            return Some(FileId::Existing(m.dev(), m.ino()));
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        Some(FileId::New(std::fs::canonicalize(parent).ok()?.join(path.file_name()?)))
+    }
+}
+
 /// Alert delivery from the flags: each target checked (and the SMTP CA read) before
 /// privileges are dropped, so a mistake is a one-line error before capture starts.
 fn delivery(cli: &Cli) -> anyhow::Result<Vec<crate::delivery::Planned>> {
