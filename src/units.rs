@@ -3,6 +3,13 @@
 
 use crate::packet::{NANOS_PER_SEC, Nanos};
 
+/// The wall clock now, in nanoseconds since the epoch (0 before 1970, saturated).
+pub fn wall_clock_nanos() -> Nanos {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| Nanos::try_from(d.as_nanos()).unwrap_or(Nanos::MAX))
+}
+
 /// Epoch seconds as a float, rounded once (exact to the microsecond for current dates).
 pub fn epoch_secs(ts: Nanos) -> f64 {
     ts.div_euclid(NANOS_PER_SEC) as f64 + ts.rem_euclid(NANOS_PER_SEC) as f64 / 1e9

@@ -104,15 +104,20 @@ fn two_runs_share_a_file_and_stay_apart() {
     assert_eq!(count(&conn, q), first["packets"].as_i64().unwrap(), "the first run's rows are its own");
 }
 
-#[test]
-fn old_rows_go_with_db_retain() {
+/// The demo's run in a new database: (its directory, the file, the run's last packet time).
+fn demo_in_a_database() -> (tempfile::TempDir, PathBuf, f64) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("d.sqlite");
     common::summary(&demo(), &["--db", db.to_str().unwrap()]);
-    // A capture dated 30 days after the demo's, kept for 7 days: the demo's rows go.
     let conn = Connection::open(&db).unwrap();
     let demo_last: f64 = conn.query_row("SELECT last_ts FROM runs", [], |r| r.get(0)).unwrap();
-    drop(conn);
+    (dir, db, demo_last)
+}
+
+#[test]
+fn old_rows_go_with_db_retain() {
+    let (dir, db, demo_last) = demo_in_a_database();
+    // A capture dated 30 days after the demo's, kept for 7 days: the demo's rows go.
     let udp = common::eth_ipv4_udp(5);
     let later = demo_last as u32 + 30 * 86_400;
     let file = common::pcap_bytes(false, false, 1, &[(later, 0, &udp, udp.len() as u32)]);
@@ -125,6 +130,22 @@ fn old_rows_go_with_db_retain() {
     assert_eq!(count(&conn, "SELECT count(*) FROM flows WHERE run_id = 1"), 0);
     assert_eq!(count(&conn, "SELECT count(*) FROM protocol_minutes WHERE run_id = 1"), 0);
     assert_eq!(count(&conn, "SELECT sum(packets) FROM protocol_minutes"), 1, "the new run stays");
+}
+
+#[test]
+fn one_packet_dated_far_ahead_does_not_make_db_retain_delete_everything() {
+    let (dir, db, demo_last) = demo_in_a_database();
+    // A capture a minute after the demo's, with one packet in it dated 2106.
+    let udp = common::eth_ipv4_udp(5);
+    let t = demo_last as u32 + 60;
+    let len = udp.len() as u32;
+    let records = [(t, 0, &udp[..], len), (u32::MAX, 999_999, &udp[..], len), (t + 1, 0, &udp[..], len)];
+    let path = dir.path().join("future.pcap");
+    std::fs::write(&path, common::pcap_bytes(false, false, 1, &records)).unwrap();
+    common::summary(&path, &["--db", db.to_str().unwrap(), "--db-retain", "30"]);
+    let conn = Connection::open(&db).unwrap();
+    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), 2, "the demo's run stays");
+    assert!(count(&conn, "SELECT count(*) FROM flows WHERE run_id = 1") > 0);
 }
 
 #[test]

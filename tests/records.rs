@@ -569,3 +569,38 @@ fn ecs_and_eve_files_are_the_same_in_every_replay() {
         }
     }
 }
+
+#[test]
+fn an_export_that_cannot_be_written_fails_the_run_and_counts_what_it_lost() {
+    // /dev/full takes the open and refuses every write (ENOSPC), as a full disk does.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let out =
+        common::run(&["-r", demo.to_str().unwrap(), "--headless", "--json", "--no-progress", "--ecs", "/dev/full"]);
+    assert!(!out.status.success(), "a run whose export failed exits non-zero");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("ntop-rs: error: a sink failed: ecs ("), "{err}");
+    // The summary is still printed, and says how much the sink did not write.
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the summary is printed");
+    let lost = summary["sinks"]["ecs"]["dropped"].as_u64().unwrap();
+    assert!(lost >= summary["records"]["total"].as_u64().unwrap(), "{lost} items not written: {summary}");
+    assert!(summary["sinks"]["ecs"]["error"].as_str().is_some_and(|e| e.contains("space")), "{summary}");
+}
+
+#[test]
+fn csv_rows_go_after_a_header_of_ours_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path();
+    // An empty flows.csv (a run that died before writing) gets its header.
+    std::fs::write(csv.join("flows.csv"), "").unwrap();
+    let sample = common::sample();
+    let args = ["-r", sample.to_str().unwrap(), "--headless", "--no-progress", "--csv", csv.to_str().unwrap()];
+    let out = common::run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let flows = std::fs::read_to_string(csv.join("flows.csv")).unwrap();
+    assert_eq!(flows.lines().next(), Some(ntop_rs::sinks::csv::FLOW_COLUMNS.join(",").as_str()));
+    // Someone else's file is never appended to.
+    std::fs::write(csv.join("hosts.csv"), "foo,bar\n").unwrap();
+    common::assert_one_line_error(&common::run(&args), "hosts.csv: not a file of ours");
+    assert_eq!(std::fs::read_to_string(csv.join("hosts.csv")).unwrap(), "foo,bar\n");
+}

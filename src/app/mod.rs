@@ -184,8 +184,22 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
     // The sinks get the final summary too, as headless.
     let info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
     let summary = Summary::new(&stats, &info, cli.top);
-    let _ = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
-    write_report(built.report.as_ref(), &stats, &summary, &info)
+    let done = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
+    write_report(built.report.as_ref(), &stats, &summary, &info)?;
+    sinks_failed(&done)
+}
+
+/// A run whose sinks failed (a full disk, a broken pipe) fails too, after the summary:
+/// one line naming each, with what it did not write.
+fn sinks_failed(done: &[crate::pipeline::SinkStatus]) -> anyhow::Result<()> {
+    let failed: Vec<String> = done
+        .iter()
+        .filter_map(|s| s.error.as_ref().map(|e| format!("{} ({e}; {} items not written)", s.name, s.dropped)))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    bail!("{} failed: {}", if failed.len() == 1 { "a sink" } else { "sinks" }, failed.join(", "))
 }
 
 /// The TUI's `R`: a report of what has been counted so far, to `--report` (rewritten,
@@ -332,9 +346,6 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
     let mut summary = Summary::new(&stats, &info, cli.top);
     let done = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
     for s in &done {
-        if let Some(e) = s.error.as_ref().filter(|_| info.sinks.get(s.name).is_none_or(|k| k.error.is_none())) {
-            warn_line(&format!("{} sink: {e}", s.name));
-        }
         // Deliveries finish with the sinks: the printed summary has their final counts.
         if let Some((_, failed, last)) = &s.delivery
             && *failed > 0
@@ -348,7 +359,8 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
     }
     summary.sinks = sink_json(&done);
     print_summary(cli, &summary)?;
-    write_report(built.report.as_ref(), &stats, &summary, &info)
+    write_report(built.report.as_ref(), &stats, &summary, &info)?;
+    sinks_failed(&done)
 }
 
 /// What a run reports besides the counters.
@@ -377,7 +389,7 @@ fn run_info(
             };
             warn(&mut warnings, format!("{what}: {e}"));
         }
-        if s.dropped > 0 {
+        if s.dropped > 0 && s.error.is_none() {
             warn(&mut warnings, format!("{} sink fell behind: {} messages dropped", s.name, s.dropped));
         }
         if let Some((_, failed, last)) = &s.delivery

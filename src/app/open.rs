@@ -310,9 +310,23 @@ fn csv_streams(dir: &Path, plan: &Plan) -> anyhow::Result<[crate::sinks::csv::St
         anyhow::bail!("--csv {}: not a directory", dir.display());
     }
     let mut streams = Vec::new();
-    for name in crate::sinks::csv::FILES {
+    for (name, columns) in crate::sinks::csv::FILES.into_iter().zip(crate::sinks::csv::COLUMNS) {
         let path = dir.join(name);
-        let (file, fresh) = owned_stream("--csv", "CSV", &path, plan)?;
+        let (file, created) = owned_stream("--csv", "CSV", &path, plan)?;
+        // An empty file (a run that died before its header) gets one; rows go after a
+        // header of ours only, never into someone else's file.
+        let fresh = created || file.metadata().is_ok_and(|m| m.len() == 0);
+        if !fresh {
+            use std::io::BufRead;
+            let mut first = String::new();
+            let read = std::fs::File::open(&path).and_then(|f| std::io::BufReader::new(f).read_line(&mut first));
+            if read.is_err() || !crate::sinks::csv::is_ours(&first, columns) {
+                anyhow::bail!(
+                    "--csv {}: not a file of ours (its first line is not the {name} header); move it away or name another directory",
+                    path.display()
+                );
+            }
+        }
         streams.push(crate::sinks::csv::Stream { out: Box::new(std::io::BufWriter::new(file)), fresh });
     }
     streams.try_into().map_err(|_| anyhow::anyhow!("--csv: four files"))

@@ -123,15 +123,9 @@ pub fn line(m: &Message, host: &str, now_nanos: i64) -> String {
     format!("<{pri}>1 {stamp} {} ntop-rs {} {} {data} {text}", field(host, 255), std::process::id(), m.occasion.name())
 }
 
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 impl Transport for Syslog {
     fn send(&mut self, m: &Message) -> Result<(), String> {
-        let line = line(m, &self.host, now_nanos());
+        let line = line(m, &self.host, crate::units::wall_clock_nanos());
         let fail = |e: std::io::Error| format!("syslog: {e}");
         match &self.target {
             Target::Udp(addr) => {

@@ -149,7 +149,8 @@ impl Msg {
 pub struct SinkStatus {
     /// The sink's name.
     pub name: &'static str,
-    /// Messages dropped because its queue was full.
+    /// Items (alert reports, flow records, minutes, snapshots) it never wrote: its queue
+    /// was full, or it had failed.
     pub dropped: u64,
     /// Its first error, if any.
     pub error: Option<String>,
@@ -239,6 +240,9 @@ impl SinkSet {
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                             if let Err(e) = sink.tick() {
                                 *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                                for rest in rx.iter() {
+                                    mine.dropped.fetch_add(rest.items(), Ordering::Relaxed);
+                                }
                                 break;
                             }
                             continue;
@@ -255,6 +259,12 @@ impl SinkSet {
                     };
                     if let Err(e) = result {
                         *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        // What it failed on, and everything after it, is lost: counted
+                        // until the queue closes, so the summary says how much.
+                        mine.dropped.fetch_add(msg.items(), Ordering::Relaxed);
+                        for rest in rx.iter() {
+                            mine.dropped.fetch_add(rest.items(), Ordering::Relaxed);
+                        }
                         break;
                     }
                 }

@@ -274,8 +274,7 @@ pub fn write(data: &ReportData, out: &crate::files::OutFile) -> Result<std::path
 
 /// Wall-clock now, ISO 8601 UTC.
 fn now_iso() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("{}Z", crate::units::iso8601(i64::try_from(now).unwrap_or(i64::MAX)))
+    format!("{}Z", crate::units::iso8601(crate::units::wall_clock_nanos()))
 }
 
 /// The hosts that outlier alerts name.

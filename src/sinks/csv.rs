@@ -35,11 +35,20 @@ pub const PROTOCOL_COLUMNS: [&str; 4] = ["minute", "proto", "packets", "bytes"];
 /// The four files' names, in the order [`CsvSink::new`] takes them.
 pub const FILES: [&str; 4] = ["flows.csv", "alerts.csv", "hosts.csv", "protocols.csv"];
 
-/// An open output and whether this run created it (then it gets a header).
+/// Each of [`FILES`]' columns, in the same order.
+pub const COLUMNS: [&[&str]; 4] = [&FLOW_COLUMNS, &ALERT_COLUMNS, &HOST_COLUMNS, &PROTOCOL_COLUMNS];
+
+/// Whether an existing file's first line is the header of the file `columns` make:
+/// rows are appended only to a file of ours.
+pub fn is_ours(first_line: &str, columns: &[&str]) -> bool {
+    first_line.trim_end_matches(['\r', '\n']) == columns.join(",")
+}
+
+/// An open output and whether it is new or empty (then it gets a header).
 pub struct Stream {
     /// Where the lines go.
     pub out: Box<dyn Write + Send>,
-    /// Created by this run.
+    /// Created by this run, or empty.
     pub fresh: bool,
 }
 

@@ -151,7 +151,7 @@ pub fn open(path: &Path, source: &str, filter: Option<&str>, retain_days: Option
     }
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
     migrate(&mut conn)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::units::epoch_secs(crate::units::wall_clock_nanos());
     conn.execute(
         "INSERT INTO runs (started_at, source, filter, version) VALUES (?1, ?2, ?3, ?4)",
         params![now, source, filter, env!("CARGO_PKG_VERSION")],
@@ -164,7 +164,7 @@ pub fn open(path: &Path, source: &str, filter: Option<&str>, retain_days: Option
         in_tx: false,
         last_commit: Instant::now(),
         retain: retain_days.map(|d| Nanos::from(d) * 86_400 * NANOS_PER_SEC),
-        newest: None,
+        clock: crate::detect::clock::Clock::default(),
         next_retain: None,
     })
 }
@@ -177,8 +177,9 @@ pub struct Db {
     last_commit: Instant,
     /// `--db-retain`, as packet time.
     retain: Option<Nanos>,
-    /// The newest packet time seen.
-    newest: Option<Nanos>,
+    /// Packet time made safe for retention: a lone packet dated far ahead does not
+    /// move it (the detectors' clock; see `detect::clock`).
+    clock: crate::detect::clock::Clock,
     next_retain: Option<Nanos>,
 }
 
@@ -217,11 +218,15 @@ impl Db {
     }
 
     /// Notes packet time `ts`; under `--db-retain`, deletes what is older than the
-    /// retention before the newest packet time, once an hour of packet time.
+    /// retention before the newest packet time, once an hour of packet time. The newest
+    /// time is the detection clock's (one packet dated decades ahead, then normal ones,
+    /// does not move it), and never later than the wall clock: a capture is not from the
+    /// future, and a hostile timestamp must not empty the database.
     fn advance(&mut self, ts: Nanos) -> Result<(), String> {
-        let newest = self.newest.map_or(ts, |n| n.max(ts));
-        self.newest = Some(newest);
+        self.clock.place(ts);
         let Some(retain) = self.retain else { return Ok(()) };
+        let wall = crate::units::wall_clock_nanos();
+        let newest = self.clock.now().unwrap_or(ts).min(wall);
         if self.next_retain.is_some_and(|next| newest < next) {
             return Ok(());
         }
@@ -390,7 +395,7 @@ impl Sink for Db {
 
     fn finish(&mut self, summary: &Value) -> Result<(), String> {
         self.begin()?;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = crate::units::epoch_secs(crate::units::wall_clock_nanos());
         self.conn
             .execute(
                 "UPDATE runs SET ended_at = ?1, first_ts = ?2, last_ts = ?3, packets = ?4, bytes = ?5, summary = ?6 \
