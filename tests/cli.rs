@@ -402,3 +402,69 @@ fn outputs_that_share_a_file_or_overwrite_the_input_are_refused() {
     let out = run(&["-r", inp, "--headless", "--json", "--alerts", &path("a.ndjson"), "--ecs", &path("e.ndjson")]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn obsolete_packet_blocks_and_simple_packet_blocks_keep_their_times() {
+    let frame = eth_ipv4_udp(10);
+    let len = frame.len() as u32;
+    let t = 1_700_000_000u64 * 1_000_000; // microseconds, the default resolution
+    // The obsolete Packet Block (type 2): interface, drops, timestamp high, low, lengths.
+    let mut pb = Vec::new();
+    pb.extend_from_slice(&0u16.to_le_bytes());
+    pb.extend_from_slice(&0u16.to_le_bytes());
+    pb.extend_from_slice(&((t >> 32) as u32).to_le_bytes());
+    pb.extend_from_slice(&(t as u32).to_le_bytes());
+    pb.extend_from_slice(&len.to_le_bytes());
+    pb.extend_from_slice(&len.to_le_bytes());
+    pb.extend_from_slice(&frame);
+    // A Simple Packet Block has no time: it takes its neighbour's, never epoch 0.
+    let mut spb = len.to_le_bytes().to_vec();
+    spb.extend_from_slice(&frame);
+    let file = [
+        ng_shb(),
+        ng_idb(1, None),
+        common::ng_block(2, &pb),
+        common::ng_block(3, &spb),
+        ng_epb(0, t + 1_000_000, &frame, len),
+    ]
+    .concat();
+    let f = temp_file(&file);
+    let s = summary(f.path(), &[]);
+    assert_eq!(s["packets"], 3, "{s}");
+    assert_eq!(s["first_ts"].as_f64(), Some(1_700_000_000.0), "{s}");
+    assert_eq!(s["duration"].as_f64(), Some(1.0), "{s}");
+}
+
+#[test]
+fn a_bad_field_in_a_block_without_packets_skips_that_block_only() {
+    let frame = eth_ipv4_udp(10);
+    let len = frame.len() as u32;
+    let t = 1_700_000_000u64 * 1_000_000;
+    // A name resolution record too short for an IPv4 address, and an interface
+    // statistics block whose isb_starttime option is 4 bytes instead of 8.
+    let mut nrb = Vec::new();
+    nrb.extend_from_slice(&1u16.to_le_bytes());
+    nrb.extend_from_slice(&4u16.to_le_bytes());
+    nrb.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0]);
+    let mut isb = 0u32.to_le_bytes().to_vec();
+    isb.extend_from_slice(&[0; 8]);
+    isb.extend_from_slice(&2u16.to_le_bytes());
+    isb.extend_from_slice(&4u16.to_le_bytes());
+    isb.extend_from_slice(&[0; 4]);
+    isb.extend_from_slice(&[0; 4]);
+    let file = [
+        ng_shb(),
+        ng_idb(1, None),
+        ng_epb(0, t, &frame, len),
+        common::ng_block(4, &nrb),
+        ng_epb(0, t + 1, &frame, len),
+        common::ng_block(5, &isb),
+        ng_epb(0, t + 2, &frame, len),
+    ]
+    .concat();
+    let f = temp_file(&file);
+    let out = run(&["-r", f.path().to_str().unwrap(), "--headless", "--json", "--no-progress"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["packets"], 3, "{s} {}", stderr(&out));
+}

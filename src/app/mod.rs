@@ -192,9 +192,12 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
 /// A run whose sinks failed (a full disk, a broken pipe) fails too, after the summary:
 /// one line naming each, with what it did not write.
 fn sinks_failed(done: &[crate::pipeline::SinkStatus]) -> anyhow::Result<()> {
+    // A reader that went away (`| head`) is how a pipe ends, not a failure.
+    let gone = crate::files::io_reason(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
     let failed: Vec<String> = done
         .iter()
-        .filter_map(|s| s.error.as_ref().map(|e| format!("{} ({e}; {} items not written)", s.name, s.dropped)))
+        .filter(|s| s.error.as_ref().is_some_and(|e| *e != gone))
+        .map(|s| format!("{} ({}; {} items not written)", s.name, s.error.as_deref().unwrap_or(""), s.dropped))
         .collect();
     if failed.is_empty() {
         return Ok(());

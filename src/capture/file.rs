@@ -68,6 +68,9 @@ enum LengthSwap {
 struct NgState {
     parser: PcapNgParser,
     interfaces: Vec<Interface>,
+    /// The time of the packet read last: a Simple Packet Block, which has none, is
+    /// dated with it (tshark leaves it blank; epoch 0 would stretch every span).
+    last_ts: Option<Nanos>,
 }
 
 /// One pcapng interface: its link type and how to turn ticks into nanoseconds.
@@ -151,7 +154,7 @@ impl FileSource {
                 }
             };
             buf.consume(used);
-            Format::PcapNg(Box::new(NgState { parser, interfaces: Vec::new() }))
+            Format::PcapNg(Box::new(NgState { parser, interfaces: Vec::new(), last_ts: None }))
         } else {
             Format::Pcap(parse_pcap_header(&mut buf).map_err(format_err)?)
         };
@@ -242,17 +245,22 @@ impl FileSource {
                             let iface = ng.interfaces.get(epb.interface_id as usize).copied();
                             // pcap-file reads the 64-bit tick count into a Duration as if in ns.
                             let ticks = epb.timestamp.as_nanos() as u64;
-                            Some((iface, ticks, slice_range(base, &epb.data), epb.original_len))
+                            Some((iface, Some(ticks), slice_range(base, &epb.data), epb.original_len))
                         }
                         Block::SimplePacket(spb) => {
                             let iface = ng.interfaces.first().copied();
                             let mut r = slice_range(base, &spb.data);
                             r.end = r.end.min(r.start + spb.original_len as usize);
-                            Some((iface, 0, r, spb.original_len))
+                            Some((iface, None, r, spb.original_len))
                         }
                         Block::Packet(pb) => {
                             let iface = ng.interfaces.get(pb.interface_id as usize).copied();
-                            Some((iface, pb.timestamp, slice_range(base, &pb.data), pb.original_len))
+                            // Its timestamp is two 32-bit words, high first, each in the
+                            // section's byte order; pcap-file reads them as one u64, which
+                            // swaps the words in a little-endian section.
+                            let little = ng.parser.section().endianness == Endianness::Little;
+                            let ticks = if little { pb.timestamp.rotate_left(32) } else { pb.timestamp };
+                            Some((iface, Some(ticks), slice_range(base, &pb.data), pb.original_len))
                         }
                         _ => None,
                     };
@@ -266,14 +274,22 @@ impl FileSource {
                         Some((Some(iface), ticks, r, orig)) => {
                             self.buf.pending = used;
                             let r = start + r.start..start + r.end;
-                            return Ok(Some(Located {
-                                ts: iface.nanos(ticks),
-                                linktype: iface.linktype,
-                                range: r,
-                                orig_len: orig,
-                            }));
+                            let ts = match ticks {
+                                Some(t) => iface.nanos(t),
+                                None => ng.last_ts.unwrap_or(0),
+                            };
+                            ng.last_ts = Some(ts);
+                            return Ok(Some(Located { ts, linktype: iface.linktype, range: r, orig_len: orig }));
                         }
                     }
+                }
+                Err(PcapError::IncompleteBuffer | PcapError::InvalidField(_))
+                    if let Some(len) = whole_side_block(data, ng.parser.section().endianness) =>
+                {
+                    // A block that holds no packet (name resolution, interface
+                    // statistics, a custom one), framed right but with a bad field inside:
+                    // skipped whole, as tshark does, rather than ending the file there.
+                    self.buf.consume(len);
                 }
                 Err(PcapError::IncompleteBuffer) => {
                     let have = data.len();
@@ -294,6 +310,23 @@ impl FileSource {
             }
         }
     }
+}
+
+/// The length of the block at the start of `data` when it is whole (both its length
+/// fields present and equal) and of a type that carries no packets and no interface:
+/// what a reader can skip without losing a packet.
+fn whole_side_block(data: &[u8], endianness: Endianness) -> Option<usize> {
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        Some(if endianness == Endianness::Little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+    };
+    let (kind, len) = (word(0)?, word(4)?);
+    // Section header, interface description, and the three packet blocks matter.
+    if matches!(kind, 0x0a0d_0d0a | 1 | 2 | 3 | 6) || len < 12 || len % 4 != 0 {
+        return None;
+    }
+    let len = len as usize;
+    (word(len - 4)? as usize == len).then_some(len)
 }
 
 impl PacketSource for FileSource {

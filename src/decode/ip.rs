@@ -114,6 +114,11 @@ fn walk_v6_chain(data: &[u8]) -> (Option<u8>, Fragment) {
                 let Some(hdr) = data.get(at..at + 2) else { return (frag_next, fragment) };
                 next = hdr[0];
                 at += (usize::from(hdr[1]) + 1) * 8;
+                if at > data.len() {
+                    // The header claims more bytes than there are: whatever it names
+                    // next never arrived.
+                    return (frag_next, fragment);
+                }
             }
             FRAGMENT => {
                 let Some(hdr) = data.get(at..at + 8) else { return (frag_next, fragment) };

@@ -124,6 +124,15 @@ fn ipv6_chain_cut_short_is_other() {
 }
 
 #[test]
+fn an_extension_header_longer_than_the_packet_names_nothing() {
+    // Hop-by-hop claiming (200 + 1) * 8 bytes in a packet that has 16 after it.
+    let mut rest = vec![17, 200, 0, 0, 0, 0, 0, 0];
+    rest.extend_from_slice(&udp(1000, 2000));
+    let m = meta(LinkType::RAW, &ipv6(0, &rest));
+    assert_eq!((m.proto, m.ip_proto), (Proto::Other, None));
+}
+
+#[test]
 fn ipv4_fragments_count_under_their_header_protocol() {
     let first = ipv4(17, 0x2000, &udp(1000, 2000));
     let m = meta(LinkType::IPV4, &first);
