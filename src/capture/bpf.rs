@@ -52,8 +52,29 @@ impl Filter {
                 self.programs.len() - 1
             }
         };
-        self.programs[idx].1.as_ref().is_some_and(|p| p.filter(frame.data))
+        self.programs[idx].1.as_ref().is_some_and(|p| run(p, frame))
     }
+}
+
+unsafe extern "C" {
+    /// libpcap's BPF interpreter (`pcap/bpf.h`): `wirelen` is the packet's length on the
+    /// wire, `buflen` the bytes captured. The pcap crate's `BpfProgram::filter` gives both
+    /// as the captured length, so `greater`, `less` and `len` would judge a packet cut by
+    /// the snap length by its cut size, unlike `tcpdump -r`.
+    fn bpf_filter(pc: *const pcap::BpfInstruction, pkt: *const u8, wirelen: u32, buflen: u32) -> u32;
+}
+
+/// Whether `frame` passes `program`, judged on its wire length as libpcap does.
+fn run(program: &BpfProgram, frame: &Frame<'_>) -> bool {
+    let insns = program.get_instructions();
+    if insns.is_empty() {
+        return program.filter(frame.data);
+    }
+    let buflen = u32::try_from(frame.data.len()).unwrap_or(u32::MAX);
+    // SAFETY: `insns` is the compiled program libpcap made (BpfInstruction is
+    // repr(transparent) over its bpf_insn), valid while `program` lives; libpcap's
+    // interpreter reads at most `buflen` bytes of `frame.data`, which has them.
+    unsafe { bpf_filter(insns.as_ptr(), frame.data.as_ptr(), frame.orig_len.max(buflen), buflen) != 0 }
 }
 
 fn compile(expr: &str, linktype: LinkType) -> Result<BpfProgram, BpfError> {
@@ -103,5 +124,16 @@ mod tests {
         assert!(f.matches(&frame(&pkt)));
         pkt[9] = 6;
         assert!(!f.matches(&frame(&pkt)));
+    }
+
+    #[test]
+    fn lengths_are_the_wire_lengths_as_in_tcpdump() {
+        // A 942-byte datagram cut to its first 28 bytes by the snap length.
+        let mut pkt = vec![0x45, 0, 0x03, 0xae, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        pkt.extend_from_slice(&[0, 53, 0, 53, 0x03, 0x9a, 0, 0]);
+        let cut = Frame { ts: 0, linktype: LinkType::RAW, data: &pkt, orig_len: 942 };
+        assert!(Filter::new("greater 500", LinkType::RAW).unwrap().matches(&cut));
+        assert!(!Filter::new("less 500", LinkType::RAW).unwrap().matches(&cut));
+        assert!(!Filter::new("greater 500", LinkType::RAW).unwrap().matches(&frame(&pkt)));
     }
 }
