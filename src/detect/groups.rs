@@ -5,8 +5,7 @@
 //! "The same explanation" ([`Likeness`]) is, per kind: for an outlier, the set of figures
 //! its explanation names ("bare SYNs", "new peers", ...); for a port scan, its target (a
 //! decoy or distributed scan); for a host sweep, its service; for a flood, its source
-//! (one attacker, many victims). Scans and sweeps are also alike by their source (one
-//! scanner, many targets or services). Rate spikes are per protocol already. The first
+//! (one attacker, many victims). Rate spikes are per protocol already. The first
 //! [`HANDFUL`] hosts keep their own incidents: a group needs more than a coincidence.
 //! Outliers are alike within [`WINDOW`]; scans, sweeps and floods within [`QUIET`] (while
 //! the incidents already reported are still open), so spacing sources out splits nothing.
@@ -41,9 +40,6 @@ pub struct Likeness {
     kind: AlertKind,
     proto: AlertProto,
     what: u64,
-    /// Alike by their source (one scanner, many targets or services): the group keeps
-    /// the source and drops the other side.
-    by_source: bool,
 }
 
 /// One way a report is alike others: the likeness, what tells its hosts apart (a hash),
@@ -51,42 +47,26 @@ pub struct Likeness {
 pub type Way = (Likeness, u64, Option<IpAddr>);
 
 impl Likeness {
-    /// The ways a report is alike others (none for kinds that do not group).
+    /// The ways a report is alike others (none for kinds that do not group; one for
+    /// every kind today, a list so that a kind can be alike in more than one way).
     pub fn of(a: &Alert) -> Vec<Way> {
-        let like = |what, by_source| Likeness { kind: a.kind, proto: a.proto, what, by_source };
-        // One source's scans and sweeps, whatever their targets and services.
-        let by_source = |src: IpAddr, item: u64, sample| {
-            (
-                Likeness { kind: AlertKind::PortScan, proto: a.proto, what: hash_of((b's', src)), by_source: true },
-                item,
-                sample,
-            )
-        };
+        let like = |what| Likeness { kind: a.kind, proto: a.proto, what };
         match a.kind {
             AlertKind::Outlier => {
                 let (Figures::Outlier(o), Some(src)) = (&a.evidence.figures, a.src) else { return Vec::new() };
                 let mut names: Vec<&str> = o.unusual.iter().map(|u| u.feature.as_str()).collect();
                 names.sort_unstable();
-                vec![(like(hash_of(names), false), hash_of(src), Some(src))]
+                vec![(like(hash_of(names)), hash_of(src), Some(src))]
             }
-            AlertKind::PortScan => match (a.src, a.dst) {
-                (Some(src), Some(dst)) => vec![
-                    (like(hash_of(dst), false), hash_of(src), Some(src)),
-                    by_source(src, hash_of((b't', dst)), Some(dst)),
-                ],
-                _ => Vec::new(),
-            },
-            AlertKind::HostSweep => match a.src {
-                Some(src) => vec![
-                    (like(hash_of(a.port), false), hash_of(src), Some(src)),
-                    by_source(src, hash_of((b'p', a.port)), None),
-                ],
-                None => Vec::new(),
-            },
-            AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => match a.dst {
-                Some(dst) => vec![(like(hash_of(a.src), false), hash_of(dst), Some(dst))],
-                None => Vec::new(),
-            },
+            AlertKind::PortScan => {
+                a.src.map(|src| (like(hash_of(a.dst)), hash_of(src), Some(src))).into_iter().collect()
+            }
+            AlertKind::HostSweep => {
+                a.src.map(|src| (like(hash_of(a.port)), hash_of(src), Some(src))).into_iter().collect()
+            }
+            AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
+                a.dst.map(|dst| (like(hash_of(a.src)), hash_of(dst), Some(dst))).into_iter().collect()
+            }
             AlertKind::RateSpike => Vec::new(),
         }
     }
@@ -104,8 +84,6 @@ struct Open {
     alert: Alert,
     /// The summary of the report that formed the group.
     like: String,
-    /// What its members are ("hosts alike", ...).
-    what: &'static str,
     last_seen: Nanos,
     last_report: Nanos,
     changed: bool,
@@ -199,19 +177,14 @@ impl Groups {
             AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
                 alert.dst = None
             }
-            _ if like.by_source => {
-                alert.dst = None;
-                alert.port = None;
-            }
             _ => alert.src = None,
         }
-        let what = if like.by_source { "scans alike from one source" } else { "hosts alike" };
-        alert.summary = summary(hosts, what, &a.summary);
+        alert.summary = summary(hosts, &a.summary);
         alert.evidence.folded = Some(folded);
         alert.evidence.pcap = None;
         alert.evidence.pcap_error = None;
         g.recent.clear();
-        let open = Open { alert, like: a.summary.clone(), what, last_seen: now, last_report: now, changed: false };
+        let open = Open { alert, like: a.summary.clone(), last_seen: now, last_report: now, changed: false };
         let first = open.alert.clone();
         g.open = Some(open);
         Offer::Folded(vec![first])
@@ -265,10 +238,10 @@ fn report(open: &mut Open, state: AlertState, now: Nanos) -> Alert {
     open.last_report = now;
     open.changed = false;
     let n = open.alert.evidence.folded.as_ref().map_or(0, |f| f.alerts);
-    open.alert.summary = summary(n, open.what, &open.like);
+    open.alert.summary = summary(n, &open.like);
     open.alert.clone()
 }
 
-fn summary(n: u64, what: &str, like: &str) -> String {
-    format!("{n} {what}, for example: {like}")
+fn summary(hosts: u64, like: &str) -> String {
+    format!("{hosts} hosts alike, for example: {like}")
 }
