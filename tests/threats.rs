@@ -520,3 +520,21 @@ fn one_frame_to_another_mac_does_not_make_it_the_victims() {
     }
     assert_eq!(new_kinds(&alerts(f)), [("udp_flood".into(), "10.77.0.10".into())]);
 }
+
+#[test]
+fn announcements_sent_to_one_mac_do_not_hide_an_arp_sweep() {
+    let scanner = Host::lan(66);
+    let target = |i: u8| std::net::Ipv4Addr::new(10, 77, 0, 100 + i);
+    let mut f = Forge::default();
+    for i in 0..40u8 {
+        // Each address "announced" to an unused unicast MAC (no cache changes), then asked
+        // for: nobody answers.
+        let t = T0 + u64::from(i) * 10 * MS;
+        f.arp_to(t, [2, 0xde, 0xad, 0, 0, 1], 1, scanner, target(i), target(i));
+        f.arp(t + MS, 1, scanner, scanner.ip, target(i));
+    }
+    f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
+}

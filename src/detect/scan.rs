@@ -469,7 +469,11 @@ impl ScanDetector {
                 self.veterans.insert(address(sender));
             }
         }
-        let own_answer = arp.sender.is_unspecified() || self.idents.agrees(sender, m);
+        // Every stack broadcasts its announcements (sender = target); one sent to a single
+        // MAC tells the LAN nothing, and must not tie the address to this MAC (that would
+        // make a sweep of the announced addresses a host asking for its own).
+        let quiet_announcement = arp.sender == arp.target && !is_group_mac(m.dst_mac);
+        let own_answer = arp.sender.is_unspecified() || (!quiet_announcement && self.idents.agrees(sender, m));
         match arp.op {
             1 if !arp.sender.is_unspecified() && arp.sender != arp.target && !self.own_address(sender, target) => {
                 let id = hash_of((b'q', sender, target));

@@ -89,10 +89,15 @@ impl Forge {
         self.frames.push((ns, v));
     }
 
-    /// An ARP packet (1 who-has, 2 is-at) from `from`'s MAC.
+    /// An ARP packet (1 who-has, 2 is-at) from `from`'s MAC, broadcast.
     pub fn arp(&mut self, ns: u64, op: u16, from: Host, sender: Ipv4Addr, target: Ipv4Addr) {
+        self.arp_to(ns, [0xff; 6], op, from, sender, target);
+    }
+
+    /// An ARP packet sent to the link address `to`.
+    pub fn arp_to(&mut self, ns: u64, to: [u8; 6], op: u16, from: Host, sender: Ipv4Addr, target: Ipv4Addr) {
         let mut v = Vec::new();
-        v.extend_from_slice(&[0xff; 6]);
+        v.extend_from_slice(&to);
         v.extend_from_slice(&from.mac);
         v.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4]);
         v.extend_from_slice(&op.to_be_bytes());
