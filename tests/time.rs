@@ -136,4 +136,12 @@ fn pcapng_timestamps_at_the_limits_of_64_bits_are_counted() {
     std::fs::write(&path, file).unwrap();
     let s = common::summary(&path, &[]);
     assert_eq!(s["packets"], 6);
+    // 0 is epoch 0; u64::MAX, u64::MAX - 1 and u64::MAX / 2 ns lie past 2116 (5 ns is a
+    // time like any other).
+    let warned = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w.as_str().unwrap().starts_with("4 packets were dated at the edge"));
+    assert!(warned, "{}", s["warnings"]);
 }

@@ -182,11 +182,25 @@ fn run_interactive(cli: &Cli, opened: open::Opened, stop: Arc<AtomicBool>) -> an
         }
     };
     // The sinks get the final summary too, as headless.
-    let info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
+    let mut info = run_info(&name, cli.filter_expr(), &report, built.outliers.as_ref(), &sinks);
+    clamped_warning(&stats, &mut info.warnings);
     let summary = Summary::new(&stats, &info, cli.top);
     let done = sinks.finish(|| stats.hosts.top(0), &serde_json::to_value(&summary).unwrap_or_default());
     write_report(built.report.as_ref(), &stats, &summary, &info)?;
     sinks_failed(&done)
+}
+
+/// Says so when packets were dated outside the times kept (1970 to 2116) and clamped.
+fn clamped_warning(stats: &Stats, warnings: &mut Vec<String>) {
+    if stats.clamped_ts > 0 {
+        let n = stats.clamped_ts;
+        warn(
+            warnings,
+            format!(
+                "{n} packets were dated at the edge of the times kept (epoch 0, or 2116 for any later date): their timestamps were missing or out of range"
+            ),
+        );
+    }
 }
 
 /// A run whose sinks failed (a full disk, a broken pipe) fails too, after the summary:
@@ -337,6 +351,7 @@ fn run_headless(cli: &Cli, opened: open::Opened, stop: &Arc<AtomicBool>) -> anyh
         }
     };
     info.detect_tables = detectors.tables();
+    clamped_warning(&stats, &mut info.warnings);
     if detectors.clock_held() > 0 {
         warn(
             &mut info.warnings,

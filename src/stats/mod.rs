@@ -130,6 +130,9 @@ pub struct Stats {
     pub malformed: u64,
     /// Packets cut short by the snap length.
     pub truncated: u64,
+    /// Packets dated at the very edge of the times kept (epoch 0 or 2116): their
+    /// timestamps were out of range and clamped to it.
+    pub clamped_ts: u64,
     /// Timestamp of the first packet, in arrival order.
     pub first_ts: Option<Nanos>,
     /// Timestamp of the last packet, in arrival order.
@@ -173,6 +176,7 @@ impl Stats {
             link_types: Vec::new(),
             malformed: 0,
             truncated: 0,
+            clamped_ts: 0,
             first_ts: None,
             last_ts: None,
             span: None,
@@ -228,6 +232,7 @@ impl Stats {
         }
         self.malformed += u64::from(m.malformed);
         self.truncated += u64::from(m.cap_len < m.wire_len);
+        self.clamped_ts += u64::from(m.ts == 0 || m.ts == crate::packet::MAX_TS);
         self.first_ts.get_or_insert(m.ts);
         self.last_ts = Some(m.ts);
         self.span = Some(match self.span {
