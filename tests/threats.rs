@@ -161,6 +161,16 @@ fn new_kinds(alerts: &[Value]) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The `i`th SYN of a flood from spoofed LAN addresses (sent by `attacker`'s MAC) to
+/// `victim`'s port 80 at `t`: (the spoofed host, its port, its sequence number).
+fn spoofed_syn(f: &mut Forge, t: u64, i: u32, attacker: Host, victim: Host) -> (Host, u16, u32) {
+    let spoofed =
+        Host { ip: std::net::Ipv4Addr::new(10, 77, 1 + (i / 250 % 200) as u8, (i % 250) as u8 + 1), ..attacker };
+    let (sport, seq) = (1024 + (i % 50_000) as u16, i.wrapping_mul(2_654_435_761));
+    f.tcp(t, spoofed, sport, victim, 80, SYN, seq, 0);
+    (spoofed, sport, seq)
+}
+
 #[test]
 fn blind_acks_do_not_hide_a_spoofed_syn_flood() {
     let (attacker, victim) = (Host::lan(66), Host::lan(10));
@@ -169,10 +179,7 @@ fn blind_acks_do_not_hide_a_spoofed_syn_flood() {
         // 3,000 SYNs a second from spoofed LAN addresses; the victim answers each, and the
         // attacker follows each SYN with an ACK it cannot know the number of.
         let t = T0 + u64::from(i) * 1_000_000_000 / 3000;
-        let spoofed =
-            Host { ip: std::net::Ipv4Addr::new(10, 77, 1 + (i / 250 % 200) as u8, (i % 250) as u8 + 1), ..attacker };
-        let (sport, seq) = (1024 + (i % 50_000) as u16, i.wrapping_mul(2_654_435_761));
-        f.tcp(t, spoofed, sport, victim, 80, SYN, seq, 0);
+        let (spoofed, sport, seq) = spoofed_syn(&mut f, t, i, attacker, victim);
         f.tcp(t + 20_000, victim, 80, spoofed, sport, SYN | ACK, 99, seq + 1);
         f.tcp(t + 40_000, spoofed, sport, victim, 80, ACK, seq + 1, 12345);
     }
@@ -492,10 +499,7 @@ fn forged_syn_acks_do_not_complete_the_handshakes_of_a_syn_flood() {
         // 5,000 spoofed SYNs a second; every fourth "answered" by a SYN-ACK the attacker
         // forges from its own MAC, and acknowledged.
         let t = T0 + u64::from(i) * 1_000_000_000 / 5000;
-        let spoofed =
-            Host { ip: std::net::Ipv4Addr::new(10, 77, 1 + (i / 250 % 200) as u8, (i % 250) as u8 + 1), ..attacker };
-        let (sport, seq) = (1024 + (i % 50_000) as u16, i.wrapping_mul(2_654_435_761));
-        f.tcp(t, spoofed, sport, victim, 80, SYN, seq, 0);
+        let (spoofed, sport, seq) = spoofed_syn(&mut f, t, i, attacker, victim);
         if i % 4 == 0 {
             f.tcp(t + 10_000, victim.forged_by(attacker), 80, spoofed, sport, SYN | ACK, 99, seq + 1);
             f.tcp(t + 20_000, spoofed, sport, victim, 80, ACK, seq + 1, 100);

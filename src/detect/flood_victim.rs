@@ -155,7 +155,7 @@ impl Victim {
 
     /// Notes the MAC a packet to this victim was sent to (unicast ones vote).
     pub(super) fn learn_mac(&mut self, mac: [u8; 6]) {
-        if mac == [0; 6] || mac[0] & 1 == 1 {
+        if mac == [0; 6] || crate::detect::memory::is_group_mac(mac) {
             return;
         }
         if mac == self.mac {

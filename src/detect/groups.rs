@@ -42,33 +42,24 @@ pub struct Likeness {
     what: u64,
 }
 
-/// One way a report is alike others: the likeness, what tells its hosts apart (a hash),
-/// and the host its sample keeps.
-pub type Way = (Likeness, u64, Option<IpAddr>);
-
 impl Likeness {
-    /// The ways a report is alike others (none for kinds that do not group; one for
-    /// every kind today, a list so that a kind can be alike in more than one way).
-    pub fn of(a: &Alert) -> Vec<Way> {
-        let like = |what| Likeness { kind: a.kind, proto: a.proto, what };
-        match a.kind {
+    /// The likeness of a report, and the host it is about; none for kinds that do not group.
+    pub fn of(a: &Alert) -> Option<(Likeness, IpAddr)> {
+        let (what, host) = match a.kind {
             AlertKind::Outlier => {
-                let (Figures::Outlier(o), Some(src)) = (&a.evidence.figures, a.src) else { return Vec::new() };
+                let Figures::Outlier(o) = &a.evidence.figures else { return None };
                 let mut names: Vec<&str> = o.unusual.iter().map(|u| u.feature.as_str()).collect();
                 names.sort_unstable();
-                vec![(like(hash_of(names)), hash_of(src), Some(src))]
+                (hash_of(names), a.src?)
             }
-            AlertKind::PortScan => {
-                a.src.map(|src| (like(hash_of(a.dst)), hash_of(src), Some(src))).into_iter().collect()
-            }
-            AlertKind::HostSweep => {
-                a.src.map(|src| (like(hash_of(a.port)), hash_of(src), Some(src))).into_iter().collect()
-            }
+            AlertKind::PortScan => (hash_of(a.dst), a.src?),
+            AlertKind::HostSweep => (hash_of(a.port), a.src?),
             AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
-                a.dst.map(|dst| (like(hash_of(a.src)), hash_of(dst), Some(dst))).into_iter().collect()
+                (hash_of(a.src), a.dst?)
             }
-            AlertKind::RateSpike => Vec::new(),
-        }
+            AlertKind::RateSpike => return None,
+        };
+        Some((Likeness { kind: a.kind, proto: a.proto, what }, host))
     }
 
     /// How close together alike reports must come to form a group: outliers within
@@ -89,9 +80,9 @@ struct Open {
     changed: bool,
 }
 
-/// Recent hosts of one likeness (when, which, its sample host), and its group incident.
+/// Recent hosts of one likeness, and its group incident.
 struct Group {
-    recent: VecDeque<(Nanos, u64, Option<IpAddr>)>,
+    recent: VecDeque<(Nanos, IpAddr)>,
     open: Option<Open>,
     last: Nanos,
 }
@@ -125,21 +116,16 @@ impl Groups {
     /// A new, unexplained report `a`: its own incident, or folded into a group (which
     /// `next_id` numbers when it forms).
     pub fn offer(&mut self, a: &Alert, next_id: &mut u64) -> Offer {
-        let ways = Likeness::of(a);
-        if ways.is_empty() {
-            return Offer::Own;
-        }
+        let Some((like, host)) = Likeness::of(a) else { return Offer::Own };
         let now = a.ts;
-        // Folded into a group of either way that is open already.
-        for &(like, _, sample) in &ways {
-            let Some(g) = self.table.get_mut(&like) else { continue };
-            let Some(open) = &mut g.open else { continue };
-            g.last = g.last.max(now);
+        let g = self.table.entry_or_insert_with(like, || Group { recent: VecDeque::new(), open: None, last: now });
+        g.last = g.last.max(now);
+        if let Some(open) = &mut g.open {
             open.last_seen = open.last_seen.max(now);
             open.alert.last_ts = open.last_seen;
             open.alert.severity = open.alert.severity.max(a.severity);
             open.alert.packets += a.packets;
-            open.alert.evidence.folded.get_or_insert_default().add(a.kind, sample);
+            open.alert.evidence.folded.get_or_insert_default().add(a.kind, Some(host));
             open.changed = true;
             let mut out = Vec::new();
             if now - open.last_report >= UPDATE_EVERY {
@@ -147,32 +133,25 @@ impl Groups {
             }
             return Offer::Folded(out);
         }
-        let mut formed = None;
-        for &(like, item, sample) in &ways {
-            let g = self.table.entry_or_insert_with(like, || Group { recent: VecDeque::new(), open: None, last: now });
-            g.last = g.last.max(now);
-            while g.recent.front().is_some_and(|&(t, ..)| t + like.window() <= now) {
-                g.recent.pop_front();
-            }
-            if !g.recent.iter().any(|&(_, i, _)| i == item) {
-                g.recent.push_back((now, item, sample));
-            }
-            if formed.is_none() && g.recent.len() > HANDFUL {
-                formed = Some(like);
-            }
+        while g.recent.front().is_some_and(|&(t, _)| t + like.window() <= now) {
+            g.recent.pop_front();
         }
-        let Some(like) = formed else { return Offer::Own };
-        let Some(g) = self.table.get_mut(&like) else { return Offer::Own };
+        if !g.recent.iter().any(|&(_, h)| h == host) {
+            g.recent.push_back((now, host));
+        }
+        if g.recent.len() <= HANDFUL {
+            return Offer::Own;
+        }
         *next_id += 1;
         let mut folded = Folded::default();
-        for &(.., h) in &g.recent {
-            folded.add(a.kind, h);
+        for &(_, h) in &g.recent {
+            folded.add(a.kind, Some(h));
         }
         let hosts = folded.alerts;
         let mut alert = a.clone();
         alert.id = *next_id;
         alert.state = AlertState::New;
-        alert.first_ts = g.recent.front().map_or(now, |&(t, ..)| t);
+        alert.first_ts = g.recent.front().map_or(now, |&(t, _)| t);
         match a.kind {
             AlertKind::SynFlood | AlertKind::UdpFlood | AlertKind::IcmpFlood | AlertKind::Icmpv6Flood => {
                 alert.dst = None
@@ -203,7 +182,7 @@ impl Groups {
                     out.push(report(open, AlertState::Update, now));
                 }
             }
-            if g.open.is_none() && g.recent.back().is_none_or(|&(t, ..)| t + like.window() <= now) {
+            if g.open.is_none() && g.recent.back().is_none_or(|&(t, _)| t + like.window() <= now) {
                 ended.push(*like);
             }
         }

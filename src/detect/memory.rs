@@ -209,6 +209,12 @@ impl Members {
     }
 }
 
+/// Whether a frame went to a group (broadcast or multicast) link address: a ping or
+/// datagram to a subnet's broadcast address, which no prefix length is needed to see.
+pub fn is_group_mac(mac: [u8; 6]) -> bool {
+    mac[0] & 1 == 1
+}
+
 /// Whether `ip` can be the target of a probe: one host, not a group or "nobody".
 pub fn is_unicast(ip: IpAddr) -> bool {
     match ip {

@@ -34,7 +34,7 @@ use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
 use super::evidence::Technique;
-use super::memory::{Recent, address, hash_of, is_unicast, tuple};
+use super::memory::{Recent, address, hash_of, is_group_mac, is_unicast, tuple};
 use super::{Alert, AlertKind, AlertProto, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
@@ -490,12 +490,6 @@ impl ScanDetector {
             _ => {}
         }
     }
-}
-
-/// Whether a frame went to a group (broadcast or multicast) link address: a ping or
-/// datagram to a subnet's broadcast address, which no prefix length is needed to see.
-fn is_group_mac(mac: [u8; 6]) -> bool {
-    mac[0] & 1 == 1
 }
 
 /// Handshakes awaited at once (8 bytes each): a flood of SYN-ACKs only pushes out the

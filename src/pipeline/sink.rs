@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::{Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use super::Handoff;
 use super::minutes::Minute;
@@ -179,6 +179,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// The sink failed with `e` on `lost` items: what is queued for it, and everything
+    /// sent to it until the queue closes, is lost too, and counted so that the summary
+    /// says how much.
+    fn fail(&self, e: String, lost: u64, rx: &Receiver<Msg>) {
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+        self.dropped.fetch_add(lost, Ordering::Relaxed);
+        for rest in rx.iter() {
+            self.dropped.fetch_add(rest.items(), Ordering::Relaxed);
+        }
+    }
+
     fn status(&self) -> SinkStatus {
         let d = self.delivery.as_deref();
         SinkStatus {
@@ -239,10 +250,7 @@ impl SinkSet {
                         Ok(msg) => msg,
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                             if let Err(e) = sink.tick() {
-                                *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                                for rest in rx.iter() {
-                                    mine.dropped.fetch_add(rest.items(), Ordering::Relaxed);
-                                }
+                                mine.fail(e, 0, &rx);
                                 break;
                             }
                             continue;
@@ -258,13 +266,7 @@ impl SinkSet {
                         Msg::Finish(s) => sink.finish(s),
                     };
                     if let Err(e) = result {
-                        *mine.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        // What it failed on, and everything after it, is lost: counted
-                        // until the queue closes, so the summary says how much.
-                        mine.dropped.fetch_add(msg.items(), Ordering::Relaxed);
-                        for rest in rx.iter() {
-                            mine.dropped.fetch_add(rest.items(), Ordering::Relaxed);
-                        }
+                        mine.fail(e, msg.items(), &rx);
                         break;
                     }
                 }
