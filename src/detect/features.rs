@@ -68,9 +68,11 @@ struct Counts {
 #[derive(Clone, Debug, Default)]
 struct Host {
     ip: Option<IpAddr>,
-    last: Nanos,
     counts: Counts,
 }
+
+/// The age of a free slab slot.
+const FREE: Nanos = Nanos::MAX;
 
 /// One host's vector for one window: short horizon then long horizon.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +112,9 @@ pub struct FeatureBuilder {
     cap: usize,
     /// The host slab, its index, its free slots and the long horizons per slot.
     hosts: Vec<Host>,
+    /// Each slot's last packet time ([`FREE`] when free), beside the slab: eviction reads
+    /// 8 dense bytes a host, not a line of a 256-byte slot.
+    ages: Vec<Nanos>,
     index: Map<IpAddr, u32>,
     free: Vec<u32>,
     long: Vec<Option<[f64; N]>>,
@@ -136,6 +141,7 @@ impl FeatureBuilder {
             window,
             cap: max_hosts.max(2),
             hosts: Vec::new(),
+            ages: Vec::new(),
             index: Map::default(),
             free: Vec::new(),
             long: Vec::new(),
@@ -228,9 +234,8 @@ impl FeatureBuilder {
         let flags = m.tcp_flags;
         let failure_to_dst = (m.proto == Proto::Tcp && flags.has(TcpFlags::RST))
             || matches!((m.proto, m.icmp), (Proto::Icmp, Some((3, _))) | (Proto::Icmpv6, Some((1, _))));
-        let host = &mut self.hosts[s];
-        host.last = host.last.max(m.ts);
-        let h = &mut host.counts;
+        self.ages[s] = self.ages[s].max(m.ts);
+        let h = &mut self.hosts[s].counts;
         h.packets_out += 1;
         h.bytes_out += u64::from(m.wire_len);
         h.size_sum += size;
@@ -247,9 +252,8 @@ impl FeatureBuilder {
         } else if m.proto == Proto::Udp && new_peer {
             h.attempts += 1;
         }
-        let host = &mut self.hosts[d];
-        host.last = host.last.max(m.ts);
-        let h = &mut host.counts;
+        self.ages[d] = self.ages[d].max(m.ts);
+        let h = &mut self.hosts[d].counts;
         h.packets_in += 1;
         h.bytes_in += u64::from(m.wire_len);
         h.failures += u64::from(failure_to_dst);
@@ -272,11 +276,13 @@ impl FeatureBuilder {
             Some(i) => i as usize,
             None => {
                 self.hosts.push(Host::default());
+                self.ages.push(FREE);
                 self.long.push(None);
                 self.hosts.len() - 1
             }
         };
-        self.hosts[i] = Host { ip: Some(ip), last: now, counts: Counts::default() };
+        self.hosts[i] = Host { ip: Some(ip), counts: Counts::default() };
+        self.ages[i] = now;
         self.long[i] = None;
         self.index.insert(ip, i as u32);
         i
@@ -284,12 +290,13 @@ impl FeatureBuilder {
 
     fn evict_oldest(&mut self) {
         let target = (self.index.len() / 8).max(1);
-        // The slab in order, not the index: a sequential pass, not a random one.
+        // The ages in slot order, not the index: a sequential pass, not a random one.
         let mut by_age = std::mem::take(&mut self.by_age);
         by_age.clear();
-        by_age.extend(self.hosts.iter().enumerate().filter(|(_, h)| h.ip.is_some()).map(|(i, h)| (h.last, i as u32)));
+        by_age.extend(self.ages.iter().enumerate().filter(|&(_, &a)| a != FREE).map(|(i, &a)| (a, i as u32)));
         by_age.select_nth_unstable(target - 1);
         for &(_, i) in &by_age[..target] {
+            self.ages[i as usize] = FREE;
             let host = &mut self.hosts[i as usize];
             if let Some(ip) = host.ip.take() {
                 self.index.remove(&ip);

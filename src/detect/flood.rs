@@ -188,25 +188,27 @@ impl FloodDetector {
         if !(load.active || over) {
             return;
         }
-        let flows = Load::estimate(&load.flows);
-        let half_open = 1.0 - f64::from(completed.min(rate)) / f64::from(rate.max(1));
-        let answered = f64::from(udp_out) / f64::from(rate.max(1));
-        // One source spread over many ports is a port scan (the scan detector's), not a flood.
-        let one_source = load.top_src.is_some_and(|(_, n)| 2 * n >= load.votes);
-        let scan_like = one_source && Load::estimate(&load.ports) > 64;
-        let shaped = match kind {
-            Kind::Syn => half_open >= cfg.half_open && !scan_like,
-            Kind::Udp => flows >= 8 && answered < 0.5 && !scan_like,
-            Kind::Icmp | Kind::Icmpv6 => true,
-        };
-        if !(load.active || shaped) {
-            return;
-        }
-        if load.active && f64::from(rate) < threshold / 2.0 {
-            load.active = false;
-            return;
-        }
-        if !load.active {
+        let half_open = || 1.0 - f64::from(completed.min(rate)) / f64::from(rate.max(1));
+        let answered = || f64::from(udp_out) / f64::from(rate.max(1));
+        if load.active {
+            if f64::from(rate) < threshold / 2.0 {
+                load.active = false;
+                return;
+            }
+        } else {
+            // Whether the load looks like a flood: judged only until an incident runs
+            // (the estimates cost a count of bits and a logarithm each, per packet).
+            // One source spread over many ports is a port scan (the scan detector's), not a flood.
+            let one_source = load.top_src.is_some_and(|(_, n)| 2 * n >= load.votes);
+            let scan_like = || one_source && Load::estimate(&load.ports) > 64;
+            let shaped = match kind {
+                Kind::Syn => half_open() >= cfg.half_open && !scan_like(),
+                Kind::Udp => Load::estimate(&load.flows) >= 8 && answered() < 0.5 && !scan_like(),
+                Kind::Icmp | Kind::Icmpv6 => true,
+            };
+            if !shaped {
+                return;
+            }
             load.active = true;
             load.packets = u64::from(rate);
         }
@@ -217,7 +219,9 @@ impl FloodDetector {
             return;
         }
         load.last_report_slot = now_slot;
-        let (sources, ports) = (Load::estimate(&load.sources), Load::estimate(&load.ports));
+        let (sources, ports, flows) =
+            (Load::estimate(&load.sources), Load::estimate(&load.ports), Load::estimate(&load.flows));
+        let (half_open, answered) = (half_open(), answered());
         // One source, or one that outnumbers all others together by half the votes.
         let top_src = load.top_src.filter(|&(_, n)| sources <= 1 || 2 * n >= load.votes).map(|(s, _)| s);
         let top_port = Some(load.top_port).filter(|&(_, n)| ports <= 1 || 2 * n >= load.votes).map(|(p, _)| p);
