@@ -23,6 +23,7 @@ use super::memory::{Recent, tuple};
 use super::{Alert, AlertKind, Detector};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
+use crate::stats::flows::endpoint_le;
 use crate::stats::table::CappedTable;
 
 /// Thresholds of the flood and rate-spike detector.
@@ -105,7 +106,7 @@ fn conversation(m: &PacketMeta) -> u64 {
     let (Some(src), Some(dst)) = (m.src, m.dst) else { return 0 };
     let (sp, dp) = m.ports.unwrap_or((0, 0));
     let p = m.ip_proto.unwrap_or(0);
-    if (src, sp) <= (dst, dp) { tuple(p, src, sp, dst, dp) } else { tuple(p, dst, dp, src, sp) }
+    if endpoint_le((src, sp), (dst, dp)) { tuple(p, src, sp, dst, dp) } else { tuple(p, dst, dp, src, sp) }
 }
 
 /// Flood kinds, in the order of [`Victim::kinds`].
@@ -209,8 +210,11 @@ impl FloodDetector {
             if !shaped {
                 return;
             }
+            // A flood that pauses and resumes while its incident is open is one incident:
+            // its count goes on (the window's packets were not counted while it paused).
+            let open = self.book.id_of(&flood_key(kind, dst)).is_some();
+            load.packets = if open { load.packets + u64::from(rate) } else { u64::from(rate) };
             load.active = true;
-            load.packets = u64::from(rate);
         }
         load.peak = load.peak.max(rate);
         load.active_at = m.ts;
@@ -387,7 +391,7 @@ impl Detector for FloodDetector {
             AlertKind::PortScan => Some(a.dst?),
             _ => return None,
         };
-        let h = super::memory::hash_of(host);
+        let h = super::memory::address(host);
         self.victims.iter().filter(|(dst, _)| target.is_none_or(|t| t == **dst)).find_map(|(dst, v)| {
             Kind::ALL.iter().find_map(|&k| {
                 let load = v.loads[k as usize].as_ref()?;

@@ -160,6 +160,24 @@ fn icmp_flood_and_its_end() {
 }
 
 #[test]
+fn a_flood_that_pauses_and_resumes_is_one_incident_counting_every_packet() {
+    let mut r = Run::new(FloodConfig::default());
+    // 3000 pings at 5000/s, three seconds of silence (the incident stays open: it ends
+    // after ten), then 3000 more.
+    for burst in 0..2u32 {
+        for i in 0..3000u32 {
+            let t = Nanos::from(burst) * 4 * S + Nanos::from(i) * 200 * US;
+            r.feed(packet(t, Proto::Icmp, ip(A), 0, ip(V), 0, 0));
+        }
+    }
+    r.feed(packet(30 * S, Proto::Icmp, ip(A), 0, ip("10.0.0.1"), 0, 0));
+    assert_eq!(r.news(), [("icmp_flood", Some(ip(A)), Some(ip(V)), None)]);
+    let end = r.out.last().unwrap();
+    assert_eq!(end.state, AlertState::End);
+    assert_eq!(end.packets, 6000, "the count goes on across the pause");
+}
+
+#[test]
 fn the_baseline_raises_a_busy_victims_bar() {
     let cfg = FloodConfig { icmp_pps: 500, ..FloodConfig::default() };
     let mut busy = Run::new(cfg.clone());

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{Facts, Kind};
-use crate::detect::memory::{Distinct, Members, hash_of};
+use crate::detect::memory::{Distinct, Members, address, number};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::LastSeen;
 
@@ -66,11 +66,12 @@ impl Load {
     pub(super) fn count(&mut self, slot: usize, src: IpAddr, sport: u16, dport: u16, warm: bool) {
         self.window.0[slot] += 1;
         if warm {
-            let h = hash_of(src);
+            // Mixed directly (IPv4): three hashes per packet of a flood.
+            let h = address(src);
             self.sources[0].insert(h);
             self.members.get_or_insert_default().insert(h);
-            self.flows[0].insert(hash_of((src, sport)));
-            self.ports[0].insert(hash_of(dport));
+            self.flows[0].insert(number(h ^ u64::from(sport)));
+            self.ports[0].insert(number(u64::from(dport)));
         }
         self.votes += 1;
         self.top_src = match self.top_src {

@@ -56,7 +56,7 @@ impl FlowKey {
 /// `s <= d`, the derived order of (address, port), compared as integers for IPv4 (the
 /// derived order compares an address's octets one by one, once per packet).
 #[inline]
-pub(super) fn endpoint_le(s: (IpAddr, u16), d: (IpAddr, u16)) -> bool {
+pub(crate) fn endpoint_le(s: (IpAddr, u16), d: (IpAddr, u16)) -> bool {
     match (s.0, d.0) {
         (IpAddr::V4(a), IpAddr::V4(b)) => (a.to_bits(), s.1) <= (b.to_bits(), d.1),
         _ => s <= d,
