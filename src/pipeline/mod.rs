@@ -38,6 +38,19 @@ pub const fn depth(handoff: Handoff) -> usize {
         Handoff::DropWhenFull => 64,
     }
 }
+/// Starts fetching the recycled memory a batch will be decoded into, some packets
+/// ahead: another core wrote it last, and a write that waits for it stalls the reader.
+#[inline]
+fn prefetch_spare(batch: &Vec<PacketMeta>) {
+    const AHEAD: usize = 8;
+    if batch.len() + AHEAD < batch.capacity() {
+        let p = batch.as_ptr().wrapping_add(batch.len() + AHEAD).cast::<u8>();
+        for line in (0..std::mem::size_of::<PacketMeta>()).step_by(64) {
+            crate::stats::table::prefetch_at(p.wrapping_add(line));
+        }
+    }
+}
+
 /// How often (in frames) the progress callback runs.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
@@ -337,6 +350,7 @@ pub fn capture_loop<S: PacketSource + ?Sized>(
             if let Some(ring) = options.ring {
                 ring.push(&frame);
             }
+            prefetch_spare(&batch);
             decode_onto(&frame, &mut batch);
             if batch.len() == BATCH {
                 if !hand_off(full, &mut batch, empty, options.handoff, &mut report) {

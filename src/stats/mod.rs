@@ -164,6 +164,8 @@ struct Keyed {
 /// latency when the tables outgrow the cache, as under a flood of spoofed keys.
 const BUCKETS_AHEAD: usize = 16;
 const SLOTS_AHEAD: usize = 8;
+/// How far ahead the first pass over a batch fetches its packets.
+const META_AHEAD: usize = 16;
 
 impl Stats {
     /// Empty counters with the given limits.
@@ -198,7 +200,16 @@ impl Stats {
     pub fn record_batch(&mut self, batch: &[PacketMeta]) {
         let mut keyed = std::mem::take(&mut self.keyed);
         keyed.clear();
-        keyed.extend(batch.iter().map(|m| self.keys(m)));
+        // The batch was written on another core: fetch its packets some way ahead.
+        keyed.extend(batch.iter().enumerate().map(|(i, m)| {
+            if let Some(further) = batch.get(i + META_AHEAD) {
+                let p = (further as *const PacketMeta).cast::<u8>();
+                for line in (0..std::mem::size_of::<PacketMeta>()).step_by(64) {
+                    table::prefetch_at(p.wrapping_add(line));
+                }
+            }
+            self.keys(m)
+        }));
         for (i, m) in batch.iter().enumerate() {
             for (ahead, bucket_only) in [(BUCKETS_AHEAD, true), (SLOTS_AHEAD, false)] {
                 if let Some(Some(k)) = keyed.get(i + ahead) {

@@ -472,6 +472,23 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     /// Removes slot `i` and returns it: its index entry goes, and the slab's last entry
     /// moves into it.
     fn remove_slot(&mut self, i: usize) -> (K, V) {
+        self.unlink_slot(i);
+        self.slots.swap_remove(i)
+    }
+
+    /// [`remove_slot`](Self::remove_slot) when nobody wants the entry: it is overwritten,
+    /// never read out.
+    fn discard_slot(&mut self, i: usize) {
+        self.unlink_slot(i);
+        if let Some(last) = self.slots.pop()
+            && i < self.slots.len()
+        {
+            self.slots[i] = last;
+        }
+    }
+
+    /// The index and side arrays' part of removing slot `i` (the slab's is the caller's).
+    fn unlink_slot(&mut self, i: usize) {
         let hash = self.hashes[i];
         if let Some(pos) = self.index.find(hash, |j| j as usize == i) {
             self.index.remove(pos);
@@ -487,7 +504,6 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         if let Some(ages) = &mut self.ages {
             ages.swap_remove(i);
         }
-        self.slots.swap_remove(i)
     }
 
     /// Evicts the least recently seen eighth. Ties in age are broken by key, so which
@@ -535,13 +551,22 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             // The index buckets of a removal a few steps on: its own and the last slot's then.
             if let Some(&(_, next)) = order.get(k + AHEAD) {
                 self.index.prefetch(self.hashes[next as usize]);
+                // The hole the last entry will fill (a large value spans two lines).
+                let hole = &self.slots[next as usize];
+                prefetch(hole);
+                prefetch_at((hole as *const (K, V)).wrapping_add(1).cast::<u8>().wrapping_sub(1));
             }
             if let Some(&h) = (len - 1).checked_sub(k + AHEAD).and_then(|last| self.hashes.get(last)) {
                 self.index.prefetch(h);
             }
-            let gone = self.remove_slot(order[k].1 as usize);
-            if let Some(kept) = &mut self.kept {
-                kept.push(gone);
+            let i = order[k].1 as usize;
+            if self.kept.is_none() {
+                self.discard_slot(i);
+            } else {
+                let gone = self.remove_slot(i);
+                if let Some(kept) = &mut self.kept {
+                    kept.push(gone);
+                }
             }
         }
         self.order = order;
