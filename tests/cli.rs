@@ -84,6 +84,24 @@ fn stdin_gives_the_same_summary_as_the_file() {
 }
 
 #[test]
+fn a_read_error_and_a_missing_output_directory_are_said_once_and_plainly() {
+    // Standard input that is a directory: the reason once, not once per error layer.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = bin()
+        .args(["-r", "-", "--headless"])
+        .stdin(Stdio::from(std::fs::File::open(dir.path()).expect("a directory opens for reading")))
+        .output()
+        .expect("runs");
+    assert_one_line_error(&out, "stdin: read error: Is a directory");
+    assert_eq!(stderr(&out).matches("Is a directory").count(), 1, "{}", stderr(&out));
+    // A report in a directory that does not exist: said so (it is not "not a directory").
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--report", "/nonexistent/dir/r.html"]);
+    assert_one_line_error(&out, "--report /nonexistent/dir: no such directory");
+    let out = run(&["-r", sample().to_str().unwrap(), "--headless", "--dump-alerts", "/etc/passwd"]);
+    assert_one_line_error(&out, "--dump-alerts /etc/passwd: not a directory");
+}
+
+#[test]
 fn json_contract_fields_and_types() {
     let s = summary(&sample(), &[]);
     for key in ["packets", "bytes", "malformed", "evicted"] {

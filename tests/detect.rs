@@ -148,5 +148,5 @@ fn dump_alerts_writes_each_incidents_pcap() {
     }
     let missing = common::run(&["-r", demo.to_str().unwrap(), "--headless", "--dump-alerts", "/nonexistent/dir"]);
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("not a directory"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/dir: no such directory"));
 }

@@ -106,5 +106,5 @@ fn a_model_that_cannot_be_saved_is_a_warning_and_the_run_goes_on() {
 #[test]
 fn a_model_in_a_missing_directory_is_an_error_at_once() {
     let out = common::run(&["-r", demo().to_str().unwrap(), "--headless", "--model", "/nonexistent/dir/m.model"]);
-    common::assert_one_line_error(&out, "--model /nonexistent/dir: not a directory");
+    common::assert_one_line_error(&out, "--model /nonexistent/dir: no such directory");
 }

@@ -125,7 +125,7 @@ fn csv_refuses_a_planted_symlink_and_a_missing_directory() {
     let out = common::run(&["-r", sample.to_str().unwrap(), "--headless", "--csv", dir.path().to_str().unwrap()]);
     common::assert_one_line_error(&out, "flows.csv");
     let out = common::run(&["-r", sample.to_str().unwrap(), "--headless", "--csv", "/nonexistent/dir"]);
-    common::assert_one_line_error(&out, "--csv /nonexistent/dir: not a directory");
+    common::assert_one_line_error(&out, "--csv /nonexistent/dir: no such directory");
 }
 
 /// The checkout's Python with DuckDB (scripts/setup.sh makes it).

@@ -307,7 +307,8 @@ pub fn drop_for_report(cli: &Cli, report: &OutFile) -> anyhow::Result<()> {
 /// `--csv DIR`'s four files (the directory must exist), each opened like `--alerts`.
 fn csv_streams(dir: &Path, plan: &Plan) -> anyhow::Result<[crate::sinks::csv::Stream; 4]> {
     if !dir.is_dir() {
-        anyhow::bail!("--csv {}: not a directory", dir.display());
+        let why = if dir.exists() { "not a directory" } else { "no such directory" };
+        anyhow::bail!("--csv {}: {why}", dir.display());
     }
     let mut streams = Vec::new();
     for (name, columns) in crate::sinks::csv::FILES.into_iter().zip(crate::sinks::csv::COLUMNS) {

@@ -135,7 +135,7 @@ impl FileSource {
         let size = total.map_or(BUF_SIZE, |t| (t as usize).saturating_add(1).clamp(4096, BUF_SIZE));
         let mut buf = StreamBuf::new(reader, size);
         let format_err = |reason: String| CaptureError::Format { path: name.to_string(), reason };
-        let io_err = |source| CaptureError::Io { path: name.to_string(), source };
+        let io_err = |error| CaptureError::Io { path: name.to_string(), error };
         buf.fill_to(24).map_err(io_err)?;
         let head = buf.data();
         if head.is_empty() {
@@ -340,7 +340,7 @@ impl PacketSource for FileSource {
             Format::Pcap(_) => self.next_pcap(),
             Format::PcapNg(_) => self.next_pcapng(),
         }
-        .map_err(|source| CaptureError::Io { path: self.name.clone(), source })?;
+        .map_err(|error| CaptureError::Io { path: self.name.clone(), error })?;
         match found {
             Some(located) => {
                 self.current = Some(located);

@@ -79,12 +79,12 @@ pub enum CaptureError {
         reason: String,
     },
     /// Reading failed part-way (an I/O error, not a format problem).
-    #[error("{path}: read error: {source}")]
+    #[error("{path}: read error: {error}")]
     Io {
         /// The input's name.
         path: String,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, so not also a `source` to print again).
+        error: std::io::Error,
     },
 }
 

@@ -41,9 +41,12 @@ pub enum FileError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// A directory named for output is missing or is not one.
+    /// A directory named for output is not one.
     #[error("{0}: not a directory")]
     NotADirectory(String),
+    /// A directory named for output does not exist.
+    #[error("{0}: no such directory")]
+    NoSuchDirectory(String),
     /// The system refused.
     #[error("cannot write {path}: {reason}")]
     Io {
@@ -160,7 +163,8 @@ impl OutDir {
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(path)
             .map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOTDIR | libc::ENOENT) => FileError::NotADirectory(path.display().to_string()),
+            Some(libc::ENOTDIR) => FileError::NotADirectory(path.display().to_string()),
+            Some(libc::ENOENT) => FileError::NoSuchDirectory(path.display().to_string()),
             _ => io_err(path, &e),
         })?;
         Ok(OutDir(Arc::new(DirInner { path: path.to_path_buf(), fd: dir.into(), helper: Mutex::new(None) })))
