@@ -174,6 +174,24 @@ fn readable_report() {
 }
 
 #[test]
+fn a_wire_length_below_the_captured_length_is_counted_as_tshark_does() {
+    // 62 bytes captured, 40 on the wire (a corrupt or padded record): tshark's frame.len
+    // is 40, its frame.cap_len 62.
+    let frame = eth_ipv4_udp(20);
+    let file = temp_file(&pcap_bytes(false, false, 1, &[(1, 0, &frame, 40), (2, 0, &frame, 62)]));
+    let path = file.path().to_str().unwrap();
+    let s = summary(file.path(), &[]);
+    assert_eq!((s["bytes"].as_u64(), s["captured_bytes"].as_u64()), (Some(102), Some(124)), "{s}");
+    assert_eq!(s["truncated"], 0);
+    if let Ok(out) = std::process::Command::new("tshark").args(["-r", path, "-T", "fields", "-e", "frame.len"]).output()
+        && out.status.success()
+    {
+        let total: u64 = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().parse::<u64>().unwrap()).sum();
+        assert_eq!(s["bytes"].as_u64(), Some(total), "tshark's sum of frame.len");
+    }
+}
+
+#[test]
 fn truncated_file_warns_with_offset_and_keeps_what_was_read() {
     let frame = eth_ipv4_udp(20);
     let mut img = pcap_bytes(false, false, 1, &[(1, 0, &frame, 62), (2, 0, &frame, 62), (3, 0, &frame, 62)]);

@@ -356,7 +356,9 @@ impl PacketSource for FileSource {
     fn current_frame(&self) -> Option<Frame<'_>> {
         let Located { ts, linktype, range, orig_len } = self.current.clone()?;
         let data = &self.buf.buf[range];
-        Some(Frame { ts, linktype, data, orig_len: orig_len.max(data.len() as u32) })
+        // A record whose wire length is below its captured length keeps it, as in tshark
+        // (frame.len) and tcpdump (`length`): the bytes counted are the wire's.
+        Some(Frame { ts, linktype, data, orig_len })
     }
 
     fn name(&self) -> &str {
