@@ -235,11 +235,39 @@ impl FloodDetector {
         self.book.observe(flood_key(kind, dst), m.ts, |a| fill_flood(a, load, cfg), out);
     }
 
-    fn rate_packet(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
+    /// Moves the protocol rates on to `m`'s time and, when `counted`, counts it.
+    fn rate_packet(&mut self, m: &PacketMeta, counted: bool, out: &mut Vec<Alert>) {
         if let Some((done, seconds)) = self.spikes.advance(m.ts) {
             self.roll_rates(m.ts, done, seconds, out);
         }
-        self.spikes.count(m.proto, conversation(m));
+        if counted {
+            self.spikes.count(m.proto, conversation(m));
+        }
+    }
+
+    /// Whether ICMP packet `m` is an error its sender, a flood's victim, sends back about
+    /// a packet of that flood (a port unreachable for each datagram of a UDP flood, as
+    /// fast as the victim's rate limit allows): an answer to the flood, neither a flood
+    /// of the flood's source nor a spike of its own. Only from the victim's own MAC, only
+    /// about packets sent to it, and never more errors than the victim is receiving of
+    /// the traffic they quote: forged errors beyond that are still a flood.
+    fn answers_a_flood(&self, m: &PacketMeta) -> bool {
+        let (Some(src), Some(dst), Some(q)) = (m.src, m.dst, m.quoted) else { return false };
+        let error =
+            matches!((m.proto, m.icmp), (Proto::Icmp, Some((3 | 11 | 12, _))) | (Proto::Icmpv6, Some((1..=4, _))));
+        let quoted = match q.ip_proto {
+            6 => Kind::Syn,
+            17 => Kind::Udp,
+            _ => return false,
+        };
+        if !error || q.src != dst || q.dst != src {
+            return false;
+        }
+        let Some(answerer) = self.victims.get(&src).filter(|v| v.sent_by_it(m.src_mac)) else { return false };
+        let inbound = answerer.loads[quoted as usize].as_ref().map_or(0, |l| l.window.sum());
+        let icmp = if m.proto == Proto::Icmp { Kind::Icmp } else { Kind::Icmpv6 };
+        let errors = self.victims.get(&dst).and_then(|v| v.loads[icmp as usize].as_ref()).map_or(0, |l| l.window.sum());
+        inbound > errors
     }
 
     /// Whether a flood incident ran in this protocol since `since`, or one is building.
@@ -317,7 +345,8 @@ impl Detector for FloodDetector {
     }
 
     fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
-        self.rate_packet(m, out);
+        let answer = matches!(m.proto, Proto::Icmp | Proto::Icmpv6) && self.answers_a_flood(m);
+        self.rate_packet(m, !answer, out);
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
         match m.proto {
             Proto::Tcp => {
@@ -367,7 +396,7 @@ impl Detector for FloodDetector {
             Proto::Icmp | Proto::Icmpv6 => {
                 let reply = matches!((m.proto, m.icmp), (Proto::Icmp, Some((0, _))) | (Proto::Icmpv6, Some((129, _))));
                 let kind = if m.proto == Proto::Icmp { Kind::Icmp } else { Kind::Icmpv6 };
-                if !reply {
+                if !(reply || answer) {
                     self.victim_packet(m, kind, (src, dst), out);
                 }
             }

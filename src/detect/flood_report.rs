@@ -46,11 +46,13 @@ pub(super) fn fill_flood(a: &mut Alert, load: &Load, cfg: &FloodConfig) {
         None => format!("from ~{sources} sources"),
     };
     let to = a.port.map(|p| format!(" to port {p}")).unwrap_or_default();
+    // Once the rate has come down from its peak, the peak is what the incident was.
+    let peak = if load.peak > f.rate { format!(" (peak {}/s)", load.peak) } else { String::new() };
     let what = match f.kind {
-        Kind::Syn => format!("{} SYN/s {from}{to}, {:.0}% never completed", f.rate, f.half_open * 100.0),
-        Kind::Udp => format!("{} UDP packets/s {from}{to} over ~{} flows", f.rate, f.flows),
-        Kind::Icmp => format!("{} ICMP packets/s {from}", f.rate),
-        Kind::Icmpv6 => format!("{} ICMPv6 packets/s {from}", f.rate),
+        Kind::Syn => format!("{} SYN/s{peak} {from}{to}, {:.0}% never completed", f.rate, f.half_open * 100.0),
+        Kind::Udp => format!("{} UDP packets/s{peak} {from}{to} over ~{} flows", f.rate, f.flows),
+        Kind::Icmp => format!("{} ICMP packets/s{peak} {from}", f.rate),
+        Kind::Icmpv6 => format!("{} ICMPv6 packets/s{peak} {from}", f.rate),
     };
     a.summary = format!("{victim} is flooded: {what}");
     let (syn, udp) = (f.kind == Kind::Syn, f.kind == Kind::Udp);

@@ -1,6 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
+use crate::decode::Quoted;
 use crate::detect::AlertState;
 use crate::packet::{Frame, LinkType};
 
@@ -122,6 +123,37 @@ fn udp_flood_over_many_flows_but_not_one_fast_transfer() {
         r.feed(packet(Nanos::from(i) * 50 * US, Proto::Udp, ip(A), 4433, ip(V), 50_000, 0));
     }
     assert!(r.news().is_empty(), "{:?}", r.news());
+}
+
+/// A port unreachable from `from` to `to`, quoting a UDP datagram `to` sent it.
+fn unreachable(ts: Nanos, from: IpAddr, to: IpAddr) -> PacketMeta {
+    let quoted = Quoted { src: to, dst: from, ip_proto: 17, dport: Some(5353), sport: Some(4000) };
+    PacketMeta { icmp: Some((3, 3)), quoted: Some(quoted), ..packet(ts, Proto::Icmp, from, 0, to, 0, 0) }
+}
+
+#[test]
+fn a_udp_flood_victims_port_unreachables_do_not_make_it_a_flooder() {
+    // A UDP flood at 4000/s on a closed port; the victim answers the first 1000 of each
+    // second with port unreachables, as Linux's rate limit lets it.
+    let mut r = Run::new(FloodConfig::default());
+    for i in 0..12_000u32 {
+        let t = Nanos::from(i) * 250 * US;
+        r.feed(packet(t, Proto::Udp, ip(A), 3000 + (i % 4000) as u16, ip(V), 5353, 0));
+        if i % 4 < 1 {
+            r.feed(unreachable(t + 20 * US, ip(V), ip(A)));
+        }
+    }
+    r.feed(packet(40 * S, Proto::Udp, ip(A), 1, ip("10.0.0.1"), 1, 0));
+    assert_eq!(r.news(), [("udp_flood", Some(ip(A)), Some(ip(V)), Some(5353))]);
+
+    // The same errors with no such traffic to answer (forged, quoting datagrams never
+    // sent) are a flood of their receiver.
+    let mut r = Run::new(FloodConfig::default());
+    for i in 0..3000u32 {
+        r.feed(unreachable(Nanos::from(i) * 250 * US, ip(V), ip(A)));
+    }
+    r.feed(packet(40 * S, Proto::Udp, ip(A), 1, ip("10.0.0.1"), 1, 0));
+    assert_eq!(r.news(), [("icmp_flood", Some(ip(V)), Some(ip(A)), None)]);
 }
 
 #[test]
