@@ -93,10 +93,7 @@ impl Detectors {
             // The batch was written on another core: fetch the packets ahead of the ones
             // the detectors prefetch for, so that those hints do not wait for them.
             if let Some(further) = batch.get(n + 2 * PREFETCH_AHEAD) {
-                let p = (further as *const PacketMeta).cast::<u8>();
-                for line in (0..std::mem::size_of::<PacketMeta>()).step_by(64) {
-                    crate::stats::table::prefetch_at(p.wrapping_add(line));
-                }
+                crate::stats::table::prefetch_lines(further);
             }
             if let Some(ahead) = batch.get(n + PREFETCH_AHEAD) {
                 for d in &self.list {

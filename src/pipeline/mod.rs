@@ -44,10 +44,7 @@ pub const fn depth(handoff: Handoff) -> usize {
 fn prefetch_spare(batch: &Vec<PacketMeta>) {
     const AHEAD: usize = 8;
     if batch.len() + AHEAD < batch.capacity() {
-        let p = batch.as_ptr().wrapping_add(batch.len() + AHEAD).cast::<u8>();
-        for line in (0..std::mem::size_of::<PacketMeta>()).step_by(64) {
-            crate::stats::table::prefetch_at(p.wrapping_add(line));
-        }
+        crate::stats::table::prefetch_lines(batch.as_ptr().wrapping_add(batch.len() + AHEAD));
     }
 }
 

@@ -203,10 +203,7 @@ impl Stats {
         // The batch was written on another core: fetch its packets some way ahead.
         keyed.extend(batch.iter().enumerate().map(|(i, m)| {
             if let Some(further) = batch.get(i + META_AHEAD) {
-                let p = (further as *const PacketMeta).cast::<u8>();
-                for line in (0..std::mem::size_of::<PacketMeta>()).step_by(64) {
-                    table::prefetch_at(p.wrapping_add(line));
-                }
+                table::prefetch_lines(further);
             }
             self.keys(m)
         }));

@@ -186,6 +186,14 @@ pub fn prefetch<T>(p: &T) {
     prefetch_at((p as *const T).cast());
 }
 
+/// [`prefetch`] of every cache line `p` points into (a value written on another core).
+#[inline(always)]
+pub fn prefetch_lines<T>(p: *const T) {
+    for line in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch_at(p.cast::<u8>().wrapping_add(line));
+    }
+}
+
 /// [`prefetch`] of any address, even one past an allocation's end.
 #[inline(always)]
 pub fn prefetch_at(p: *const u8) {
