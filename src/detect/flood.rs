@@ -193,7 +193,7 @@ impl FloodDetector {
         let answered = || f64::from(udp_out) / f64::from(rate.max(1));
         if load.active {
             if f64::from(rate) < threshold / 2.0 {
-                load.active = false;
+                load.stop();
                 return;
             }
         } else {
@@ -315,7 +315,9 @@ impl FloodDetector {
             }
             for (kind, load) in Kind::ALL.iter().zip(v.loads.iter_mut()) {
                 let Some(load) = load else { continue };
-                load.active &= load.window.sum() > 0;
+                if load.active && load.window.sum() == 0 {
+                    load.stop();
+                }
                 if load.packets != load.reported && load.facts.is_some() {
                     load.reported = load.packets;
                     self.book.observe(flood_key(*kind, *dst), last, |a| fill_flood(a, load, cfg), out);

@@ -210,6 +210,26 @@ fn a_flood_that_pauses_and_resumes_is_one_incident_counting_every_packet() {
 }
 
 #[test]
+fn a_scan_after_a_spoofed_flood_is_not_counted_into_the_flood() {
+    let mut r = Run::new(FloodConfig::default());
+    // Two seconds of a spoofed SYN flood at 10k/s; two seconds later (its incident still
+    // open) one source scans 3000 ports of the same victim at 3000/s: the scan
+    // detector's, not more of the flood.
+    for i in 0..20_000u32 {
+        r.feed(packet(Nanos::from(i) * 100 * US, Proto::Tcp, spoofed(i), 2000, ip(V), 80, TcpFlags::SYN));
+    }
+    for i in 0..3000u32 {
+        let t = 4 * S + Nanos::from(i) * 333 * US;
+        r.feed(packet(t, Proto::Tcp, ip(A), 40_000, ip(V), 1 + i as u16, TcpFlags::SYN));
+    }
+    r.feed(packet(30 * S, Proto::Tcp, ip(A), 1, ip("10.0.0.1"), 1, TcpFlags::ACK));
+    assert_eq!(r.news(), [("syn_flood", None, Some(ip(V)), Some(80))]);
+    let end = r.out.last().unwrap();
+    assert_eq!(end.state, AlertState::End);
+    assert!((19_000..=20_000).contains(&end.packets), "the flood's count took in the scan: {}", end.packets);
+}
+
+#[test]
 fn the_baseline_raises_a_busy_victims_bar() {
     let cfg = FloodConfig { icmp_pps: 500, ..FloodConfig::default() };
     let mut busy = Run::new(cfg.clone());

@@ -89,6 +89,14 @@ impl Load {
         }
     }
 
+    /// The incident stops running: the votes start again, so that what follows (a
+    /// one-source scan of the same victim, say) is judged by its own packets, not
+    /// outvoted by the flood's decaying ones.
+    pub(super) fn stop(&mut self) {
+        self.active = false;
+        (self.votes, self.top_src, self.top_port) = (0, None, (0, 0));
+    }
+
     pub(super) fn estimate(pair: &[Distinct; 2]) -> u32 {
         pair[0].union(pair[1]).estimate()
     }
