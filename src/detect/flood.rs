@@ -19,8 +19,8 @@
 use std::net::IpAddr;
 
 use super::book::{Book, IncidentKey};
-use super::memory::{Recent, tuple};
-use super::{Alert, AlertKind, Detector};
+use super::memory::Recent;
+use super::{Alert, AlertKind, Detector, Tuples};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::flows::endpoint_le;
@@ -100,13 +100,13 @@ fn step(client: u64, what: u64, number: u32) -> u64 {
     super::memory::number(client ^ (what << 32 | u64::from(number)))
 }
 
-/// Which conversation a packet belongs to, whichever way it goes (addresses and ports).
+/// Which conversation a packet belongs to, whichever way it goes (addresses and ports):
+/// the one of its [`Tuples`] that goes from the lower endpoint.
 #[inline]
-fn conversation(m: &PacketMeta) -> u64 {
+fn conversation(m: &PacketMeta, t: &Tuples) -> u64 {
     let (Some(src), Some(dst)) = (m.src, m.dst) else { return 0 };
     let (sp, dp) = m.ports.unwrap_or((0, 0));
-    let p = m.ip_proto.unwrap_or(0);
-    if endpoint_le((src, sp), (dst, dp)) { tuple(p, src, sp, dst, dp) } else { tuple(p, dst, dp, src, sp) }
+    if endpoint_le((src, sp), (dst, dp)) { t.own } else { t.back }
 }
 
 /// Flood kinds, in the order of [`Victim::kinds`].
@@ -236,12 +236,12 @@ impl FloodDetector {
     }
 
     /// Moves the protocol rates on to `m`'s time and, when `counted`, counts it.
-    fn rate_packet(&mut self, m: &PacketMeta, counted: bool, out: &mut Vec<Alert>) {
+    fn rate_packet(&mut self, m: &PacketMeta, t: &Tuples, counted: bool, out: &mut Vec<Alert>) {
         if let Some((done, seconds)) = self.spikes.advance(m.ts) {
             self.roll_rates(m.ts, done, seconds, out);
         }
         if counted {
-            self.spikes.count(m.proto, conversation(m));
+            self.spikes.count(m.proto, conversation(m, t));
         }
     }
 
@@ -332,37 +332,39 @@ impl Detector for FloodDetector {
         "flood"
     }
 
-    fn prefetch(&self, m: &PacketMeta) {
-        if let (Proto::Tcp, Some(src), Some(dst), Some((sport, dport))) = (m.proto, m.src, m.dst, m.ports) {
+    fn prefetch(&self, m: &PacketMeta, t: &Tuples) {
+        if let (Proto::Tcp, Some(_), Some(_), Some(_)) = (m.proto, m.src, m.dst, m.ports) {
             let f = m.tcp_flags;
             let key = if f.is_syn_only() {
-                step(tuple(6, src, sport, dst, dport), SYNACK_DUE, m.tcp_seq.wrapping_add(1))
+                step(t.own, SYNACK_DUE, m.tcp_seq.wrapping_add(1))
             } else if f.is_syn_ack() {
-                step(tuple(6, dst, dport, src, sport), SYNACK_DUE, m.tcp_ack)
+                step(t.back, SYNACK_DUE, m.tcp_ack)
             } else {
-                step(tuple(6, src, sport, dst, dport), ACK_DUE, m.tcp_ack)
+                step(t.own, ACK_DUE, m.tcp_ack)
             };
             self.half_open.prefetch(key);
         }
     }
 
-    fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
+    fn observe(&mut self, m: &PacketMeta, t: &Tuples, out: &mut Vec<Alert>) {
         let answer = matches!(m.proto, Proto::Icmp | Proto::Icmpv6) && self.answers_a_flood(m);
-        self.rate_packet(m, !answer, out);
+        self.rate_packet(m, t, !answer, out);
         let (Some(src), Some(dst)) = (m.src, m.dst) else { return };
         match m.proto {
             Proto::Tcp => {
-                let Some((sport, dport)) = m.ports else { return };
+                if m.ports.is_none() {
+                    return;
+                }
                 let flags = m.tcp_flags;
                 // A handshake completes only in order, each step acknowledging the last:
                 // SYN (seq x), SYN-ACK (ack x+1, seq y), ACK (ack y+1). A blind ACK after
                 // a spoofed SYN completes nothing.
-                let forward = tuple(6, src, sport, dst, dport);
+                let forward = t.own;
                 if flags.is_syn_only() {
                     self.half_open.insert(step(forward, SYNACK_DUE, m.tcp_seq.wrapping_add(1)));
                     self.victim_packet(m, Kind::Syn, (src, dst), out);
                 } else if flags.is_syn_ack() {
-                    let client = tuple(6, dst, dport, src, sport);
+                    let client = t.back;
                     let due = step(client, SYNACK_DUE, m.tcp_ack);
                     // Only the victim's own SYN-ACK (from the MAC its traffic goes to)
                     // moves a handshake on: a forged one cannot complete it.

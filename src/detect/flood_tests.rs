@@ -54,7 +54,7 @@ impl Run {
             self.detector.tick(m.ts, &mut self.out);
             self.next_tick = m.ts + S;
         }
-        self.detector.observe(&m, &mut self.out);
+        self.detector.observe(&m, &Tuples::of(&m), &mut self.out);
     }
 
     /// Kind, src, dst and port of every new incident.

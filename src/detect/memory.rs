@@ -15,8 +15,9 @@ pub fn hash_of(parts: impl Hash) -> u64 {
 }
 
 /// The hash of a directed transport tuple: `proto` from `src:sport` to `dst:dport`.
-/// IPv4 (the common case, once per packet) is packed into two words and mixed directly.
-#[inline]
+/// IPv4 (the common case, several times per packet) is packed into two words and mixed
+/// directly, in line; IPv6 goes through the general hash, out of line.
+#[inline(always)]
 pub fn tuple(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u64 {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
@@ -24,7 +25,36 @@ pub fn tuple(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u64
             let b = u64::from(sport) << 32 | u64::from(dport) << 16 | u64::from(proto);
             mix(a ^ mix(b ^ 0x9E37_79B9_7F4A_7C15))
         }
-        _ => hash_of((proto, src, sport, dst, dport)),
+        _ => tuple_slow(proto, src, sport, dst, dport),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn tuple_slow(proto: u8, src: IpAddr, sport: u16, dst: IpAddr, dport: u16) -> u64 {
+    hash_of((proto, src, sport, dst, dport))
+}
+
+/// A packet's transport tuple hashed both ways ([`tuple`] with its IP protocol number and
+/// ports, 0 for none), once for every detector: `own` from its source to its
+/// destination, `back` the reverse (the key of what answers it). Both 0 without
+/// addresses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tuples {
+    /// From the packet's source to its destination.
+    pub own: u64,
+    /// From its destination back to its source.
+    pub back: u64,
+}
+
+impl Tuples {
+    /// The tuples of packet `m`.
+    #[inline]
+    pub fn of(m: &crate::decode::PacketMeta) -> Self {
+        let (Some(src), Some(dst)) = (m.src, m.dst) else { return Tuples::default() };
+        let (sp, dp) = m.ports.unwrap_or((0, 0));
+        let p = m.ip_proto.unwrap_or(0);
+        Tuples { own: tuple(p, src, sp, dst, dp), back: tuple(p, dst, dp, src, sp) }
     }
 }
 

@@ -22,22 +22,26 @@ use crate::packet::Nanos;
 pub use alert::{Alert, AlertKind, AlertProto, AlertState, Severity};
 pub use book::{Book, IncidentKey};
 pub use evidence::{Evidence, Figures};
+pub use memory::Tuples;
 
 /// How many packets ahead of the one observed [`Detector::prefetch`] is called: enough
 /// cache misses in flight to hide memory latency, few enough to stay in cache.
 const PREFETCH_AHEAD: usize = 8;
+/// The packets whose [`Tuples`] are held: those from the one observed to the one prefetched.
+const TUPLES_HELD: usize = 16;
 
 /// One detector: fed every packet, and a clock tick in packet time.
 pub trait Detector: Send {
     /// Short name, for logs and evidence.
     fn name(&self) -> &'static str;
 
-    /// Looks at one packet; pushes any alert reports it produces onto `out`.
-    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>);
+    /// Looks at one packet (`tuples`: its [`Tuples::of`], hashed once for every
+    /// detector); pushes any alert reports it produces onto `out`.
+    fn observe(&mut self, meta: &PacketMeta, tuples: &Tuples, out: &mut Vec<Alert>);
 
     /// A packet a few places ahead of the next [`observe`](Self::observe): start loading
     /// the memory observing it will touch. A hint only, that must change nothing.
-    fn prefetch(&self, _meta: &PacketMeta) {}
+    fn prefetch(&self, _meta: &PacketMeta, _tuples: &Tuples) {}
 
     /// Packet time moved on to `now` (about once a second of packet time): close quiet
     /// incidents, emit rate-limited updates.
@@ -89,6 +93,11 @@ impl Detectors {
         if self.list.is_empty() {
             return out;
         }
+        // Each packet's tuples, hashed once (when it is prefetched) for every detector.
+        let mut held = [Tuples::default(); TUPLES_HELD];
+        for (n, meta) in batch.iter().enumerate().take(PREFETCH_AHEAD) {
+            held[n % TUPLES_HELD] = Tuples::of(meta);
+        }
         for (n, meta) in batch.iter().enumerate() {
             // The batch was written on another core: fetch the packets ahead of the ones
             // the detectors prefetch for, so that those hints do not wait for them.
@@ -96,10 +105,13 @@ impl Detectors {
                 crate::stats::table::prefetch_lines(further);
             }
             if let Some(ahead) = batch.get(n + PREFETCH_AHEAD) {
+                let tuples = Tuples::of(ahead);
+                held[(n + PREFETCH_AHEAD) % TUPLES_HELD] = tuples;
                 for d in &self.list {
-                    d.prefetch(ahead);
+                    d.prefetch(ahead, &tuples);
                 }
             }
+            let tuples = held[n % TUPLES_HELD];
             let t = self.clock.place(meta.ts);
             let placed;
             let meta = if t == meta.ts {
@@ -114,7 +126,7 @@ impl Detectors {
                 if meta.ts >= due {
                     self.list[i].tick(meta.ts, &mut out);
                 }
-                self.list[i].observe(meta, &mut out);
+                self.list[i].observe(meta, &tuples, &mut out);
                 if out.len() > before {
                     self.renumber(i, &mut out, before);
                 }

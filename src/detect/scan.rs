@@ -35,7 +35,7 @@ use std::net::IpAddr;
 use super::book::{Book, IncidentKey};
 use super::evidence::Technique;
 use super::memory::{Recent, address, hash_of, is_group_mac, is_unicast, tuple};
-use super::{Alert, AlertKind, AlertProto, Detector};
+use super::{Alert, AlertKind, AlertProto, Detector, Tuples};
 use crate::decode::{PacketMeta, Proto, TcpFlags};
 use crate::packet::{NANOS_PER_SEC, Nanos};
 use crate::stats::table::CappedTable;
@@ -96,6 +96,40 @@ enum Class {
     Icmp,
     Icmpv6,
     Arp,
+}
+
+/// A port tally's key: the scanner, its target and the class of its probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PortsKey(IpAddr, IpAddr, Class);
+
+/// A host tally's key: the sweeper, the class of its probes and their port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct HostsKey(IpAddr, Class, u16);
+
+/// Both keys are hashed as words for IPv4 (the common case, a lookup or two per failed
+/// probe): the derived hash of a tuple wrote each piece, an address's bytes one by one.
+/// Equal keys always take the same branch, so it agrees with `Eq`.
+impl Hash for PortsKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match (self.0, self.1) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
+                h.write_u8(self.2 as u8);
+            }
+            _ => (self.0, self.1, self.2).hash(h),
+        }
+    }
+}
+
+impl Hash for HostsKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match self.0 {
+            IpAddr::V4(a) => h.write_u64(u64::from(a.to_bits()) << 32 | u64::from(self.2) << 8 | self.1 as u64),
+            _ => (self.0, self.1, self.2).hash(h),
+        }
+    }
 }
 
 impl Class {
@@ -185,8 +219,8 @@ pub struct ScanDetector {
     /// How many addresses each MAC claimed in ARP.
     arp_macs: CappedTable<[u8; 6], Claims>,
     pending: VecDeque<Probe>,
-    ports: CappedTable<(IpAddr, IpAddr, Class), Tally<u16>>,
-    hosts: CappedTable<(IpAddr, Class, u16), Tally<IpAddr>>,
+    ports: CappedTable<PortsKey, Tally<u16>>,
+    hosts: CappedTable<HostsKey, Tally<IpAddr>>,
     /// Items held by all tallies together.
     budget: Budget,
     /// First failures of would-be tallies (see [`Singles`]).
@@ -260,7 +294,7 @@ impl ScanDetector {
     /// A probe already counted as failed got an answer after all: the answers contradict
     /// each other, which the tally counts.
     fn contradicted(&mut self, scanner: IpAddr, target: IpAddr, class: Class) {
-        if let Some(t) = self.ports.get_mut(&(scanner, target, class)) {
+        if let Some(t) = self.ports.get_mut(&PortsKey(scanner, target, class)) {
             t.forged += 1;
         }
     }
@@ -284,7 +318,7 @@ impl ScanDetector {
         let f = Failure { ts, forged: how.forged, veteran, technique: how.technique };
         if matches!(class, Class::Tcp | Class::Udp | Class::Ip) {
             // Only new ports move a scan on; retries and floods of known ones do not.
-            let key = (scanner, target, class);
+            let key = PortsKey(scanner, target, class);
             let (singles, budget) = (&mut self.port_singles, &mut self.budget);
             if let Some(tally) = count(&mut self.ports, singles, key, port, f, cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.ports_fast, cfg.ports_slow)
@@ -300,7 +334,7 @@ impl ScanDetector {
             }
         }
         if class != Class::Ip {
-            let key = (scanner, class, port);
+            let key = HostsKey(scanner, class, port);
             let (singles, budget) = (&mut self.host_singles, &mut self.budget);
             if let Some(tally) = count(&mut self.hosts, singles, key, target, f, cfg.fast_window, budget)
                 && let Some(crossed) = tally.check(cfg.hosts_fast, cfg.hosts_slow)
@@ -318,10 +352,16 @@ impl ScanDetector {
         }
     }
 
-    fn tcp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16), out: &mut Vec<Alert>) {
+    /// A TCP packet; `own` and `back` are its tuples ([`Tuples`]).
+    fn tcp(
+        &mut self,
+        m: &PacketMeta,
+        (src, dst): (IpAddr, IpAddr),
+        (sport, dport): (u16, u16),
+        &Tuples { own, back }: &Tuples,
+        out: &mut Vec<Alert>,
+    ) {
         let flags = m.tcp_flags;
-        let own = tuple(6, src, sport, dst, dport);
-        let back = tuple(6, dst, dport, src, sport);
         if flags.has(TcpFlags::RST) {
             // The answer to a probe the sensor saw `dst` send, if it acknowledges it.
             let Some(r) = self.probes.get_mut(back).filter(|r| r.ts <= m.ts && r.rst_matches(m)) else { return };
@@ -398,12 +438,12 @@ impl ScanDetector {
         }
     }
 
-    fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), (sport, dport): (u16, u16)) {
-        let own = tuple(17, src, sport, dst, dport);
+    /// A UDP datagram; `own` and `back` are its tuples ([`Tuples`]).
+    fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), dport: u16, t: &Tuples) {
+        let (own, back) = (t.own, t.back);
         if !self.seen.insert_new(own) {
             return; // not the first datagram of this conversation: nothing new to ask
         }
-        let back = tuple(17, dst, dport, src, sport);
         if let Some(r) = self.probes.get_mut(back).filter(|r| r.sent == Sent::Udp && r.ts <= m.ts) {
             // The first datagram back answers, if it comes from the target itself.
             if r.answer(self.idents.agrees(src, m)) {
@@ -511,7 +551,7 @@ impl Detector for ScanDetector {
         "scan"
     }
 
-    fn observe(&mut self, m: &PacketMeta, out: &mut Vec<Alert>) {
+    fn observe(&mut self, m: &PacketMeta, tuples: &Tuples, out: &mut Vec<Alert>) {
         if self.pending.front().is_some_and(|p| p.ts + self.cfg.probe_timeout <= m.ts) {
             self.expire(m.ts, out);
         }
@@ -533,16 +573,15 @@ impl Detector for ScanDetector {
             self.seen.insert(ip_sent(addrs.0, addrs.1, n));
         }
         match (m.proto, m.ports) {
-            (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, out),
-            (Proto::Udp, Some(ports)) => self.udp(m, addrs, ports),
+            (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, tuples, out),
+            (Proto::Udp, Some((_, dport))) => self.udp(m, addrs, dport, tuples),
             (Proto::Icmp | Proto::Icmpv6, _) => self.icmp(m, addrs, out),
             _ => {}
         }
     }
 
-    fn prefetch(&self, m: &PacketMeta) {
-        if let (Some(src), Some(dst), Some((sport, dport)), Some(p @ (6 | 17))) = (m.src, m.dst, m.ports, m.ip_proto) {
-            let (own, back) = (tuple(p, src, sport, dst, dport), tuple(p, dst, dport, src, sport));
+    fn prefetch(&self, m: &PacketMeta, &Tuples { own, back }: &Tuples) {
+        if let (Some(_), Some(_), Some(_), Some(p @ (6 | 17))) = (m.src, m.dst, m.ports, m.ip_proto) {
             self.seen.prefetch(own);
             self.seen.prefetch(back);
             if p == 17 || m.tcp_flags.0 & (TcpFlags::SYN | TcpFlags::RST) != 0 {

@@ -48,7 +48,7 @@ fn run_with(cfg: ScanConfig, packets: &[PacketMeta]) -> Vec<Alert> {
             d.tick(p.ts, &mut out);
             next_tick = p.ts + S;
         }
-        d.observe(p, &mut out);
+        d.observe(p, &Tuples::of(p), &mut out);
     }
     out
 }
@@ -279,8 +279,12 @@ fn spoofed_sources_stay_within_the_caps() {
     let mut out = Vec::new();
     for i in 0..50_000u32 {
         let src = Ipv4Addr::from(0x0b00_0000 + i * 7919).to_string();
-        d.observe(&tcp(Nanos::from(i) * 10_000, &src, 1024, T, 80, SYN), &mut out);
-        d.observe(&answer(Nanos::from(i) * 10_000 + 1, T, 80, &src, 1024, RST_ACK), &mut out);
+        for m in [
+            tcp(Nanos::from(i) * 10_000, &src, 1024, T, 80, SYN),
+            answer(Nanos::from(i) * 10_000 + 1, T, 80, &src, 1024, RST_ACK),
+        ] {
+            d.observe(&m, &Tuples::of(&m), &mut out);
+        }
     }
     assert!(out.is_empty(), "one port per source is no scan");
     assert!(d.ports.is_empty() && d.hosts.is_empty(), "one failure per source makes no tally");

@@ -21,7 +21,7 @@ impl Detector for BigPackets {
         "big_packets"
     }
 
-    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+    fn observe(&mut self, meta: &PacketMeta, _tuples: &Tuples, out: &mut Vec<Alert>) {
         if meta.wire_len <= 1000 {
             return;
         }
@@ -285,7 +285,7 @@ impl Detector for OddHosts {
         "odd_hosts"
     }
 
-    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+    fn observe(&mut self, meta: &PacketMeta, _tuples: &Tuples, out: &mut Vec<Alert>) {
         let Some(src) = meta.src.filter(|s| meta.ts >= self.from && self.hosts.remove(s)) else { return };
         let unusual = vec![evidence::UnusualFigure {
             feature: self.feature.into(),

@@ -354,7 +354,7 @@ impl Detector for OutlierDetector {
         "outlier"
     }
 
-    fn observe(&mut self, meta: &PacketMeta, out: &mut Vec<Alert>) {
+    fn observe(&mut self, meta: &PacketMeta, _tuples: &crate::detect::Tuples, out: &mut Vec<Alert>) {
         if self.learn_until.is_none() {
             self.learn_until = Some(meta.ts + self.cfg.learn);
             self.publish();
@@ -364,7 +364,7 @@ impl Detector for OutlierDetector {
         }
     }
 
-    fn prefetch(&self, meta: &PacketMeta) {
+    fn prefetch(&self, meta: &PacketMeta, _tuples: &crate::detect::Tuples) {
         self.features.prefetch(meta);
     }
 

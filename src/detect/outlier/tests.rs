@@ -70,7 +70,7 @@ fn run(packets: &mut [PacketMeta], cfg: OutlierConfig) -> (Vec<Alert>, OutlierVi
             d.tick(m.ts, &mut out);
             next_tick = m.ts + S;
         }
-        d.observe(m, &mut out);
+        d.observe(m, &crate::detect::Tuples::of(m), &mut out);
     }
     d.finish(packets.last().map_or(0, |m| m.ts), &mut out);
     let view = d.shared().lock().unwrap().clone();
@@ -244,7 +244,7 @@ fn a_given_model_scores_from_the_first_window() {
     assert_eq!(d.shared().lock().unwrap().status.learned_from, "", "published at the first packet");
     let mut out = Vec::new();
     for m in &packets {
-        d.observe(m, &mut out);
+        d.observe(m, &crate::detect::Tuples::of(m), &mut out);
     }
     assert!(out.iter().any(|a| a.src == Some(ip("10.0.0.3"))), "{out:#?}");
     let status = d.shared().lock().unwrap().status.clone();
