@@ -165,3 +165,31 @@ fn outputs_named_on_the_command_line_are_written_after_the_drop() {
     }
     assert!(std::fs::read_to_string(&alerts).unwrap().lines().count() > 5);
 }
+
+#[test]
+fn a_root_run_appends_to_the_alerts_an_earlier_root_run_wrote() {
+    if let Some(why) = unavailable(&[]) {
+        common::skip(&format!("privilege test: {why}"));
+        return;
+    }
+    // A directory the user the run becomes (nobody) can write: the first run gives it
+    // the file, and the second, started as root again, must still append to it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let alerts = dir.path().join("alerts.ndjson");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
+    let run = || {
+        as_plain_root(bin_path())
+            .args(["-r", demo.to_str().unwrap(), "--headless", "--no-outliers", "--no-progress"])
+            .args(["--alerts", alerts.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let once = std::fs::read_to_string(&alerts).unwrap().lines().count();
+    assert!(once > 5, "{once} reports");
+    let second = run();
+    assert!(second.status.success(), "second run: {}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(std::fs::read_to_string(&alerts).unwrap().lines().count(), 2 * once, "both runs kept");
+}

@@ -338,7 +338,11 @@ fn csv_streams(dir: &Path, plan: &Plan) -> anyhow::Result<[crate::sinks::csv::St
 /// whether this run created it.
 fn owned_stream(flag: &str, what: &str, path: &Path, plan: &Plan) -> anyhow::Result<(std::fs::File, bool)> {
     let shown = path.display();
-    let (file, created) = crate::files::open_stream(path).map_err(|e| match e {
+    let run_as = match plan {
+        Plan::Become(user) => Some(user.uid.as_raw()),
+        _ => None,
+    };
+    let (file, created) = crate::files::open_stream(path, run_as).map_err(|e| match e {
         crate::files::FileError::Io { path, reason } => anyhow::anyhow!("cannot write {what} to {path}: {reason}"),
         other => anyhow::anyhow!("{flag} {other}"),
     })?;

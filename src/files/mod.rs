@@ -89,8 +89,10 @@ fn io_err(path: &Path, e: &io::Error) -> FileError {
 /// Opens `path` for a stream of records (NDJSON alerts): created 0600 when absent,
 /// appended to when it is a regular file of ours with one link; a FIFO or a character
 /// device (`/dev/null`, a terminal) is written as it is. Refuses a symlink at `path`, a
-/// hard-linked file and another user's file. Also says whether this call created it.
-pub fn open_stream(path: &Path) -> Result<(File, bool), FileError> {
+/// hard-linked file and another user's file: ours are those of the user we run as and,
+/// for a run about to drop root, those of `run_as`, the user it becomes (an earlier run's
+/// file, given to that user). Also says whether this call created it.
+pub fn open_stream(path: &Path, run_as: Option<u32>) -> Result<(File, bool), FileError> {
     let create = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -120,7 +122,7 @@ pub fn open_stream(path: &Path) -> Result<(File, bool), FileError> {
     if meta.nlink() > 1 {
         return unsafe_file("it has other hard links");
     }
-    if meta.uid() != nix::unistd::geteuid().as_raw() {
+    if meta.uid() != nix::unistd::geteuid().as_raw() && Some(meta.uid()) != run_as {
         return unsafe_file("it belongs to another user");
     }
     clear_nonblock(&file);

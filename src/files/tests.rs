@@ -12,11 +12,11 @@ fn mode(p: &Path) -> u32 {
 fn streams_are_created_private_and_appended_never_truncated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alerts.ndjson");
-    open_stream(&path).unwrap().0.write_all(b"one\n").unwrap();
+    open_stream(&path, None).unwrap().0.write_all(b"one\n").unwrap();
     assert_eq!(mode(&path), 0o600);
-    open_stream(&path).unwrap().0.write_all(b"two\n").unwrap();
+    open_stream(&path, None).unwrap().0.write_all(b"two\n").unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
-    open_stream(Path::new("/dev/null")).unwrap().0.write_all(b"x").unwrap();
+    open_stream(Path::new("/dev/null"), None).unwrap().0.write_all(b"x").unwrap();
 }
 
 #[test]
@@ -26,12 +26,12 @@ fn a_planted_symlink_or_hard_link_is_refused() {
     std::fs::write(&victim, "keep").unwrap();
     let link = dir.path().join("alerts");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
-    assert!(matches!(open_stream(&link), Err(FileError::Symlink(_))), "{:?}", open_stream(&link));
+    assert!(matches!(open_stream(&link, None), Err(FileError::Symlink(_))), "{:?}", open_stream(&link, None));
     let model = OutFile::open(&link).unwrap();
     assert!(matches!(model.replace(b"model"), Err(FileError::Symlink(_))));
     let hard = dir.path().join("hard");
     std::fs::hard_link(&victim, &hard).unwrap();
-    assert!(matches!(open_stream(&hard), Err(FileError::Unsafe { .. })));
+    assert!(matches!(open_stream(&hard, None), Err(FileError::Unsafe { .. })));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
 

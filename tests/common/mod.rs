@@ -158,9 +158,10 @@ pub fn lab_bin() -> &'static str {
     env!("CARGO_BIN_EXE_ntop-lab")
 }
 
-/// The `ntop-rs` binary's path.
+/// The `ntop-rs` binary's path (or `NTOP_RS_BIN`, as [`bin`]).
 pub fn bin_path() -> &'static str {
-    env!("CARGO_BIN_EXE_ntop-rs")
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| std::env::var("NTOP_RS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ntop-rs").to_string()))
 }
 
 /// The JSON block of an HTML report page (`--report`).
