@@ -227,8 +227,9 @@ pub struct CappedTable<K, V> {
     /// every touch ([`track_ages`](Self::track_ages)): eviction then reads 8 dense bytes
     /// a slot instead of a cache line of the slab.
     ages: Option<Vec<Nanos>>,
-    /// Eviction's (age, slot) list, kept between sweeps so that each sweep reuses it.
-    order: Vec<(Nanos, u32)>,
+    /// Eviction's scratch (a copy of the ages, the slots chosen), kept between sweeps so
+    /// that each sweep reuses it.
+    sweep: (Vec<Nanos>, Vec<u32>),
     cap: usize,
     evicted: u64,
     /// Evicted entries, kept for the owner to take when it asked for them
@@ -252,7 +253,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             slots: Vec::new(),
             hashes: Vec::new(),
             ages: None,
-            order: Vec::new(),
+            sweep: (Vec::new(), Vec::new()),
             cap,
             evicted: 0,
             kept: None,
@@ -519,45 +520,57 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     #[inline(never)]
     fn evict_oldest(&mut self) {
         let target = (self.slots.len() / 8).max(1);
-        // (age, slot): ages compare without touching the slab; keys only break ties.
-        let mut order = std::mem::take(&mut self.order);
+        let (mut scratch, mut order) = std::mem::take(&mut self.sweep);
+        scratch.clear();
         order.clear();
         match &self.ages {
             Some(ages) => {
                 debug_assert!(ages.iter().zip(&self.slots).all(|(&a, (_, v))| a == v.last_seen()), "an age went stale");
-                order.extend(ages.iter().enumerate().map(|(i, &age)| (age, i as u32)));
+                scratch.extend_from_slice(ages);
             }
-            None => order.extend(self.slots.iter().enumerate().map(|(i, (_, v))| (v.last_seen(), i as u32))),
+            None => scratch.extend(self.slots.iter().map(|(_, v)| v.last_seen())),
         }
-        // By age alone first, which never reads the slab: the target-th oldest age is the
-        // boundary. Every entry older goes; of those exactly as old (many, under a
-        // flood of one-packet keys in the same microsecond), the lowest keys fill the
-        // rest, and only they are compared by key.
-        order.select_nth_unstable_by_key(target - 1, |&(age, _)| age);
-        let boundary = order[target - 1].0;
-        order.retain(|&(age, _)| age <= boundary);
-        let mut older = 0;
-        for j in 0..order.len() {
-            if order[j].0 < boundary {
-                order.swap(older, j);
-                older += 1;
+        // The target-th oldest age is the boundary: a selection over bare ages, which
+        // never reads the slab. Every entry older goes; of those exactly as old (many,
+        // under a flood of one-packet keys in the same microsecond), the lowest keys fill
+        // the rest, and only they are compared by key.
+        let boundary = *scratch.select_nth_unstable(target - 1).1;
+        let ages: &[Nanos] = self.ages.as_deref().unwrap_or(&[]);
+        let age = |i: usize| ages.get(i).copied().unwrap_or_else(|| self.slots[i].1.last_seen());
+        // One pass in slot order: the older ones are listed in order as they come.
+        let mut ties = Vec::new();
+        for i in 0..self.slots.len() {
+            let a = age(i);
+            if a < boundary {
+                order.push(i as u32);
+            } else if a == boundary {
+                ties.push(i as u32);
             }
         }
-        let need = target - older;
-        let ties = &mut order[older..];
+        let need = target - order.len();
         if ties.len() > need {
             let slots = &self.slots;
-            ties.select_nth_unstable_by(need - 1, |a, b| slots[a.1 as usize].0.cmp(&slots[b.1 as usize].0));
+            ties.select_nth_unstable_by(need - 1, |a, b| slots[*a as usize].0.cmp(&slots[*b as usize].0));
+            ties.truncate(need);
+            ties.sort_unstable();
         }
-        order.truncate(target);
-        // Highest slot first, so that moving the last entry into a hole never moves one
-        // that is still to be removed.
-        order.sort_unstable_by_key(|&(_, slot)| std::cmp::Reverse(slot));
+        // Both lists ascend by slot: merged, highest first, so that moving the last entry
+        // into a hole never moves one that is still to be removed.
+        if !ties.is_empty() {
+            let older = std::mem::take(&mut order);
+            let (mut a, mut b) = (older.iter().rev().peekable(), ties.iter().rev().peekable());
+            while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+                order.push(if x > y { a.next() } else { b.next() }.copied().unwrap_or_default());
+            }
+            order.extend(a.chain(b));
+        } else {
+            order.reverse();
+        }
         const AHEAD: usize = 8;
         let len = self.slots.len();
         for k in 0..order.len() {
             // The index buckets of a removal a few steps on: its own and the last slot's then.
-            if let Some(&(_, next)) = order.get(k + AHEAD) {
+            if let Some(&next) = order.get(k + AHEAD) {
                 self.index.prefetch(self.hashes[next as usize]);
                 // The hole the last entry will fill (a large value spans two lines).
                 let hole = &self.slots[next as usize];
@@ -567,7 +580,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             if let Some(&h) = (len - 1).checked_sub(k + AHEAD).and_then(|last| self.hashes.get(last)) {
                 self.index.prefetch(h);
             }
-            let i = order[k].1 as usize;
+            let i = order[k] as usize;
             if self.kept.is_none() {
                 self.discard_slot(i);
             } else {
@@ -577,7 +590,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
                 }
             }
         }
-        self.order = order;
+        self.sweep = (scratch, order);
         self.evicted += target as u64;
     }
 }
