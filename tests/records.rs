@@ -580,6 +580,8 @@ fn an_export_that_cannot_be_written_fails_the_run_and_counts_what_it_lost() {
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err.lines().last().unwrap_or_default();
     assert!(last.starts_with("ntop-rs: error: a sink failed: ecs ("), "{err}");
+    // Said once: the last line, not also a warning before it.
+    assert_eq!(err.lines().filter(|l| l.contains("ecs")).count(), 1, "{err}");
     // The summary is still printed, and says how much the sink did not write.
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the summary is printed");
     let lost = summary["sinks"]["ecs"]["dropped"].as_u64().unwrap();

@@ -203,14 +203,18 @@ fn clamped_warning(stats: &Stats, warnings: &mut Vec<String>) {
     }
 }
 
+/// Whether a sink's error fails the run: a reader that went away (`| head`) is how a
+/// pipe ends, not a failure.
+fn fails_the_run(error: &str) -> bool {
+    error != crate::files::io_reason(&std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+}
+
 /// A run whose sinks failed (a full disk, a broken pipe) fails too, after the summary:
 /// one line naming each, with what it did not write.
 fn sinks_failed(done: &[crate::pipeline::SinkStatus]) -> anyhow::Result<()> {
-    // A reader that went away (`| head`) is how a pipe ends, not a failure.
-    let gone = crate::files::io_reason(&std::io::Error::from(std::io::ErrorKind::BrokenPipe));
     let failed: Vec<String> = done
         .iter()
-        .filter(|s| s.error.as_ref().is_some_and(|e| *e != gone))
+        .filter(|s| s.error.as_deref().is_some_and(fails_the_run))
         .map(|s| format!("{} ({}; {} items not written)", s.name, s.error.as_deref().unwrap_or(""), s.dropped))
         .collect();
     if failed.is_empty() {
@@ -405,7 +409,14 @@ fn run_info(
             } else {
                 format!("{} sink failed", s.name)
             };
-            warn(&mut warnings, format!("{what}: {e}"));
+            // A failure that fails the run is said once, by the run's last line; the
+            // summary's warnings still list it.
+            let line = format!("{what}: {e}");
+            if fails_the_run(e) {
+                warnings.push(line);
+            } else {
+                warn(&mut warnings, line);
+            }
         }
         if s.dropped > 0 && s.error.is_none() {
             warn(&mut warnings, format!("{} sink fell behind: {} messages dropped", s.name, s.dropped));
