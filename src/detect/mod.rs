@@ -29,6 +29,7 @@ pub use memory::Tuples;
 const PREFETCH_AHEAD: usize = 8;
 /// The packets whose [`Tuples`] are held: those from the one observed to the one prefetched.
 const TUPLES_HELD: usize = 16;
+const _: () = assert!(TUPLES_HELD > PREFETCH_AHEAD, "the tuples of every packet between are held");
 
 /// One detector: fed every packet, and a clock tick in packet time.
 pub trait Detector: Send {
