@@ -333,7 +333,7 @@ impl Detector for FloodDetector {
     }
 
     fn prefetch(&self, m: &PacketMeta, t: &Tuples) {
-        if let (Proto::Tcp, Some(_), Some(_), Some(_)) = (m.proto, m.src, m.dst, m.ports) {
+        if m.proto == Proto::Tcp && m.src.is_some() && m.dst.is_some() && m.ports.is_some() {
             let f = m.tcp_flags;
             let key = if f.is_syn_only() {
                 step(t.own, SYNACK_DUE, m.tcp_seq.wrapping_add(1))

@@ -439,8 +439,7 @@ impl ScanDetector {
     }
 
     /// A UDP datagram; `own` and `back` are its tuples ([`Tuples`]).
-    fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), dport: u16, t: &Tuples) {
-        let (own, back) = (t.own, t.back);
+    fn udp(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), dport: u16, &Tuples { own, back }: &Tuples) {
         if !self.seen.insert_new(own) {
             return; // not the first datagram of this conversation: nothing new to ask
         }
@@ -581,7 +580,7 @@ impl Detector for ScanDetector {
     }
 
     fn prefetch(&self, m: &PacketMeta, &Tuples { own, back }: &Tuples) {
-        if let (Some(_), Some(_), Some(_), Some(p @ (6 | 17))) = (m.src, m.dst, m.ports, m.ip_proto) {
+        if let (true, Some(p @ (6 | 17))) = (m.src.is_some() && m.dst.is_some() && m.ports.is_some(), m.ip_proto) {
             self.seen.prefetch(own);
             self.seen.prefetch(back);
             if p == 17 || m.tcp_flags.0 & (TcpFlags::SYN | TcpFlags::RST) != 0 {

@@ -227,9 +227,9 @@ pub struct CappedTable<K, V> {
     /// every touch ([`track_ages`](Self::track_ages)): eviction then reads 8 dense bytes
     /// a slot instead of a cache line of the slab.
     ages: Option<Vec<Nanos>>,
-    /// Eviction's scratch (a copy of the ages, the slots chosen), kept between sweeps so
-    /// that each sweep reuses it.
-    sweep: (Vec<Nanos>, Vec<u32>),
+    /// Eviction's scratch (a copy of the ages, the slots as old as the boundary, the slots
+    /// chosen), kept between sweeps so that each sweep reuses it.
+    sweep: (Vec<Nanos>, Vec<u32>, Vec<u32>),
     cap: usize,
     evicted: u64,
     /// Evicted entries, kept for the owner to take when it asked for them
@@ -253,7 +253,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
             slots: Vec::new(),
             hashes: Vec::new(),
             ages: None,
-            sweep: (Vec::new(), Vec::new()),
+            sweep: (Vec::new(), Vec::new(), Vec::new()),
             cap,
             evicted: 0,
             kept: None,
@@ -520,8 +520,9 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
     #[inline(never)]
     fn evict_oldest(&mut self) {
         let target = (self.slots.len() / 8).max(1);
-        let (mut scratch, mut order) = std::mem::take(&mut self.sweep);
+        let (mut scratch, mut ties, mut order) = std::mem::take(&mut self.sweep);
         scratch.clear();
+        ties.clear();
         order.clear();
         match &self.ages {
             Some(ages) => {
@@ -537,34 +538,30 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
         let boundary = *scratch.select_nth_unstable(target - 1).1;
         let ages: &[Nanos] = self.ages.as_deref().unwrap_or(&[]);
         let age = |i: usize| ages.get(i).copied().unwrap_or_else(|| self.slots[i].1.last_seen());
-        // One pass in slot order: the older ones are listed in order as they come.
-        let mut ties = Vec::new();
+        // A pass in slot order counts the older ones and lists those exactly as old.
+        let mut older = 0;
         for i in 0..self.slots.len() {
             let a = age(i);
-            if a < boundary {
-                order.push(i as u32);
-            } else if a == boundary {
+            older += usize::from(a < boundary);
+            if a == boundary {
                 ties.push(i as u32);
             }
         }
-        let need = target - order.len();
+        let need = target - older;
         if ties.len() > need {
             let slots = &self.slots;
             ties.select_nth_unstable_by(need - 1, |a, b| slots[*a as usize].0.cmp(&slots[*b as usize].0));
             ties.truncate(need);
             ties.sort_unstable();
         }
-        // Both lists ascend by slot: merged, highest first, so that moving the last entry
-        // into a hole never moves one that is still to be removed.
-        if !ties.is_empty() {
-            let older = std::mem::take(&mut order);
-            let (mut a, mut b) = (older.iter().rev().peekable(), ties.iter().rev().peekable());
-            while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
-                order.push(if x > y { a.next() } else { b.next() }.copied().unwrap_or_default());
+        // A second pass, highest slot first (so that moving the last entry into a hole
+        // never moves one that is still to be removed), lists what goes.
+        let mut chosen = ties.iter().rev().peekable();
+        for i in (0..self.slots.len()).rev() {
+            let a = age(i);
+            if a < boundary || (a == boundary && chosen.next_if_eq(&&(i as u32)).is_some()) {
+                order.push(i as u32);
             }
-            order.extend(a.chain(b));
-        } else {
-            order.reverse();
         }
         const AHEAD: usize = 8;
         let len = self.slots.len();
@@ -590,7 +587,7 @@ impl<K: Hash + Eq + Ord + Copy, V: LastSeen> CappedTable<K, V> {
                 }
             }
         }
-        self.sweep = (scratch, order);
+        self.sweep = (scratch, ties, order);
         self.evicted += target as u64;
     }
 }
