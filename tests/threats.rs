@@ -542,3 +542,26 @@ fn announcements_sent_to_one_mac_do_not_hide_an_arp_sweep() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
 }
+
+/// The `i`th address of the lab LAN from .100 on (nobody has them).
+fn swept(i: u8) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(10, 77, 0, 100 + i)
+}
+
+#[test]
+fn a_sweeper_answering_its_own_who_has_is_still_a_sweep() {
+    let scanner = Host::lan(66);
+    let mut f = Forge::default();
+    for i in 0..40u8 {
+        // It asks, then "answers" for the address itself, from its own MAC (to itself,
+        // or to everybody): nobody else ever speaks for these addresses.
+        let t = T0 + u64::from(i) * 10 * MS;
+        f.arp(t, 1, scanner, scanner.ip, swept(i));
+        let to = if i % 2 == 0 { scanner.mac } else { [0xff; 6] };
+        f.arp_to(t + MS / 10, to, 2, scanner, swept(i), scanner.ip);
+    }
+    f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
+}

@@ -512,7 +512,16 @@ impl ScanDetector {
         // MAC tells the LAN nothing, and must not tie the address to this MAC (that would
         // make a sweep of the announced addresses a host asking for its own).
         let quiet_announcement = arp.sender == arp.target && !is_group_mac(m.dst_mac);
-        let own_answer = arp.sender.is_unspecified() || (!quiet_announcement && self.idents.agrees(sender, m));
+        // A reply from the MAC of the host it is addressed to: the asker speaking for the
+        // address it asked about. It tells nothing of that address, and must not tie it to
+        // the asker's MAC (that would make the asker's question one about its own address,
+        // and a sweep answered by the sweeper itself no sweep).
+        let self_answer = arp.op == 2
+            && arp.sender != arp.target
+            && m.src_mac != [0; 6]
+            && self.idents.mac_of(target) == Some(m.src_mac);
+        let own_answer =
+            arp.sender.is_unspecified() || (!quiet_announcement && !self_answer && self.idents.agrees(sender, m));
         match arp.op {
             1 if !arp.sender.is_unspecified() && arp.sender != arp.target && !self.own_address(sender, target) => {
                 let id = hash_of((b'q', sender, target));
