@@ -88,7 +88,7 @@ impl Involved {
 mod tests {
     use super::*;
     use crate::packet::NANOS_PER_SEC as S;
-    use crate::records::{EndReason, FlowRecord};
+    use crate::records::FlowRecord;
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::from([10, 0, 0, n])
@@ -99,31 +99,7 @@ mod tests {
     }
 
     fn record(orig: u8, resp: u8, start: Nanos, end: Nanos) -> FlowRecord {
-        FlowRecord {
-            start,
-            end,
-            duration: 0.0,
-            proto: "tcp",
-            ip_proto: 6,
-            orig: ip(orig),
-            orig_port: Some(1),
-            resp: ip(resp),
-            resp_port: Some(2),
-            initiator_known: true,
-            orig_packets: 1,
-            orig_bytes: 60,
-            orig_payload_bytes: 0,
-            resp_packets: 0,
-            resp_bytes: 0,
-            resp_payload_bytes: 0,
-            conn_state: "S0",
-            history: "S".into(),
-            community_id: None,
-            icmp: None,
-            vlan: None,
-            end_reason: EndReason::Idle,
-            alerts: Vec::new(),
-        }
+        FlowRecord::sample(ip(orig), ip(resp), start, end)
     }
 
     #[test]

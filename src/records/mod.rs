@@ -158,6 +158,37 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A one-packet TCP `S0` record from `orig`:1 to `resp`:2 over `start..=end`, ended
+    /// idle, for tests elsewhere to build on.
+    #[cfg(test)]
+    pub fn sample(orig: IpAddr, resp: IpAddr, start: Nanos, end: Nanos) -> FlowRecord {
+        FlowRecord {
+            start,
+            end,
+            duration: 0.0,
+            proto: "tcp",
+            ip_proto: 6,
+            orig,
+            orig_port: Some(1),
+            resp,
+            resp_port: Some(2),
+            initiator_known: true,
+            orig_packets: 1,
+            orig_bytes: 60,
+            orig_payload_bytes: 0,
+            resp_packets: 0,
+            resp_bytes: 0,
+            resp_payload_bytes: 0,
+            conn_state: "S0",
+            history: "S".into(),
+            community_id: None,
+            icmp: None,
+            vlan: None,
+            end_reason: EndReason::Idle,
+            alerts: Vec::new(),
+        }
+    }
+
     /// Computes `community_id`.
     pub fn fill_community_id(&mut self) {
         self.community_id =

@@ -219,13 +219,17 @@ impl Db {
 
     /// Notes packet time `ts`; under `--db-retain`, deletes what is older than the
     /// retention before the newest packet time, once an hour of packet time. The newest
-    /// time is the detection clock's (one packet dated decades ahead, then normal ones,
-    /// does not move it), and never later than the wall clock: a capture is not from the
-    /// future, and a hostile timestamp must not empty the database.
+    /// time is the packet time the detection clock stands at (one packet dated decades
+    /// ahead, then normal ones, does not move it; disorder it stepped back over does not
+    /// add up), and never later than the wall clock: a capture is not from the future,
+    /// and a hostile timestamp must not empty the database. Fed by minutes and alerts,
+    /// which come in packet order.
     fn advance(&mut self, ts: Nanos) -> Result<(), String> {
         self.clock.place(ts);
         let Some(retain) = self.retain else { return Ok(()) };
-        let newest = self.clock.now().unwrap_or(ts);
+        // The clock's own time runs ahead of packet time by the disorder it stepped back
+        // over; retention takes the packet time it stands for.
+        let newest = self.clock.now().map_or(ts, |now| self.clock.to_real(now));
         if self.next_retain.is_some_and(|next| newest < next) {
             return Ok(());
         }
@@ -338,9 +342,9 @@ impl Sink for Db {
             .map_err(sql)?;
         }
         drop(st);
-        if let Some(end) = records.iter().map(|r| r.end).max() {
-            self.advance(end)?;
-        }
+        // Records do not move the retention clock: the tracker's idle sweeps end flows
+        // minutes after their last packet, so their ends run backward (the minutes,
+        // which come in packet order, move it).
         self.maybe_commit()
     }
 
@@ -434,6 +438,44 @@ mod tests {
         drop(conn);
         let e = open(&path, "test", None, None).unwrap_err();
         assert!(e.contains("newer ntop-rs (schema 99"), "{e}");
+    }
+
+    #[test]
+    fn flows_ended_idle_minutes_ago_do_not_make_db_retain_delete_early() {
+        // A day's retention, 18 hours of packet time in 2020. Every 5 minutes the
+        // flow that was just active ends, then the tracker's idle sweep ends flows
+        // whose last packet was almost 5 minutes earlier, eight batches of them.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.sqlite");
+        let mut db = open(&path, "test", None, Some(1)).unwrap();
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0: Nanos = 1_600_000_000 * NANOS_PER_SEC;
+        let old = t0 - 2 * 86_400 * NANOS_PER_SEC;
+        db.flows(&[FlowRecord::sample(a, b, old, old), FlowRecord::sample(a, b, t0, t0)]).unwrap();
+        let min = 60 * NANOS_PER_SEC;
+        for k in 1..=18 * 12 {
+            let now = t0 + k * 5 * min;
+            let minute = Minute {
+                start: now,
+                protocols: Default::default(),
+                hosts: Vec::new(),
+                hosts_left_out: 0,
+                tracked: (0, 0),
+            };
+            db.minute(&minute).unwrap();
+            db.flows(&[FlowRecord::sample(a, b, now, now)]).unwrap();
+            for _ in 0..8 {
+                let end = now - 290 * NANOS_PER_SEC;
+                db.flows(&[FlowRecord::sample(a, b, end, end)]).unwrap();
+            }
+        }
+        db.commit().unwrap();
+        let first: i64 =
+            db.conn.query_row("SELECT count(*) FROM flows WHERE start = ?1", [epoch_secs(t0)], |r| r.get(0)).unwrap();
+        assert_eq!(first, 1, "a flow 18 hours old is kept for a day");
+        let older: i64 =
+            db.conn.query_row("SELECT count(*) FROM flows WHERE start < ?1", [epoch_secs(t0)], |r| r.get(0)).unwrap();
+        assert_eq!(older, 0, "one two days old went");
     }
 
     #[test]
