@@ -565,3 +565,95 @@ fn a_sweeper_answering_its_own_who_has_is_still_a_sweep() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
 }
+
+/// Address `fd00:77::n` and the MAC of lab host `n`.
+fn v6(n: u16) -> (std::net::Ipv6Addr, [u8; 6]) {
+    (format!("fd00:77::{n:x}").parse().unwrap(), [2, 0, 0, 0, (n >> 8) as u8, n as u8])
+}
+
+/// Its link-local address.
+fn link_local(n: u16) -> std::net::Ipv6Addr {
+    format!("fe80::{n:x}").parse().unwrap()
+}
+
+/// The solicited-node group of `ip` and its MAC (RFC 4291 §2.7.1).
+fn solicited(ip: std::net::Ipv6Addr) -> (std::net::Ipv6Addr, [u8; 6]) {
+    let o = ip.octets();
+    let group = std::net::Ipv6Addr::from([
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    ]);
+    (group, [0x33, 0x33, 0xff, o[13], o[14], o[15]])
+}
+
+/// `asker` solicits `target` (sent to its solicited-node group).
+fn solicit(f: &mut Forge, ns: u64, asker: u16, target: std::net::Ipv6Addr) {
+    let (ip, mac) = v6(asker);
+    let (group, group_mac) = solicited(target);
+    f.nd(ns, 135, mac, ip, group_mac, group, target);
+}
+
+#[test]
+fn an_ipv6_neighbor_solicitation_sweep_is_a_host_sweep_even_answered_by_the_sweeper() {
+    let mut f = Forge::default();
+    let (scanner, scanner_mac) = v6(0x66);
+    for i in 0..40u16 {
+        let t = T0 + u64::from(i) * 10 * MS;
+        let (target, _) = v6(0x100 + i);
+        solicit(&mut f, t, 0x66, target);
+        // The sweeper "advertises" the address itself, back to itself.
+        f.nd(t + MS / 10, 136, scanner_mac, link_local(0x66), scanner_mac, scanner, target);
+    }
+    f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("fd00:77::66")));
+}
+
+#[test]
+fn ipv6_hosts_resolving_checking_and_claiming_their_neighbors_raise_nothing() {
+    let mut f = Forge::default();
+    let mut t = T0;
+    for host in 1..=40u16 {
+        let (ip, mac) = v6(host);
+        // Duplicate address detection (from ::, nobody answers), then an unsolicited
+        // advertisement to all nodes.
+        let (group, group_mac) = solicited(ip);
+        f.nd(t, 135, mac, std::net::Ipv6Addr::UNSPECIFIED, group_mac, group, ip);
+        f.nd(t + MS, 136, mac, link_local(host), [0x33, 0x33, 0, 0, 0, 1], "ff02::1".parse().unwrap(), ip);
+        t += 5 * MS;
+    }
+    for host in 1..=40u16 {
+        let (ip, mac) = v6(host);
+        // Each resolves fifteen others (answered from their link-local addresses), then
+        // checks one of them again by unicast (answered).
+        for k in 1..=15u16 {
+            let peer = (host + k * 7) % 40 + 1;
+            let (peer_ip, peer_mac) = v6(peer);
+            solicit(&mut f, t, host, peer_ip);
+            f.nd(t + MS / 5, 136, peer_mac, link_local(peer), mac, ip, peer_ip);
+            t += MS;
+        }
+        let (peer_ip, peer_mac) = v6(host % 40 + 1);
+        f.nd(t, 135, mac, ip, peer_mac, peer_ip, peer_ip);
+        f.nd(t + MS / 5, 136, peer_mac, link_local(host % 40 + 1), mac, ip, peer_ip);
+        t += MS;
+    }
+    // A multi-homed host claims 30 more addresses and checks each from its first.
+    let (server_ip, server_mac) = v6(5);
+    for i in 0..30u16 {
+        let (extra, _) = v6(0x500 + i);
+        f.nd(t, 136, server_mac, link_local(5), [0x33, 0x33, 0, 0, 0, 1], "ff02::1".parse().unwrap(), extra);
+        let (group, group_mac) = solicited(extra);
+        f.nd(t + MS, 135, server_mac, server_ip, group_mac, group, extra);
+        t += 2 * MS;
+    }
+    f.arp(t + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    assert_eq!(news(&alerts(f)), []);
+}

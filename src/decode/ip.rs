@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use etherparse::LaxIpSlice;
 
 use super::link::L3Kind;
-use super::{Fragment, PacketMeta, Proto, Quoted, TcpFlags};
+use super::{About, Fragment, PacketMeta, Proto, Quoted, TcpFlags};
 
 const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
@@ -175,7 +175,10 @@ fn transport(data: &[u8], meta: &mut PacketMeta, quotes: bool) {
             meta.icmp = Some((p[0], p[1]));
             let is_error = if n == 1 { icmpv4_quotes(p[0]) } else { icmpv6_quotes(p[0]) };
             if quotes && is_error && p.len() > 8 {
-                meta.quoted = quoted(&p[8..], meta);
+                meta.about = quoted(&p[8..], meta).map(About::Quote);
+            } else if n == 58 && matches!(p[0], 135 | 136) && p[1] == 0 && p.len() >= 24 {
+                let target: [u8; 16] = p[8..24].try_into().expect("16 bytes");
+                meta.about = Some(About::Neighbor(target.into()));
             }
         }
         _ => {}

@@ -188,6 +188,16 @@ pub struct Quoted {
     pub sport: Option<u16>,
 }
 
+/// What an ICMP/ICMPv6 message is about (one field for both: no message is both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum About {
+    /// An error (unreachable, time exceeded, ...) and the packet it quotes.
+    Quote(Quoted),
+    /// An ICMPv6 neighbor solicitation (135) or advertisement (136), IPv6's ARP, and
+    /// its target address.
+    Neighbor(std::net::Ipv6Addr),
+}
+
 /// Everything the engine keeps of one packet. Small and `Copy`, so it travels through
 /// rings and channels by value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,13 +244,30 @@ pub struct PacketMeta {
     pub fragment: Fragment,
     /// ARP details.
     pub arp: Option<ArpMeta>,
-    /// For ICMP/ICMPv6 errors (unreachable, time exceeded, ...): the packet they quote.
-    pub quoted: Option<Quoted>,
+    /// What an ICMP/ICMPv6 message is about: the packet an error quotes, or the address
+    /// a neighbor solicitation or advertisement asks or answers for.
+    pub about: Option<About>,
     /// Headers that make no sense, or a frame that ends inside one.
     pub malformed: bool,
 }
 
 impl PacketMeta {
+    /// The packet an ICMP/ICMPv6 error quotes.
+    pub fn quoted(&self) -> Option<Quoted> {
+        match self.about {
+            Some(About::Quote(q)) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// The target address of a neighbor solicitation or advertisement.
+    pub fn nd_target(&self) -> Option<std::net::Ipv6Addr> {
+        match self.about {
+            Some(About::Neighbor(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     /// A packet we know nothing about yet beyond its frame.
     pub fn blank(frame: &Frame<'_>) -> Self {
         PacketMeta {
@@ -264,7 +291,7 @@ impl PacketMeta {
             vlan: None,
             fragment: Fragment::No,
             arp: None,
-            quoted: None,
+            about: None,
             malformed: false,
         }
     }

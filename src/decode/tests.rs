@@ -282,16 +282,16 @@ fn icmp_errors_quote_the_probe() {
     outer[16..20].copy_from_slice(&V4_A);
     let m = meta(LinkType::IPV4, &outer);
     assert_eq!(m.icmp, Some((3, 3)));
-    let q = m.quoted.expect("quoted probe");
+    let q = m.quoted().expect("quoted probe");
     assert_eq!((q.dst, q.ip_proto, q.dport), (ip("10.0.0.2").unwrap(), 17, Some(161)));
     // An IP-protocol probe (protocol 99) quoted in a protocol unreachable.
     let mut icmp = vec![3, 2, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&ipv4(99, 0, &[])[..20]);
     let m = meta(LinkType::IPV4, &ipv4(1, 0, &icmp));
-    assert_eq!(m.quoted.map(|q| (q.ip_proto, q.dport)), Some((99, None)));
+    assert_eq!(m.quoted().map(|q| (q.ip_proto, q.dport)), Some((99, None)));
     // An echo reply quotes nothing.
     let m = meta(LinkType::IPV4, &ipv4(1, 0, &[0, 0, 0, 0, 0, 1, 0, 1, 0x45, 0, 0, 28]));
-    assert_eq!(m.quoted, None);
+    assert_eq!(m.quoted(), None);
 }
 
 #[test]
@@ -301,7 +301,7 @@ fn icmpv6_unreachable_quotes_the_probe() {
     let mut icmp = vec![1, 4, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&probe);
     let m = meta(LinkType::RAW, &ipv6(58, &icmp));
-    let q = m.quoted.expect("quoted probe");
+    let q = m.quoted().expect("quoted probe");
     assert_eq!((q.dst, q.ip_proto, q.dport), (ip("2001:db8::2").unwrap(), 6, Some(22)));
 }
 
@@ -334,4 +334,28 @@ fn a_tcp_header_under_20_bytes_is_malformed() {
     let m = meta(LinkType::ETHERNET, &tcp);
     assert!(m.malformed);
     assert_eq!(m.ports, Some((40000, 80)), "the ports still count where tshark counts them");
+}
+
+#[test]
+fn neighbor_discovery_carries_its_target_and_other_icmpv6_does_not() {
+    let target: std::net::Ipv6Addr = "fd00::1:2".parse().unwrap();
+    let frame = |kind: u8, len: usize| {
+        let mut icmp = vec![kind, 0, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&target.octets());
+        icmp.truncate(len);
+        let mut v = vec![0x33, 0x33, 0xff, 0, 0, 1, 2, 0, 0, 0, 0, 9, 0x86, 0xdd, 0x60, 0, 0, 0];
+        v.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+        v.extend_from_slice(&[58, 255]);
+        v.extend_from_slice(&"fd00::9".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&"ff02::1:ff01:2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+        v.extend_from_slice(&icmp);
+        v
+    };
+    for kind in [135, 136] {
+        let m = meta(LinkType::ETHERNET, &frame(kind, 24));
+        assert_eq!((m.icmp, m.nd_target(), m.quoted()), (Some((kind, 0)), Some(target), None));
+    }
+    // Cut short, or another type (a router solicitation): no target.
+    assert_eq!(meta(LinkType::ETHERNET, &frame(135, 20)).nd_target(), None);
+    assert_eq!(meta(LinkType::ETHERNET, &frame(133, 24)).nd_target(), None);
 }

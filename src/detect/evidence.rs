@@ -103,6 +103,8 @@ pub enum Technique {
     Icmpv6Echo,
     /// ARP who-has.
     Arp,
+    /// ICMPv6 neighbor solicitations (NDP, IPv6's ARP: `nmap -6 -sn` on a link).
+    Nd,
 }
 
 impl Technique {
@@ -139,6 +141,7 @@ impl Technique {
             Technique::IcmpEcho => "ICMP echo",
             Technique::Icmpv6Echo => "ICMPv6 echo",
             Technique::Arp => "ARP",
+            Technique::Nd => "neighbor solicitation",
         }
     }
 }

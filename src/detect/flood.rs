@@ -252,7 +252,7 @@ impl FloodDetector {
     /// about packets sent to it, and never more errors than the victim is receiving of
     /// the traffic they quote: forged errors beyond that are still a flood.
     fn answers_a_flood(&self, m: &PacketMeta) -> bool {
-        let (Some(src), Some(dst), Some(q)) = (m.src, m.dst, m.quoted) else { return false };
+        let (Some(src), Some(dst), Some(q)) = (m.src, m.dst, m.quoted()) else { return false };
         let error =
             matches!((m.proto, m.icmp), (Proto::Icmp, Some((3 | 11 | 12, _))) | (Proto::Icmpv6, Some((1..=4, _))));
         let quoted = match q.ip_proto {

@@ -128,7 +128,11 @@ fn udp_flood_over_many_flows_but_not_one_fast_transfer() {
 /// A port unreachable from `from` to `to`, quoting a UDP datagram `to` sent it.
 fn unreachable(ts: Nanos, from: IpAddr, to: IpAddr) -> PacketMeta {
     let quoted = Quoted { src: to, dst: from, ip_proto: 17, dport: Some(5353), sport: Some(4000) };
-    PacketMeta { icmp: Some((3, 3)), quoted: Some(quoted), ..packet(ts, Proto::Icmp, from, 0, to, 0, 0) }
+    PacketMeta {
+        icmp: Some((3, 3)),
+        about: Some(crate::decode::About::Quote(quoted)),
+        ..packet(ts, Proto::Icmp, from, 0, to, 0, 0)
+    }
 }
 
 #[test]

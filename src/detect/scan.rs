@@ -96,6 +96,8 @@ enum Class {
     Icmp,
     Icmpv6,
     Arp,
+    /// ICMPv6 neighbor discovery (solicitations answered by advertisements).
+    Nd,
 }
 
 /// A port tally's key: the scanner, its target and the class of its probes.
@@ -141,6 +143,7 @@ impl Class {
             Class::Icmp => AlertProto::Icmp,
             Class::Icmpv6 => AlertProto::Icmpv6,
             Class::Arp => AlertProto::Arp,
+            Class::Nd => AlertProto::Icmpv6,
         }
     }
 
@@ -152,6 +155,7 @@ impl Class {
             Class::Icmp => "ICMP echo".into(),
             Class::Icmpv6 => "ICMPv6 echo".into(),
             Class::Arp => "ARP who-has".into(),
+            Class::Nd => "ICMPv6 neighbor solicitations".into(),
         }
     }
 }
@@ -279,7 +283,7 @@ impl ScanDetector {
             }
             r.state |= Record::FAILED;
             let how = How { forged: r.has(Record::FORGED), technique: r.technique };
-            if p.class == Class::Arp && self.own_address(p.scanner, p.target) {
+            if matches!(p.class, Class::Arp | Class::Nd) && self.own_address(p.scanner, p.target) {
                 continue; // a multi-homed host asking for one of its own addresses
             }
             self.failed(p.ts, (p.scanner, p.target), p.class, p.port, how, out);
@@ -475,7 +479,7 @@ impl ScanDetector {
             return;
         }
         // An error answers a probe only if it quotes one the sensor saw its receiver send.
-        let Some(q) = m.quoted.filter(|q| q.src == dst) else { return };
+        let Some(q) = m.quoted().filter(|q| q.src == dst) else { return };
         let proto_unreachable = (!v6 && kind == 3 && code == 2) || (v6 && kind == 4 && code == 1);
         match (q.ip_proto, q.sport, q.dport) {
             (p @ (6 | 17), Some(sport), Some(dport)) => {
@@ -497,16 +501,68 @@ impl ScanDetector {
         }
     }
 
+    /// `m`'s MAC spoke for `ip` in ARP or neighbor discovery.
+    fn claim(&mut self, m: &PacketMeta, ip: IpAddr) {
+        if m.src_mac == [0; 6] {
+            return;
+        }
+        let claims = self.arp_macs.entry_or_insert_with(m.src_mac, Claims::default);
+        claims.last = claims.last.max(m.ts);
+        claims.ips.insert(address(ip));
+        if claims.ips.estimate() <= MAX_CLAIMS {
+            self.veterans.insert(address(ip));
+        }
+    }
+
+    /// An ICMPv6 neighbor solicitation or advertisement: IPv6's ARP, judged as ARP is.
+    /// A solicitation from a unicast address asks for its target (one from `::`, duplicate
+    /// address detection, asks nothing); the advertisement sent back to the asker answers
+    /// it if it comes from the target's own MAC. Only hop limit 255 counts: hosts drop
+    /// neighbor discovery from any other (RFC 4861 §7.1), so it cannot have come from off
+    /// the link.
+    fn neighbor(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr)) {
+        let (Some(t), Some((kind, _))) = (m.nd_target(), m.icmp) else { return };
+        if m.ttl != 255 {
+            return;
+        }
+        let target = IpAddr::V6(t);
+        // Neighbor discovery always has hop limit 255: that says nothing of a host's TTL.
+        let unstamped = PacketMeta { ttl: 0, ..*m };
+        match kind {
+            135 if is_unicast(src) && src != target => {
+                self.claim(m, src);
+                self.idents.agrees(src, &unstamped);
+                if self.own_address(src, target) {
+                    return; // a host checking one of its own addresses
+                }
+                let id = hash_of((b'n', src, target));
+                if self.seen.insert_new(id) {
+                    self.probe(Record::new(id, m.ts, 0, Sent::Nd, Technique::Nd), src, target, Class::Nd, 0);
+                }
+            }
+            136 => {
+                // The advertisement's source may be the target's link-local address: the
+                // target address is what it speaks for.
+                let self_answer = m.src_mac != [0; 6] && self.idents.mac_of(dst) == Some(m.src_mac);
+                let own = !self_answer && self.idents.agrees(target, &unstamped);
+                if !self_answer {
+                    self.claim(m, target);
+                }
+                if let Some(r) =
+                    self.probes.get_mut(hash_of((b'n', dst, target))).filter(|r| r.sent == Sent::Nd && r.ts <= m.ts)
+                {
+                    r.answer(own);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn arp(&mut self, m: &PacketMeta) {
         let Some(arp) = m.arp else { return };
         let (sender, target) = (IpAddr::V4(arp.sender), IpAddr::V4(arp.target));
-        if !arp.sender.is_unspecified() && m.src_mac != [0; 6] {
-            let claims = self.arp_macs.entry_or_insert_with(m.src_mac, Claims::default);
-            claims.last = claims.last.max(m.ts);
-            claims.ips.insert(address(sender));
-            if claims.ips.estimate() <= MAX_CLAIMS {
-                self.veterans.insert(address(sender));
-            }
+        if !arp.sender.is_unspecified() {
+            self.claim(m, sender);
         }
         // Every stack broadcasts its announcements (sender = target); one sent to a single
         // MAC tells the LAN nothing, and must not tie the address to this MAC (that would
@@ -583,6 +639,7 @@ impl Detector for ScanDetector {
         match (m.proto, m.ports) {
             (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, tuples, out),
             (Proto::Udp, Some((_, dport))) => self.udp(m, addrs, dport, tuples),
+            (Proto::Icmpv6, _) if m.nd_target().is_some() => self.neighbor(m, addrs),
             (Proto::Icmp | Proto::Icmpv6, _) => self.icmp(m, addrs, out),
             _ => {}
         }

@@ -33,6 +33,8 @@ pub(super) enum Sent {
     Udp,
     /// An ARP who-has.
     Arp,
+    /// An ICMPv6 neighbor solicitation.
+    Nd,
 }
 
 /// One probe the sensor saw sent, and what came back for it.
@@ -89,7 +91,7 @@ impl Record {
             // probes carry no payload.
             Sent::Stealth => m.tcp_ack.wrapping_sub(self.number) <= 1,
             Sent::Ack => m.tcp_seq == self.number,
-            Sent::Udp | Sent::Arp => false,
+            Sent::Udp | Sent::Arp | Sent::Nd => false,
         }
     }
 }

@@ -25,7 +25,7 @@ fn icmp(ts: Nanos, src: &str, dst: &str, kind: u8, code: u8, quoted: Option<Quot
         src: Some(ip(src)),
         dst: Some(ip(dst)),
         icmp: Some((kind, code)),
-        quoted,
+        about: quoted.map(crate::decode::About::Quote),
         ..blank(ts)
     }
 }

@@ -77,7 +77,7 @@ pub fn alert_keeps(alert: &Alert, m: &PacketMeta) -> bool {
     };
     match (alert.src, alert.dst) {
         (Some(a), Some(b)) => {
-            (src == a && dst == b) || (src == b && dst == a) || (dst == a && m.quoted.is_some_and(|q| q.dst == b))
+            (src == a && dst == b) || (src == b && dst == a) || (dst == a && m.quoted().is_some_and(|q| q.dst == b))
         }
         (Some(h), None) | (None, Some(h)) => src == h || dst == h,
         (None, None) => crate::detect::AlertProto::from(m.proto) == alert.proto,

@@ -2,7 +2,7 @@
 //! pcap, for the tests of what a hostile host on the LAN can make the detectors believe.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use etherparse::{Icmpv4Type, PacketBuilder, icmpv4::DestUnreachableHeader};
@@ -92,6 +92,30 @@ impl Forge {
     /// An ARP packet (1 who-has, 2 is-at) from `from`'s MAC, broadcast.
     pub fn arp(&mut self, ns: u64, op: u16, from: Host, sender: Ipv4Addr, target: Ipv4Addr) {
         self.arp_to(ns, [0xff; 6], op, from, sender, target);
+    }
+
+    /// An ICMPv6 neighbor solicitation (`kind` 135) or advertisement (136) for `target`,
+    /// from `src` on MAC `mac` to `dst` on MAC `to`, with hop limit 255 and a link-layer
+    /// address option (the checksum is left zero: nothing here verifies it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn nd(&mut self, ns: u64, kind: u8, mac: [u8; 6], src: Ipv6Addr, to: [u8; 6], dst: Ipv6Addr, target: Ipv6Addr) {
+        let mut icmp = vec![kind, 0, 0, 0, 0, 0, 0, 0];
+        if kind == 136 {
+            icmp[4] = if dst.is_multicast() { 0x20 } else { 0x60 }; // solicited (unicast), override
+        }
+        icmp.extend_from_slice(&target.octets());
+        icmp.extend_from_slice(&[if kind == 135 { 1 } else { 2 }, 1]);
+        icmp.extend_from_slice(&mac);
+        let mut v = Vec::new();
+        v.extend_from_slice(&to);
+        v.extend_from_slice(&mac);
+        v.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+        v.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+        v.extend_from_slice(&[58, 255]);
+        v.extend_from_slice(&src.octets());
+        v.extend_from_slice(&dst.octets());
+        v.extend_from_slice(&icmp);
+        self.frames.push((ns, v));
     }
 
     /// An ARP packet sent to the link address `to`.
