@@ -90,6 +90,23 @@ fn the_demo_capture_shows_its_attacks() {
 }
 
 #[test]
+fn nmaps_ipv6_ping_sweep_of_a_link_is_one_host_sweep() {
+    // scripts/record-nd-sweep.sh: `nmap -6 -sn fd00:98::/120` from fd00:98::66, after it
+    // pinged its one live neighbor (neighbor discovery answered).
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/nd-sweep.pcap");
+    let got = alerts(&file, &[]);
+    assert_eq!(got.len(), 1, "{:?}", got.iter().map(describe).collect::<Vec<_>>());
+    let a = &got[0];
+    assert_eq!(
+        (a["kind"].as_str(), a["src"].as_str(), a["proto"].as_str()),
+        (Some("host_sweep"), Some("fd00:98::66"), Some("icmpv6"))
+    );
+    assert_eq!(a["evidence"]["techniques"], serde_json::json!(["nd"]), "{a}");
+    // 256 addresses less the sweeper's own and the neighbor that answered.
+    assert_eq!(a["evidence"]["distinct_hosts"], 254, "{a}");
+}
+
+#[test]
 fn the_alert_stream_is_ndjson_with_the_contract_fields() {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcap");
     let out = common::run(&["-r", demo.to_str().unwrap(), "--headless", "--no-progress", "--alerts", "-"]);
