@@ -275,7 +275,7 @@ fn a_scanner_changing_technique_is_one_incident_that_lists_each() {
 #[test]
 fn a_multi_homed_host_asking_for_its_own_addresses_is_not_a_sweep() {
     let (server, client) = (Host::lan(5), Host::lan(11));
-    let extra = |i: u8| std::net::Ipv4Addr::new(10, 77, 0, 100 + i);
+    let extra = spare;
     let mut f = Forge::default();
     for i in 0..60u8 {
         let t = T0 + u64::from(i) * MS;
@@ -528,7 +528,7 @@ fn one_frame_to_another_mac_does_not_make_it_the_victims() {
 #[test]
 fn announcements_sent_to_one_mac_do_not_hide_an_arp_sweep() {
     let scanner = Host::lan(66);
-    let target = |i: u8| std::net::Ipv4Addr::new(10, 77, 0, 100 + i);
+    let target = spare;
     let mut f = Forge::default();
     for i in 0..40u8 {
         // Each address "announced" to an unused unicast MAC (no cache changes), then asked
@@ -543,8 +543,8 @@ fn announcements_sent_to_one_mac_do_not_hide_an_arp_sweep() {
     assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
 }
 
-/// The `i`th address of the lab LAN from .100 on (nobody has them).
-fn swept(i: u8) -> std::net::Ipv4Addr {
+/// The `i`th address of the lab LAN from .100 on (no lab host's own).
+fn spare(i: u8) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::new(10, 77, 0, 100 + i)
 }
 
@@ -556,9 +556,9 @@ fn a_sweeper_answering_its_own_who_has_is_still_a_sweep() {
         // It asks, then "answers" for the address itself, from its own MAC (to itself,
         // or to everybody): nobody else ever speaks for these addresses.
         let t = T0 + u64::from(i) * 10 * MS;
-        f.arp(t, 1, scanner, scanner.ip, swept(i));
+        f.arp(t, 1, scanner, scanner.ip, spare(i));
         let to = if i % 2 == 0 { scanner.mac } else { [0xff; 6] };
-        f.arp_to(t + MS / 10, to, 2, scanner, swept(i), scanner.ip);
+        f.arp_to(t + MS / 10, to, 2, scanner, spare(i), scanner.ip);
     }
     f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
     let got = news(&alerts(f));

@@ -501,6 +501,14 @@ impl ScanDetector {
         }
     }
 
+    /// Whether `m` came from the MAC `asker` showed itself with: the asker speaking for the
+    /// address it asked about. That tells nothing of the address, and must not tie it to
+    /// the asker's MAC (that would make the asker's question one about its own address,
+    /// and a sweep answered by the sweeper itself no sweep).
+    fn sent_by_asker(&self, asker: IpAddr, m: &PacketMeta) -> bool {
+        m.src_mac != [0; 6] && self.idents.mac_of(asker) == Some(m.src_mac)
+    }
+
     /// `m`'s MAC spoke for `ip` in ARP or neighbor discovery.
     fn claim(&mut self, m: &PacketMeta, ip: IpAddr) {
         if m.src_mac == [0; 6] {
@@ -543,7 +551,7 @@ impl ScanDetector {
             136 => {
                 // The advertisement's source may be the target's link-local address: the
                 // target address is what it speaks for.
-                let self_answer = m.src_mac != [0; 6] && self.idents.mac_of(dst) == Some(m.src_mac);
+                let self_answer = self.sent_by_asker(dst, m);
                 let own = !self_answer && self.idents.agrees(target, &unstamped);
                 if !self_answer {
                     self.claim(m, target);
@@ -568,14 +576,8 @@ impl ScanDetector {
         // MAC tells the LAN nothing, and must not tie the address to this MAC (that would
         // make a sweep of the announced addresses a host asking for its own).
         let quiet_announcement = arp.sender == arp.target && !is_group_mac(m.dst_mac);
-        // A reply from the MAC of the host it is addressed to: the asker speaking for the
-        // address it asked about. It tells nothing of that address, and must not tie it to
-        // the asker's MAC (that would make the asker's question one about its own address,
-        // and a sweep answered by the sweeper itself no sweep).
-        let self_answer = arp.op == 2
-            && arp.sender != arp.target
-            && m.src_mac != [0; 6]
-            && self.idents.mac_of(target) == Some(m.src_mac);
+        // A reply (not an announcement) from the MAC of the host it is addressed to.
+        let self_answer = arp.op == 2 && arp.sender != arp.target && self.sent_by_asker(target, m);
         let own_answer =
             arp.sender.is_unspecified() || (!quiet_announcement && !self_answer && self.idents.agrees(sender, m));
         match arp.op {
