@@ -66,6 +66,45 @@ fn forged_syn_acks_before_each_syn_do_not_hide_a_syn_scan() {
 }
 
 #[test]
+fn a_scan_of_a_subnet_on_many_ports_is_two_port_scans_and_two_sweeps() {
+    // nmap -sS -p 1-40 over 30 hosts at once: each host answers each SYN with a RST. Per
+    // target that is a port scan and per port a sweep, 70 incidents of one attack; beyond
+    // the first two of each kind, the others fold into the first.
+    let scanner = Host::lan(66);
+    let targets: Vec<Host> = (1..=30).map(|i| Host::lan(100 + i)).collect();
+    let mut f = Forge::default();
+    let mut t = T0;
+    for p in 1..=40u16 {
+        for (i, &target) in targets.iter().enumerate() {
+            let seq = 10_000 * u32::from(p) + i as u32;
+            f.tcp(t, scanner, 40000, target, p, SYN, seq, 0);
+            f.tcp(t + MS / 10, target, p, scanner, 40000, RST | ACK, 0, seq + 1);
+            t += MS;
+        }
+    }
+    f.tcp(t + 400_000 * MS, Host::lan(1), 1, Host::lan(2), 2, ACK, 1, 1); // they end
+    let reports = alerts(f);
+    let mut kinds: Vec<String> = news(&reports).into_iter().map(|(k, src, _)| format!("{k} {src}")).collect();
+    kinds.sort();
+    let (sweep, scan) = (r#"host_sweep "10.77.0.66""#, r#"port_scan "10.77.0.66""#);
+    assert_eq!(kinds, [sweep, sweep, scan, scan], "{reports:?}");
+    let ends = |kind: &str| -> Vec<Value> {
+        reports.iter().filter(|a| a["kind"] == kind && a["state"] == "end").cloned().collect()
+    };
+    let (scans, sweeps) = (ends("port_scan"), ends("host_sweep"));
+    let scan = &scans[0];
+    assert_eq!(scan["evidence"]["folded"]["alerts"], 28, "{scan}");
+    assert_eq!(scan["evidence"]["folded"]["kinds"], serde_json::json!(["port_scan"]));
+    assert_eq!(scan["packets"], 29 * 40, "its probes and the folded ones', each once: {scan}");
+    assert!(scan["summary"].as_str().unwrap().ends_with("; and 28 more hosts scanned (folded in)"), "{scan}");
+    assert_eq!(scans[1]["evidence"]["folded"], Value::Null, "{}", scans[1]);
+    let sweep = &sweeps[0];
+    assert_eq!(sweep["evidence"]["folded"]["alerts"], 38, "{sweep}");
+    assert_eq!(sweep["evidence"]["folded"]["sample_ports"].as_array().unwrap().len(), 10, "{sweep}");
+    assert_eq!(sweep["packets"], 39 * 30, "{sweep}");
+}
+
+#[test]
 fn forged_syn_acks_after_each_syn_count_as_forged_and_hide_nothing() {
     let (scanner, target, closed) = (Host::lan(66), Host::lan(10), Host::lan(11));
     let mut f = Forge::default();

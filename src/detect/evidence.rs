@@ -34,6 +34,16 @@ pub struct Folded {
     pub kinds: Vec<super::AlertKind>,
     /// The first few hosts folded in.
     pub sample_hosts: Vec<IpAddr>,
+    /// The first few ports folded in (a sweeper's other services), when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sample_ports: Vec<u16>,
+    /// Forged or contradicting answers the folded scans and sweeps counted, when any.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub forged_answers: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Hosts a [`Folded`] sample keeps.
@@ -51,6 +61,46 @@ impl Folded {
             && !self.sample_hosts.contains(&h)
         {
             self.sample_hosts.push(h);
+        }
+    }
+
+    /// Counts one more folded alert of `kind` about `port` (a sweep of another service).
+    pub fn add_port(&mut self, kind: super::AlertKind, port: u16) {
+        self.add(kind, None);
+        if self.sample_ports.len() < FOLDED_SAMPLE && !self.sample_ports.contains(&port) {
+            self.sample_ports.push(port);
+        }
+    }
+
+    /// Adds what `other` counted.
+    pub fn merge(&mut self, other: &Folded) {
+        self.alerts += other.alerts;
+        self.forged_answers += other.forged_answers;
+        for &k in &other.kinds {
+            if let Err(at) = self.kinds.binary_search(&k) {
+                self.kinds.insert(at, k);
+            }
+        }
+        for &h in &other.sample_hosts {
+            if self.sample_hosts.len() < FOLDED_SAMPLE && !self.sample_hosts.contains(&h) {
+                self.sample_hosts.push(h);
+            }
+        }
+        for &p in &other.sample_ports {
+            if self.sample_ports.len() < FOLDED_SAMPLE && !self.sample_ports.contains(&p) {
+                self.sample_ports.push(p);
+            }
+        }
+    }
+}
+
+impl Figures {
+    /// A scan's or sweep's tally figures.
+    pub fn tally(&self) -> Option<&TallyFigures> {
+        match self {
+            Figures::PortScan(f) => Some(&f.tally),
+            Figures::HostSweep(f) => Some(&f.tally),
+            _ => None,
         }
     }
 }

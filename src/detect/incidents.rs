@@ -170,7 +170,8 @@ impl Incidents {
             self.index(&out[k]);
             out[k].id = id;
             if let Some(f) = if end { self.folds.remove(&id) } else { self.folds.get(&id).cloned() } {
-                out[k].evidence.folded = Some(f);
+                // Merged with what the detector folded in itself (a scanner's other scans).
+                out[k].evidence.folded.get_or_insert_default().merge(&f);
             }
             k += 1;
         }

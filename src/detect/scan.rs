@@ -249,7 +249,7 @@ impl ScanDetector {
             budget: Budget::default(),
             port_singles: Singles::new(15),
             host_singles: Singles::new(15),
-            book: Book::new(cfg.update_every, cfg.quiet),
+            book: Book::new(cfg.update_every, cfg.quiet).folding_by_source(cfg.fast_window),
             cfg,
         }
     }
