@@ -97,6 +97,10 @@ struct Held {
     forged: u64,
 }
 
+/// Incidents one incident stands for at most (a scan of a /8 is one incident per this
+/// many targets, and memory stays bounded however long it lasts).
+pub const MAX_FOLDED: usize = 16_384;
+
 /// A source's incidents of one kind and protocol.
 type Campaign = (IpAddr, AlertKind, AlertProto);
 
@@ -132,13 +136,22 @@ impl Book {
         self
     }
 
-    /// The open incident of its own that a new incident `key` at `now` folds into, if any.
+    /// The open incident of its own that a new incident `key` at `now` folds into, if any:
+    /// the oldest active one with room ([`MAX_FOLDED`]; when all are full, the new one
+    /// opens on its own and takes the next ones).
     fn fold_target(&self, key: &IncidentKey, now: Nanos) -> Option<u64> {
         let (primaries, window) = self.primaries.as_ref()?;
         let own = primaries.get(&(key.src?, key.kind, key.proto))?;
-        let mut active = own.iter().filter(|id| self.open.get(id).is_some_and(|(_, o)| o.last_seen + window > now));
-        let oldest = active.next().copied()?;
-        (1 + active.count() >= HANDFUL).then_some(oldest)
+        let active: Vec<(u64, &Open)> = own
+            .iter()
+            .filter_map(|id| self.open.get(id).map(|(_, o)| (*id, o)))
+            .filter(|(_, o)| o.last_seen + window > now)
+            .collect();
+        if active.len() < HANDFUL {
+            return None;
+        }
+        let room = |o: &Open| o.fold.as_ref().is_none_or(|f| f.keys.len() < MAX_FOLDED);
+        active.iter().find(|(_, o)| room(o)).map(|(id, _)| *id)
     }
 
     /// Number of open incidents.
@@ -400,5 +413,20 @@ mod tests {
             book.observe(scan("10.0.0.1", &target(10 + i), tcp), t + S, |_| {}, &mut out);
         }
         assert_eq!(out.iter().filter(|a| a.state == AlertState::New).count(), 5);
+    }
+
+    #[test]
+    fn an_incident_stands_for_a_bounded_number_of_others() {
+        let mut book = Book::new(5 * S, 10 * S).folding_by_source(3 * S);
+        let mut out = Vec::new();
+        let n = 2 + 2 * MAX_FOLDED + 5;
+        for i in 0..n as u32 {
+            let target = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+            book.observe(scan("10.9.9.9", &target, AlertProto::Tcp), S, |_| {}, &mut out);
+        }
+        let news: Vec<u64> = out.iter().filter(|a| a.state == AlertState::New).map(|a| a.id).collect();
+        assert_eq!(news, [1, 2, 3], "two, then one more once both are full");
+        let held: Vec<usize> = book.open.values().map(|(_, o)| o.fold.as_ref().map_or(0, |f| f.keys.len())).collect();
+        assert_eq!(held, [MAX_FOLDED, MAX_FOLDED, 4]);
     }
 }
