@@ -90,6 +90,30 @@ fn the_demo_capture_shows_its_attacks() {
 }
 
 #[test]
+fn nmaps_scan_of_a_subnet_is_two_port_scans_and_two_sweeps() {
+    // scripts/record-subnet-scan.sh: `nmap -sS -T4 -p 1-100` over 12 hosts at once, each
+    // answering every SYN with a RST: 12 port scans and 100 sweeps, one by one.
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/subnet-scan.pcap");
+    let got = alerts(&file, &[]);
+    let mut kinds: Vec<&str> = got.iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["host_sweep", "host_sweep", "port_scan", "port_scan"],
+        "{:?}",
+        got.iter().map(describe).collect::<Vec<_>>()
+    );
+    assert!(got.iter().all(|a| a["src"] == "10.124.0.66"), "{got:?}");
+    let folded = |kind: &str| -> u64 {
+        got.iter().filter(|a| a["kind"] == kind).map(|a| a["evidence"]["folded"]["alerts"].as_u64().unwrap_or(0)).sum()
+    };
+    assert_eq!(folded("port_scan"), 10, "the other ten targets");
+    assert_eq!(folded("host_sweep"), 98, "the other 98 ports");
+    let scanned: u64 = got.iter().filter(|a| a["kind"] == "port_scan").map(|a| a["packets"].as_u64().unwrap()).sum();
+    assert_eq!(scanned, 1200, "every probe counted once");
+}
+
+#[test]
 fn nmaps_ipv6_ping_sweep_of_a_link_is_one_host_sweep() {
     // scripts/record-nd-sweep.sh: `nmap -6 -sn fd00:98::/120` from fd00:98::66, after it
     // pinged its one live neighbor (neighbor discovery answered).
