@@ -62,6 +62,11 @@ impl Open {
     /// Something changed at `now`: an update when one is due.
     fn changed(&mut self, now: Nanos, update_every: Nanos, out: &mut Vec<Alert>) {
         self.changed = true;
+        self.update_if_due(now, update_every, out);
+    }
+
+    /// Reports the changes at `now` if the last report is `update_every` old.
+    fn update_if_due(&mut self, now: Nanos, update_every: Nanos, out: &mut Vec<Alert>) {
         if now - self.last_report >= update_every {
             self.last_report = now;
             self.changed = false;
@@ -73,10 +78,10 @@ impl Open {
 impl FoldIn {
     /// The folded incident `held` has evidence `a`: its latest figures replace its earlier.
     fn update(&mut self, a: &Alert, held: &mut Held) {
-        self.add_packets(a.kind, a.packets - held.packets.min(a.packets));
+        self.add_packets(a.kind, a.packets.saturating_sub(held.packets));
         self.severity = self.severity.max(Some(a.severity));
         let forged = forged(a);
-        self.folded.forged_answers += forged - held.forged.min(forged);
+        self.folded.forged_answers += forged.saturating_sub(held.forged);
         held.packets = a.packets;
         held.forged = forged;
     }
@@ -142,16 +147,16 @@ impl Book {
     fn fold_target(&self, key: &IncidentKey, now: Nanos) -> Option<u64> {
         let (primaries, window) = self.primaries.as_ref()?;
         let own = primaries.get(&(key.src?, key.kind, key.proto))?;
-        let active: Vec<(u64, &Open)> = own
-            .iter()
-            .filter_map(|id| self.open.get(id).map(|(_, o)| (*id, o)))
-            .filter(|(_, o)| o.last_seen + window > now)
-            .collect();
-        if active.len() < HANDFUL {
+        let active = || {
+            own.iter()
+                .filter_map(|id| self.open.get(id).map(|(_, o)| (*id, o)))
+                .filter(|(_, o)| o.last_seen + window > now)
+        };
+        if active().count() < HANDFUL {
             return None;
         }
         let room = |o: &Open| o.fold.as_ref().is_none_or(|f| f.keys.len() < MAX_FOLDED);
-        active.iter().find(|(_, o)| room(o)).map(|(id, _)| *id)
+        active().find(|(_, o)| room(o)).map(|(id, _)| id)
     }
 
     /// Number of open incidents.
@@ -216,10 +221,8 @@ impl Book {
             if now - open.last_seen >= self.quiet {
                 out.push(report(open, AlertState::End, now));
                 ended.push(*id);
-            } else if open.changed && now - open.last_report >= self.update_every {
-                open.last_report = now;
-                open.changed = false;
-                out.push(report(open, AlertState::Update, now));
+            } else if open.changed {
+                open.update_if_due(now, self.update_every, out);
             }
         }
         for id in ended {

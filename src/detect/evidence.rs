@@ -53,23 +53,16 @@ impl Folded {
     /// Counts one more folded alert of `kind` about `host`.
     pub fn add(&mut self, kind: super::AlertKind, host: Option<IpAddr>) {
         self.alerts += 1;
-        if let Err(at) = self.kinds.binary_search(&kind) {
-            self.kinds.insert(at, kind);
-        }
-        if let Some(h) = host
-            && self.sample_hosts.len() < FOLDED_SAMPLE
-            && !self.sample_hosts.contains(&h)
-        {
-            self.sample_hosts.push(h);
+        self.note_kind(kind);
+        if let Some(h) = host {
+            sample(&mut self.sample_hosts, h);
         }
     }
 
     /// Counts one more folded alert of `kind` about `port` (a sweep of another service).
     pub fn add_port(&mut self, kind: super::AlertKind, port: u16) {
         self.add(kind, None);
-        if self.sample_ports.len() < FOLDED_SAMPLE && !self.sample_ports.contains(&port) {
-            self.sample_ports.push(port);
-        }
+        sample(&mut self.sample_ports, port);
     }
 
     /// Adds what `other` counted.
@@ -77,20 +70,28 @@ impl Folded {
         self.alerts += other.alerts;
         self.forged_answers += other.forged_answers;
         for &k in &other.kinds {
-            if let Err(at) = self.kinds.binary_search(&k) {
-                self.kinds.insert(at, k);
-            }
+            self.note_kind(k);
         }
         for &h in &other.sample_hosts {
-            if self.sample_hosts.len() < FOLDED_SAMPLE && !self.sample_hosts.contains(&h) {
-                self.sample_hosts.push(h);
-            }
+            sample(&mut self.sample_hosts, h);
         }
         for &p in &other.sample_ports {
-            if self.sample_ports.len() < FOLDED_SAMPLE && !self.sample_ports.contains(&p) {
-                self.sample_ports.push(p);
-            }
+            sample(&mut self.sample_ports, p);
         }
+    }
+
+    /// `kind` among the kinds (kept sorted).
+    fn note_kind(&mut self, kind: super::AlertKind) {
+        if let Err(at) = self.kinds.binary_search(&kind) {
+            self.kinds.insert(at, kind);
+        }
+    }
+}
+
+/// Keeps `x` in a sample of at most [`FOLDED_SAMPLE`] distinct items.
+fn sample<T: PartialEq>(items: &mut Vec<T>, x: T) {
+    if items.len() < FOLDED_SAMPLE && !items.contains(&x) {
+        items.push(x);
     }
 }
 
