@@ -582,6 +582,37 @@ fn announcements_sent_to_one_mac_do_not_hide_an_arp_sweep() {
     assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
 }
 
+#[test]
+fn broadcast_announcements_of_the_lans_addresses_do_not_hide_an_arp_sweep() {
+    // Five hosts are known first (they resolve each other); then the sweeper claims every
+    // address of the range, theirs too, in broadcast announcements, and asks for each: a
+    // multi-homed machine claims only addresses nobody else has.
+    let scanner = Host::lan(66);
+    let mut f = Forge::default();
+    for n in 1..=5u8 {
+        let (host, peer) = (Host::lan(n), Host::lan(n % 5 + 1));
+        let t = T0 + u64::from(n) * MS;
+        f.arp(t, 1, host, host.ip, peer.ip);
+        f.arp_to(t + MS / 10, host.mac, 2, peer, peer.ip, host.ip);
+    }
+    let start = T0 + 100 * MS;
+    let lan = |i: u8| Host::lan(1 + i);
+    for i in 0..60u8 {
+        f.arp(start + u64::from(i) * MS, 1, scanner, lan(i).ip, lan(i).ip);
+    }
+    for i in 0..60u8 {
+        let t = start + 100 * MS + u64::from(i) * 10 * MS;
+        f.arp(t, 1, scanner, scanner.ip, lan(i).ip);
+        if i < 5 {
+            f.arp_to(t + MS / 10, scanner.mac, 2, lan(i), lan(i).ip, scanner.ip);
+        }
+    }
+    f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("10.77.0.66")));
+}
+
 /// The `i`th address of the lab LAN from .100 on (no lab host's own).
 fn spare(i: u8) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::new(10, 77, 0, 100 + i)
@@ -650,6 +681,40 @@ fn an_ipv6_neighbor_solicitation_sweep_is_a_host_sweep_even_answered_by_the_swee
         f.nd(t + MS / 10, 136, scanner_mac, link_local(0x66), scanner_mac, scanner, target);
     }
     f.arp(T0 + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("fd00:77::66")));
+}
+
+#[test]
+fn advertising_the_lans_ipv6_addresses_first_does_not_hide_a_solicitation_sweep() {
+    // Five hosts resolve each other; then the sweeper advertises every address of the
+    // range as its own (theirs too) to all nodes, and solicits each from its address.
+    let mut f = Forge::default();
+    let mut t = T0;
+    for host in 1..=5u16 {
+        let (ip, mac) = v6(host);
+        let (peer_ip, peer_mac) = v6(host % 5 + 1);
+        solicit(&mut f, t, host, peer_ip);
+        f.nd(t + MS / 5, 136, peer_mac, link_local(host % 5 + 1), mac, ip, peer_ip);
+        t += MS;
+    }
+    let (scanner, scanner_mac) = v6(0x66);
+    let all_nodes: std::net::Ipv6Addr = "ff02::1".parse().unwrap();
+    for host in 1..=40u16 {
+        let (target, _) = v6(host);
+        f.nd(t, 136, scanner_mac, link_local(0x66), [0x33, 0x33, 0, 0, 0, 1], all_nodes, target);
+        t += MS;
+    }
+    for host in 1..=40u16 {
+        let (target, target_mac) = v6(host);
+        solicit(&mut f, t, 0x66, target);
+        if host <= 5 {
+            f.nd(t + MS / 5, 136, target_mac, link_local(host), scanner_mac, scanner, target);
+        }
+        t += 10 * MS;
+    }
+    f.arp(t + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
     let got = news(&alerts(f));
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!((got[0].0.as_str(), &got[0].1), ("host_sweep", &Value::from("fd00:77::66")));

@@ -195,6 +195,8 @@ const MAX_CLAIMS: u32 = 16;
 #[derive(Clone, Copy, Debug, Default)]
 struct Claims {
     ips: crate::detect::memory::Distinct,
+    /// Claims of an address known at another MAC (an ARP spoofer's, or a takeover).
+    took: u32,
     last: Nanos,
 }
 
@@ -290,9 +292,15 @@ impl ScanDetector {
         }
     }
 
-    /// Whether `target` is known as an address of the same machine (MAC) as `asker`.
+    /// Whether `target` is known as an address of the same machine (MAC) as `asker`, and
+    /// that machine never claimed an address known at another MAC: a multi-homed host
+    /// claims addresses nobody else has, while a sweeper that announces the whole range
+    /// first (to make its who-has look like a host checking its own) claims the live
+    /// hosts' addresses too.
     fn own_address(&self, asker: IpAddr, target: IpAddr) -> bool {
-        self.idents.mac_of(target).is_some_and(|t| self.idents.mac_of(asker) == Some(t))
+        self.idents
+            .mac_of(target)
+            .is_some_and(|t| self.idents.mac_of(asker) == Some(t) && self.arp_macs.get(&t).is_none_or(|c| c.took == 0))
     }
 
     /// A probe already counted as failed got an answer after all: the answers contradict
@@ -514,8 +522,10 @@ impl ScanDetector {
         if m.src_mac == [0; 6] {
             return;
         }
+        let took = self.idents.foreign_sender(ip, m);
         let claims = self.arp_macs.entry_or_insert_with(m.src_mac, Claims::default);
         claims.last = claims.last.max(m.ts);
+        claims.took = claims.took.saturating_add(u32::from(took));
         claims.ips.insert(address(ip));
         if claims.ips.estimate() <= MAX_CLAIMS {
             self.veterans.insert(address(ip));
