@@ -761,3 +761,30 @@ fn ipv6_hosts_resolving_checking_and_claiming_their_neighbors_raise_nothing() {
     f.arp(t + 5_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
     assert_eq!(news(&alerts(f)), []);
 }
+
+#[test]
+fn a_syn_flood_to_random_destinations_is_one_sweep() {
+    // `hping3 -S --rand-dest 10.77.0.x -p 80 --flood`: 20,000 SYNs at 5,000/s to random
+    // addresses of the /24; the five live hosts refuse, nobody else answers.
+    let attacker = Host::lan(66);
+    let mut f = Forge::default();
+    let mut x = 0x9e37_79b9u32;
+    for i in 0..20_000u32 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let t = T0 + u64::from(i) * 200_000;
+        let target = Host::lan((x % 250) as u8 + 1);
+        let (sport, seq) = (1024 + (x >> 16) as u16 % 60_000, x);
+        if target.ip == attacker.ip {
+            continue;
+        }
+        f.tcp(t, attacker, sport, target, 80, SYN, seq, 0);
+        if (1..=5).contains(&target.ip.octets()[3]) {
+            f.tcp(t + 50_000, target, 80, attacker, sport, RST | ACK, 0, seq.wrapping_add(1));
+        }
+    }
+    f.arp(T0 + 10_000 * MS, 2, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got, [("host_sweep".into(), Value::from("10.77.0.66"), Value::Null)], "{got:?}");
+}
