@@ -21,6 +21,9 @@ pub struct Evidence {
     /// Alerts of other hosts folded into this incident (the incident layer's, see
     /// [`Folded`]): written as `folded` when there are any.
     pub folded: Option<Folded>,
+    /// On the end of an outlier incident that a scan or flood of the same host took over:
+    /// that incident's id (written as `explained_by`).
+    pub explained_by: Option<u64>,
 }
 
 /// Reports of other incidents that this one stands for: the spoofed sources of a flood
@@ -366,7 +369,7 @@ pub struct OutlierFigures {
 impl Evidence {
     /// Evidence with these figures and no pcap yet.
     pub fn of(figures: Figures) -> Self {
-        Evidence { figures, pcap: None, pcap_error: None, folded: None }
+        Evidence { figures, pcap: None, pcap_error: None, folded: None, explained_by: None }
     }
 
     /// The JSON object the contract promises (keys in alphabetical order).
@@ -385,6 +388,9 @@ impl Evidence {
             && let Ok(v) = serde_json::to_value(f)
         {
             map.insert("folded".into(), v);
+        }
+        if let Some(id) = self.explained_by {
+            map.insert("explained_by".into(), id.into());
         }
         map
     }

@@ -90,6 +90,8 @@ pub struct Incidents {
     folds: Map<u64, Folded>,
     /// Hosts alike become one incident.
     groups: Groups,
+    /// Open outlier incidents passed on, by host: (detector, its id) and the latest report.
+    outliers: Map<IpAddr, ((usize, u64), Alert)>,
 }
 
 impl Default for Incidents {
@@ -104,6 +106,7 @@ impl Default for Incidents {
             by_host: CappedTable::new(MAX_NAMED_HOSTS),
             folds: Map::default(),
             groups: Groups::default(),
+            outliers: Map::default(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl Incidents {
     pub fn renumber(&mut self, i: usize, out: &mut Vec<Alert>, from: usize, list: &[Box<dyn Detector>]) {
         let mut k = from;
         let mut grouped = Vec::new();
+        let mut taken_over = Vec::new();
         while k < out.len() {
             let a = &out[k];
             let local = (i, a.id);
@@ -149,11 +153,7 @@ impl Incidents {
                         self.folds.entry(id).or_default().add(a.kind, a.src.or(a.dst));
                     }
                     if !end {
-                        if self.explained.len() >= MAX_EXPLAINED {
-                            self.explained_dropped += self.explained.len() as u64;
-                            self.explained.clear();
-                        }
-                        self.explained.insert(local);
+                        self.explain(local);
                     }
                     out.remove(k);
                     continue;
@@ -169,6 +169,7 @@ impl Incidents {
             }
             self.index(&out[k]);
             out[k].id = id;
+            self.follow_outlier(local, &out[k], &mut taken_over);
             if let Some(f) = if end { self.folds.remove(&id) } else { self.folds.get(&id).cloned() } {
                 // Merged with what the detector folded in itself (a scanner's other scans).
                 out[k].evidence.folded.get_or_insert_default().merge(&f);
@@ -179,6 +180,59 @@ impl Incidents {
             self.index(a);
         }
         out.extend(grouped);
+        out.extend(taken_over);
+    }
+
+    /// From now on, no report of detector incident `local` is passed on (until its end).
+    fn explain(&mut self, local: (usize, u64)) {
+        if self.explained.len() >= MAX_EXPLAINED {
+            self.explained_dropped += self.explained.len() as u64;
+            self.explained.clear();
+        }
+        self.explained.insert(local);
+    }
+
+    /// Keeps the latest report of each open outlier incident; when a scan or flood
+    /// incident opens that names an outlier's host (as source or target), that outlier
+    /// incident ends there, taken over: its end report (added to `ended`) names the new
+    /// incident (`explained_by`), the new incident counts it among those it stands for,
+    /// and the outlier detector's further reports of it are dropped. One host's attack is
+    /// then one incident from the moment a rule names it, even when the outlier detector
+    /// saw it first (a slow sweep takes a rule a minute; the outlier, seconds).
+    fn follow_outlier(&mut self, local: (usize, u64), a: &Alert, ended: &mut Vec<Alert>) {
+        match (a.kind, a.state) {
+            (AlertKind::Outlier, AlertState::End) => {
+                if let Some(h) = a.src
+                    && self.outliers.get(&h).is_some_and(|(l, _)| *l == local)
+                {
+                    self.outliers.remove(&h);
+                }
+            }
+            (AlertKind::Outlier, _) => {
+                if let Some(h) = a.src {
+                    if self.outliers.len() >= MAX_EXPLAINED && !self.outliers.contains_key(&h) {
+                        self.outliers.clear(); // only the take-over of these is lost
+                    }
+                    self.outliers.insert(h, (local, a.clone()));
+                }
+            }
+            (AlertKind::RateSpike, _) | (_, AlertState::Update | AlertState::End) => {}
+            (_, AlertState::New) => {
+                for h in [a.src, a.dst].into_iter().flatten() {
+                    let Some((outlier, last)) = self.outliers.remove(&h) else { continue };
+                    self.ids.remove(&outlier);
+                    self.explain(outlier);
+                    self.folds.entry(a.id).or_default().add(AlertKind::Outlier, Some(h));
+                    let mut end = Alert { state: AlertState::End, ts: a.ts.max(last.ts), ..last };
+                    end.summary = format!("{}; taken over by incident {} ({})", end.summary, a.id, a.kind);
+                    end.evidence.explained_by = Some(a.id);
+                    if let Some(f) = self.folds.remove(&end.id) {
+                        end.evidence.folded.get_or_insert_default().merge(&f);
+                    }
+                    ended.push(end);
+                }
+            }
+        }
     }
 
     /// The run-wide id of another detector's open incident that claims `a`

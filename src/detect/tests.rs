@@ -414,3 +414,42 @@ fn a_flooders_own_scan_is_not_folded_into_its_flood() {
     news.sort();
     assert_eq!(news, [(AlertKind::PortScan, Some(attacker)), (AlertKind::SynFlood, Some(attacker))]);
 }
+
+#[test]
+fn a_scan_takes_over_the_outlier_incident_of_its_scanner() {
+    use crate::decode::TcpFlags;
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let (scanner, target, bystander) = (ip("10.0.0.66"), ip("10.0.0.20"), ip("10.0.0.77"));
+    let mut d = Detectors::new(vec![
+        Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+        Box::new(OddHosts::new([scanner, bystander], 0, "syn_share")),
+    ]);
+    // The scanner is found odd at once; its probes (one port every 100 ms, refused) make
+    // a port scan a few seconds later. A bystander is odd on its own.
+    let mut packets = vec![PacketMeta { src: Some(bystander), ..meta(0, 60) }];
+    for p in 0..60u16 {
+        let ts = Nanos::from(p) * NANOS_PER_SEC / 10;
+        packets.push(segment(ts, scanner, 40_000, target, 1000 + p, TcpFlags::SYN));
+        let rst = segment(ts + 1000, target, 1000 + p, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK);
+        packets.push(PacketMeta { tcp_ack: 1, ..rst });
+    }
+    let reports = feed_all(&mut d, packets);
+    let scan = reports.iter().find(|a| a.kind == AlertKind::PortScan && a.state == AlertState::New).unwrap();
+    let outlier = |a: &&Alert| a.kind == AlertKind::Outlier && a.src == Some(scanner);
+    let theirs: Vec<&Alert> = reports.iter().filter(outlier).collect();
+    assert_eq!(theirs.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::New, AlertState::End]);
+    let end = theirs[1];
+    assert_eq!(end.evidence.explained_by, Some(scan.id));
+    assert!(end.summary.ends_with(&format!("taken over by incident {} (port_scan)", scan.id)), "{}", end.summary);
+    assert!(end.ts <= scan.ts + NANOS_PER_SEC, "it ends when the scan opens");
+    let folded = scan.evidence.folded.as_ref().expect("the scan counts the outlier it took over");
+    assert_eq!(
+        (folded.kinds.as_slice(), folded.sample_hosts.as_slice()),
+        ([AlertKind::Outlier].as_slice(), [scanner].as_slice())
+    );
+    // The bystander's outlier is its own incident, to its end.
+    let others: Vec<AlertState> = reports.iter().filter(|a| a.src == Some(bystander)).map(|a| a.state).collect();
+    assert_eq!(others, [AlertState::New, AlertState::End]);
+    let json = serde_json::to_string(end).unwrap();
+    assert!(json.contains(&format!(r#""explained_by":{}"#, scan.id)), "{json}");
+}
