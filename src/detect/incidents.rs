@@ -28,6 +28,36 @@ const MAX_EXPLAINED: usize = 65_536;
 /// the long horizon of the outlier's figures remembers about a minute.
 pub const OUTLIER_EXPLAINED: Nanos = 90 * crate::packet::NANOS_PER_SEC;
 
+/// When rule incidents last named a host, as their source and as their target.
+#[derive(Clone, Copy, Debug, Default)]
+struct Named {
+    as_source: Option<Nanos>,
+    as_target: Option<Nanos>,
+}
+
+impl crate::stats::table::LastSeen for Named {
+    fn last_seen(&self) -> Nanos {
+        self.as_source.max(self.as_target).unwrap_or(0)
+    }
+}
+
+/// Packets a host sends out at least this large on average (bytes) are data, not
+/// answers: RSTs, SYN-ACKs and ICMP errors (which quote at most 576 bytes) are smaller.
+const DATA_PACKET: f64 = 600.0;
+
+/// Whether outlier report `a` finds its host odd for sending more bytes than usual, in
+/// packets of data (an upload), not a flood of small answers.
+fn sends_bytes(a: &Alert) -> bool {
+    let super::evidence::Figures::Outlier(f) = &a.evidence.figures else { return false };
+    let figure = |name: &str| f.unusual.iter().find(|u| u.feature == name).map(|u| (u.value, u.typical));
+    let Some((bytes, typical)) = figure("bytes_out_per_s") else { return false };
+    bytes > typical
+        && match figure("packets_out_per_s") {
+            Some((packets, _)) if packets > 0.0 => bytes / packets >= DATA_PACKET,
+            _ => true,
+        }
+}
+
 /// The latest report of each incident: every open one, and the latest [`MAX_ENDED`]
 /// ended ones (the rest counted).
 #[derive(Clone, Debug, Default)]
@@ -84,8 +114,8 @@ pub struct Incidents {
     explained_dropped: u64,
     /// Latest packet time of an incident other than a rate spike, per protocol.
     by_proto: Map<AlertProto, Nanos>,
-    /// Latest packet time of a rule incident naming the host (as source or target).
-    by_host: CappedTable<IpAddr, Nanos>,
+    /// Latest packet times of rule incidents naming the host as source and as target.
+    by_host: CappedTable<IpAddr, Named>,
     /// Alerts folded into an open incident (by run-wide id), shown in its evidence.
     folds: Map<u64, Folded>,
     /// Hosts alike become one incident.
@@ -193,12 +223,14 @@ impl Incidents {
     }
 
     /// Keeps the latest report of each open outlier incident; when a scan or flood
-    /// incident opens that names an outlier's host (as source or target), that outlier
-    /// incident ends there, taken over: its end report (added to `ended`) names the new
+    /// incident opens that names an outlier's host as its source, that outlier incident
+    /// ends there, taken over: its end report (added to `ended`) names the new
     /// incident (`explained_by`), the new incident counts it among those it stands for,
     /// and the outlier detector's further reports of it are dropped. One host's attack is
     /// then one incident from the moment a rule names it, even when the outlier detector
-    /// saw it first (a slow sweep takes a rule a minute; the outlier, seconds).
+    /// saw it first (a slow sweep takes a rule a minute; the outlier, seconds). Only the
+    /// source: an outlier of a scan's target or a flood's victim may be about something
+    /// else (its own exfiltration), and an accomplice's scan must not end it.
     fn follow_outlier(&mut self, local: (usize, u64), a: &Alert, ended: &mut Vec<Alert>) {
         match (a.kind, a.state) {
             (AlertKind::Outlier, AlertState::End) => {
@@ -218,8 +250,9 @@ impl Incidents {
             }
             (AlertKind::RateSpike, _) | (_, AlertState::Update | AlertState::End) => {}
             (_, AlertState::New) => {
-                for h in [a.src, a.dst].into_iter().flatten() {
-                    let Some((outlier, last)) = self.outliers.remove(&h) else { continue };
+                if let Some(h) = a.src
+                    && let Some((outlier, last)) = self.outliers.remove(&h)
+                {
                     self.ids.remove(&outlier);
                     self.explain(outlier);
                     self.folds.entry(a.id).or_default().add(AlertKind::Outlier, Some(h));
@@ -260,12 +293,17 @@ impl Incidents {
 
     /// Whether an incident already explains the new report `a`: a rate spike of a
     /// protocol that a scan, flood or outlier is active in, or an outlier host that a scan
-    /// or flood names (as attacker or victim) within [`OUTLIER_EXPLAINED`].
+    /// or flood names within [`OUTLIER_EXPLAINED`]: as attacker, or as victim unless the
+    /// host is odd for what it sends out (bytes: a scan's target or a flood's victim
+    /// answers with small packets, so that is something else, say an upload, which an
+    /// accomplice's scan must not hide).
     fn is_explained(&self, a: &Alert) -> bool {
         match a.kind {
             AlertKind::RateSpike => self.by_proto.get(&a.proto).is_some_and(|&last| last + TICK >= a.first_ts),
             AlertKind::Outlier => {
-                a.src.and_then(|h| self.by_host.get(&h)).is_some_and(|&last| last + OUTLIER_EXPLAINED >= a.first_ts)
+                let Some(named) = a.src.and_then(|h| self.by_host.get(&h)) else { return false };
+                let recent = |t: Option<Nanos>| t.is_some_and(|t| t.saturating_add(OUTLIER_EXPLAINED) >= a.first_ts);
+                recent(named.as_source) || (recent(named.as_target) && !sends_bytes(a))
             }
             _ => false,
         }
@@ -281,9 +319,11 @@ impl Incidents {
         if a.kind == AlertKind::Outlier {
             return;
         }
-        for host in [a.src, a.dst].into_iter().flatten() {
-            let seen = self.by_host.entry_or_insert_with(host, || a.last_ts);
-            *seen = (*seen).max(a.last_ts);
+        for (host, source) in [(a.src, true), (a.dst, false)] {
+            let Some(host) = host else { continue };
+            let named = self.by_host.entry_or_insert_with(host, Named::default);
+            let at = if source { &mut named.as_source } else { &mut named.as_target };
+            *at = Some(at.map_or(a.last_ts, |t| t.max(a.last_ts)));
         }
     }
 

@@ -415,9 +415,20 @@ fn a_flooders_own_scan_is_not_folded_into_its_flood() {
     assert_eq!(news, [(AlertKind::PortScan, Some(attacker)), (AlertKind::SynFlood, Some(attacker))]);
 }
 
+/// A port scan of 60 ports, one every 100 ms, each refused by a RST.
+fn refused_scan(scanner: std::net::IpAddr, target: std::net::IpAddr) -> Vec<PacketMeta> {
+    use crate::decode::TcpFlags;
+    (0..60u16)
+        .flat_map(|p| {
+            let ts = Nanos::from(p) * NANOS_PER_SEC / 10;
+            let rst = segment(ts + 1000, target, 1000 + p, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK);
+            [segment(ts, scanner, 40_000, target, 1000 + p, TcpFlags::SYN), PacketMeta { tcp_ack: 1, ..rst }]
+        })
+        .collect()
+}
+
 #[test]
 fn a_scan_takes_over_the_outlier_incident_of_its_scanner() {
-    use crate::decode::TcpFlags;
     let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
     let (scanner, target, bystander) = (ip("10.0.0.66"), ip("10.0.0.20"), ip("10.0.0.77"));
     let mut d = Detectors::new(vec![
@@ -427,12 +438,7 @@ fn a_scan_takes_over_the_outlier_incident_of_its_scanner() {
     // The scanner is found odd at once; its probes (one port every 100 ms, refused) make
     // a port scan a few seconds later. A bystander is odd on its own.
     let mut packets = vec![PacketMeta { src: Some(bystander), ..meta(0, 60) }];
-    for p in 0..60u16 {
-        let ts = Nanos::from(p) * NANOS_PER_SEC / 10;
-        packets.push(segment(ts, scanner, 40_000, target, 1000 + p, TcpFlags::SYN));
-        let rst = segment(ts + 1000, target, 1000 + p, scanner, 40_000, TcpFlags::RST | TcpFlags::ACK);
-        packets.push(PacketMeta { tcp_ack: 1, ..rst });
-    }
+    packets.extend(refused_scan(scanner, target));
     let reports = feed_all(&mut d, packets);
     let scan = reports.iter().find(|a| a.kind == AlertKind::PortScan && a.state == AlertState::New).unwrap();
     let outlier = |a: &&Alert| a.kind == AlertKind::Outlier && a.src == Some(scanner);
@@ -452,4 +458,41 @@ fn a_scan_takes_over_the_outlier_incident_of_its_scanner() {
     assert_eq!(others, [AlertState::New, AlertState::End]);
     let json = serde_json::to_string(end).unwrap();
     assert!(json.contains(&format!(r#""explained_by":{}"#, scan.id)), "{json}");
+}
+
+#[test]
+fn a_scan_of_an_odd_host_leaves_its_outlier_incident_alone() {
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let (scanner, odd) = (ip("10.0.0.66"), ip("10.0.0.20"));
+    let mut d = Detectors::new(vec![
+        Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+        Box::new(OddHosts::new([odd], 0, "bytes_out")),
+    ]);
+    // The odd host (say, uploading) is then port-scanned by another: its outlier incident
+    // is about something else, and a scan of it must not end it.
+    let mut packets = vec![PacketMeta { src: Some(odd), ..meta(0, 60) }];
+    packets.extend(refused_scan(scanner, odd));
+    let reports = feed_all(&mut d, packets);
+    assert!(reports.iter().any(|a| a.kind == AlertKind::PortScan && a.dst == Some(odd)));
+    let theirs: Vec<&Alert> = reports.iter().filter(|a| a.kind == AlertKind::Outlier).collect();
+    assert_eq!(theirs.iter().map(|a| a.state).collect::<Vec<_>>(), [AlertState::New, AlertState::End]);
+    assert_eq!(theirs[1].evidence.explained_by, None);
+}
+
+#[test]
+fn a_scan_hides_its_targets_answers_but_not_their_uploads() {
+    let ip = |s: &str| -> std::net::IpAddr { s.parse().unwrap() };
+    let (scanner, target) = (ip("10.0.0.66"), ip("10.0.0.20"));
+    // The target is found odd 3 s into a port scan of it: for the RSTs it sends (the scan
+    // explains that), or for the bytes it sends (it does not: say, an upload).
+    for (feature, reported) in [("packets_out_per_s", false), ("bytes_out_per_s", true)] {
+        let mut d = Detectors::new(vec![
+            Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
+            Box::new(OddHosts::new([target], 3 * NANOS_PER_SEC, feature)),
+        ]);
+        let reports = feed_all(&mut d, refused_scan(scanner, target));
+        let news = news(&reports);
+        assert_eq!(news[0], (AlertKind::PortScan, Some(scanner)));
+        assert_eq!(news.contains(&(AlertKind::Outlier, Some(target))), reported, "{feature}: {news:?}");
+    }
 }
