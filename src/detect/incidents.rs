@@ -45,17 +45,27 @@ impl crate::stats::table::LastSeen for Named {
 /// answers: RSTs, SYN-ACKs and ICMP errors (which quote at most 576 bytes) are smaller.
 const DATA_PACKET: f64 = 600.0;
 
+/// The outlier figures [`sends_bytes`] reads (names from [`super::features::FEATURES`]).
+pub(super) const BYTES_OUT: &str = "bytes_out_per_s";
+pub(super) const PACKETS_OUT: &str = "packets_out_per_s";
+
 /// Whether outlier report `a` finds its host odd for sending more bytes than usual, in
-/// packets of data (an upload), not a flood of small answers.
+/// packets of data (an upload), not a flood of small answers: in either horizon, with
+/// bytes and packets of the same horizon.
 fn sends_bytes(a: &Alert) -> bool {
     let super::evidence::Figures::Outlier(f) = &a.evidence.figures else { return false };
-    let figure = |name: &str| f.unusual.iter().find(|u| u.feature == name).map(|u| (u.value, u.typical));
-    let Some((bytes, typical)) = figure("bytes_out_per_s") else { return false };
-    bytes > typical
-        && match figure("packets_out_per_s") {
-            Some((packets, _)) if packets > 0.0 => bytes / packets >= DATA_PACKET,
-            _ => true,
-        }
+    ["", "_long"].iter().any(|horizon| {
+        let figure = |name: &str| {
+            let name = format!("{name}{horizon}");
+            f.unusual.iter().find(|u| u.feature == name).map(|u| (u.value, u.typical))
+        };
+        let Some((bytes, typical)) = figure(BYTES_OUT) else { return false };
+        bytes > typical
+            && match figure(PACKETS_OUT) {
+                Some((packets, _)) if packets > 0.0 => bytes / packets >= DATA_PACKET,
+                _ => true,
+            }
+    })
 }
 
 /// The latest report of each incident: every open one, and the latest [`MAX_ENDED`]
@@ -323,7 +333,7 @@ impl Incidents {
             let Some(host) = host else { continue };
             let named = self.by_host.entry_or_insert_with(host, Named::default);
             let at = if source { &mut named.as_source } else { &mut named.as_target };
-            *at = Some(at.map_or(a.last_ts, |t| t.max(a.last_ts)));
+            *at = (*at).max(Some(a.last_ts));
         }
     }
 

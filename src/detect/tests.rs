@@ -485,7 +485,8 @@ fn a_scan_hides_its_targets_answers_but_not_their_uploads() {
     let (scanner, target) = (ip("10.0.0.66"), ip("10.0.0.20"));
     // The target is found odd 3 s into a port scan of it: for the RSTs it sends (the scan
     // explains that), or for the bytes it sends (it does not: say, an upload).
-    for (feature, reported) in [("packets_out_per_s", false), ("bytes_out_per_s", true)] {
+    for (feature, reported) in [("packets_out_per_s", false), ("bytes_out_per_s", true), ("bytes_out_per_s_long", true)]
+    {
         let mut d = Detectors::new(vec![
             Box::new(scan::ScanDetector::new(scan::ScanConfig::default())),
             Box::new(OddHosts::new([target], 3 * NANOS_PER_SEC, feature)),
@@ -494,5 +495,12 @@ fn a_scan_hides_its_targets_answers_but_not_their_uploads() {
         let news = news(&reports);
         assert_eq!(news[0], (AlertKind::PortScan, Some(scanner)));
         assert_eq!(news.contains(&(AlertKind::Outlier, Some(target))), reported, "{feature}: {news:?}");
+    }
+}
+
+#[test]
+fn the_figures_an_upload_is_told_by_are_outlier_features() {
+    for name in [super::incidents::BYTES_OUT, super::incidents::PACKETS_OUT] {
+        assert!(features::FEATURES.contains(&name), "{name}");
     }
 }
