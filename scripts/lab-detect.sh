@@ -21,7 +21,7 @@ BIN=$(realpath "$BIN")
 
 P=ntl$$
 NET=10.88.0
-declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [attacker]=66 [slow]=68 [multi]=69)
+declare -A HOSTS=([server]=10 [c1]=11 [c2]=12 [c3]=13 [attacker]=66 [prober]=67 [slow]=68 [multi]=69)
 for v in $(seq 1 14); do HOSTS[v$v]=$((20 + v)); done
 source scripts/lab-net.sh
 lab_require lab-detect nmap hping3 curl python3 ip
@@ -68,6 +68,10 @@ A=$NET.66
 at 35
 mark slow-scan "nmap -sS --scan-delay 6s -p 1-16" port_scan "$NET.68" "$(V 8)" tcp -
 bg_in slow timeout 120 nmap -n -Pn -sS --scan-delay 6s --max-retries 0 -p 1-16 "$(V 8)" > /dev/null
+# An IP protocol scan meanwhile, from another host: Linux answers it with a protocol
+# unreachable about once a second, so the probes themselves must tell.
+mark ip-protocol-scan "nmap -sO" port_scan "$NET.67" "$(V 14)" ip -
+bg_in prober timeout 40 nmap -n -Pn -sO --max-retries 0 "$(V 14)" > /dev/null
 scan() { # NAME FLAG VICTIM PROTO PORTS
     mark "$1" "nmap $2 -p $5" port_scan "$A" "$(V "$3")" "$4" -
     run_in attacker 40 nmap -n -Pn -T4 "$2" --max-retries 1 -p "$5" "$(V "$3")" > /dev/null || true

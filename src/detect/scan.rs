@@ -11,8 +11,9 @@
 //! - UDP: a datagram that opens a conversation and gets nothing back on it within the
 //!   probe timeout, or an ICMP unreachable that quotes it. Traceroute's ports
 //!   (33434-33534) are left out, and an ICMP time-exceeded answers.
-//! - IP protocols: an ICMP protocol-unreachable quoting a protocol the source was seen
-//!   sending to that target.
+//! - IP protocols: the first packet of each protocol other than TCP, UDP and ICMP from a
+//!   source to a unicast target (answers are rate-limited to one a second or so, and
+//!   no conversation uses more than a few such protocols).
 //! - ICMP echo: every echo request (sweeps only): a host that pings many others in a
 //!   few seconds is sweeping whether or not they answer.
 //! - ARP: a who-has that gets no reply within the probe timeout.
@@ -489,23 +490,33 @@ impl ScanDetector {
         // An error answers a probe only if it quotes one the sensor saw its receiver send.
         let Some(q) = m.quoted().filter(|q| q.src == dst) else { return };
         let proto_unreachable = (!v6 && kind == 3 && code == 2) || (v6 && kind == 4 && code == 1);
-        match (q.ip_proto, q.sport, q.dport) {
-            (p @ (6 | 17), Some(sport), Some(dport)) => {
-                let class = if p == 6 { Class::Tcp } else { Class::Udp };
-                let Some(r) = self.probes.get_mut(tuple(p, q.src, sport, q.dst, dport)) else { return };
-                if kind == expired || (class == Class::Udp && TRACEROUTE.contains(&dport)) {
-                    r.state |= Record::ANSWERED; // traceroute's hops, and its last one
-                } else if (kind == unreachable || proto_unreachable) && !r.has(Record::FAILED) {
-                    r.state |= Record::FAILED;
-                    let how = How { forged: r.has(Record::ANSWERED) || r.has(Record::FORGED), technique: r.technique };
-                    self.failed(m.ts, (q.src, q.dst), class, dport, how, out);
-                }
-            }
-            (n, ..) if proto_unreachable && self.seen.contains(ip_sent(q.src, q.dst, n)) => {
-                let how = How { forged: false, technique: Technique::IpProtocol };
-                self.failed(m.ts, (q.src, q.dst), Class::Ip, u16::from(n), how, out);
-            }
-            _ => {}
+        // Only TCP and UDP probes wait for theirs: any other protocol was counted when it
+        // was sent (see `ip_protocol`).
+        let (p @ (6 | 17), Some(sport), Some(dport)) = (q.ip_proto, q.sport, q.dport) else { return };
+        let class = if p == 6 { Class::Tcp } else { Class::Udp };
+        let Some(r) = self.probes.get_mut(tuple(p, q.src, sport, q.dst, dport)) else { return };
+        if kind == expired || (class == Class::Udp && TRACEROUTE.contains(&dport)) {
+            r.state |= Record::ANSWERED; // traceroute's hops, and its last one
+        } else if (kind == unreachable || proto_unreachable) && !r.has(Record::FAILED) {
+            r.state |= Record::FAILED;
+            let how = How { forged: r.has(Record::ANSWERED) || r.has(Record::FORGED), technique: r.technique };
+            self.failed(m.ts, (q.src, q.dst), class, dport, how, out);
+        }
+    }
+
+    /// The first packet of IP protocol `n` (not TCP, UDP or ICMP) from `src` to `dst`.
+    /// It counts as an attempt on that protocol as it is sent: hosts speak one or two
+    /// such protocols to a peer (GRE, ESP, SCTP), and only a protocol scan (`nmap -sO`)
+    /// tries many. Its answers cannot be waited for: Linux sends an ICMP
+    /// protocol-unreachable once a second or so (a scan of 256 protocols gets a dozen),
+    /// and a protocol it speaks answers in that protocol, or not at all.
+    fn ip_protocol(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), n: u8, out: &mut Vec<Alert>) {
+        if !is_unicast(dst) || is_group_mac(m.dst_mac) || self.idents.foreign_sender(src, m) {
+            return; // routing protocols' multicasts, or a packet not from the host it claims
+        }
+        if self.seen.insert_new(ip_sent(src, dst, n)) {
+            let how = How { forged: false, technique: Technique::IpProtocol };
+            self.failed(m.ts, (src, dst), Class::Ip, u16::from(n), how, out);
         }
     }
 
@@ -646,7 +657,7 @@ impl Detector for ScanDetector {
         // IP-protocol probes (not TCP, UDP or ICMP, which every host speaks: an ICMP
         // flood must not churn the tuple memory).
         if let Some(n) = m.ip_proto.filter(|&n| !matches!(n, 1 | 6 | 17 | 58)) {
-            self.seen.insert(ip_sent(addrs.0, addrs.1, n));
+            self.ip_protocol(m, addrs, n, out);
         }
         match (m.proto, m.ports) {
             (Proto::Tcp, Some(ports)) => self.tcp(m, addrs, ports, tuples, out),

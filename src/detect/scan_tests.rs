@@ -200,22 +200,51 @@ fn traceroute_is_not_a_scan() {
     assert!(run(&v).is_empty());
 }
 
-#[test]
-fn ip_protocol_scan_by_protocol_unreachables() {
-    let sent = |ts: Nanos, n: u8| PacketMeta {
+fn ip_sent(ts: Nanos, from: &str, to: &str, n: u8) -> PacketMeta {
+    PacketMeta {
         proto: Proto::from_ip_number(n),
         ip_proto: Some(n),
-        src: Some(ip(A)),
-        dst: Some(ip(T)),
+        src: Some(ip(from)),
+        dst: Some(ip(to)),
         ..blank(ts)
-    };
+    }
+}
+
+#[test]
+fn ip_protocol_scan_by_protocol_unreachables() {
     let v: Vec<_> = (0..=40u8)
-        .flat_map(|n| [sent(Nanos::from(n) * MS, n), unreachable(Nanos::from(n) * MS + 10, T, A, T, n, None, 2)])
+        .flat_map(|n| {
+            [ip_sent(Nanos::from(n) * MS, A, T, n), unreachable(Nanos::from(n) * MS + 10, T, A, T, n, None, 2)]
+        })
         .collect();
-    assert_eq!(news(&run(&v)), [("port_scan", Some(ip(A)), Some(ip(T)), "ip", None)]);
+    let out = run(&v);
+    assert_eq!(news(&out), [("port_scan", Some(ip(A)), Some(ip(T)), "ip", None)]);
+    let last = out.last().expect("reports").evidence.to_map();
+    assert_eq!(last["failed_probes"], last["distinct_ports"], "each protocol counts once, unreachable or not");
     // The same unreachables with no probe seen name no one.
     let forged: Vec<_> = (0..=40u8).map(|n| unreachable(Nanos::from(n) * MS, T, A, T, n, None, 2)).collect();
     assert!(news(&run(&forged)).is_empty());
+}
+
+#[test]
+fn ip_protocol_scan_that_linux_answers_once_a_second() {
+    // `nmap -sO` against Linux: the kernel rate-limits its protocol unreachables, so the
+    // probes go mostly unanswered; trying many protocols is the scan.
+    let mut v: Vec<_> =
+        (0..=255u8).filter(|n| !matches!(n, 1 | 6 | 17 | 58)).map(|n| ip_sent(Nanos::from(n) * MS, A, T, n)).collect();
+    v.push(unreachable(2 * S, T, A, T, 2, None, 2));
+    assert_eq!(news(&run(&v)), [("port_scan", Some(ip(A)), Some(ip(T)), "ip", None)]);
+    // A VPN and a routing daemon: a few protocols to a peer, many to multicast groups.
+    let mut benign = Vec::new();
+    for i in 0..200i64 {
+        for n in [47, 50, 51, 4, 41] {
+            benign.push(ip_sent(i * 10 * MS, A, T, n));
+        }
+        for (n, group) in [(2, "224.0.0.22"), (89, "224.0.0.5"), (103, "224.0.0.13"), (112, "224.0.0.18")] {
+            benign.push(ip_sent(i * 10 * MS + 1, A, group, n));
+        }
+    }
+    assert!(run(&benign).is_empty());
 }
 
 #[test]
