@@ -788,3 +788,30 @@ fn a_syn_flood_to_random_destinations_is_one_sweep() {
     let got = news(&alerts(f));
     assert_eq!(got, [("host_sweep".into(), Value::from("10.77.0.66"), Value::Null)], "{got:?}");
 }
+
+#[test]
+fn a_scan_hidden_among_decoys_is_a_scan_not_a_flood() {
+    // `nmap -sS -D d1,d2,d3,d4,d5,ME -p 1-300`: each port is probed by the five decoys
+    // and the scanner, all from the scanner's MAC (nmap spoofs only the addresses), at
+    // about 2,000 SYNs a second. The target refuses the scanner's probes; the decoys'
+    // answers never reach the wire (no such hosts: its ARP goes unanswered).
+    let (scanner, target) = (Host::lan(66), Host::lan(22));
+    let decoys: Vec<Host> = (200..205).map(|n| Host::lan(n).forged_by(scanner)).collect();
+    let mut f = Forge::default();
+    let mut t = T0;
+    for port in 1..=300u16 {
+        for (i, &src) in decoys.iter().chain([&scanner]).enumerate() {
+            let seq = u32::from(port) << 8 | i as u32;
+            f.tcp(t, src, 40_000 + i as u16, target, port, SYN, seq, 0);
+            if src.ip == scanner.ip {
+                f.tcp(t + 20_000, target, port, scanner, 40_005, RST | ACK, 0, seq.wrapping_add(1));
+            }
+            t += 500_000;
+        }
+    }
+    // Later traffic, so that the decoys' unanswered probes time out.
+    f.arp(t + 5_000 * MS, 1, Host::lan(1), Host::lan(1).ip, Host::lan(2).ip);
+    let got = news(&alerts(f));
+    assert_eq!(got.first(), Some(&port_scan(scanner, target)), "{got:?}");
+    assert!(got.iter().all(|(kind, ..)| kind == "port_scan"), "a scan, not a flood: {got:?}");
+}

@@ -199,9 +199,14 @@ impl FloodDetector {
         } else {
             // Whether the load looks like a flood: judged only until an incident runs
             // (the estimates cost a count of bits and a logarithm each, per packet).
-            // One source spread over many ports is a port scan (the scan detector's), not a flood.
+            // One source spread over many ports is a port scan (the scan detector's), not a
+            // flood; so are a few sources each spread over them (a scan among decoys,
+            // `nmap -D`: every port probed from each decoy's address).
             let one_source = load.top_src.is_some_and(|(_, n)| 2 * n >= load.votes);
-            let scan_like = || one_source && Load::estimate(&load.ports) > 64;
+            let scan_like = || {
+                let (ports, sources) = (Load::estimate(&load.ports), Load::estimate(&load.sources));
+                ports > 64 && (one_source || (sources <= 32 && ports > 16 * sources))
+            };
             let shaped = match kind {
                 Kind::Syn => half_open() >= cfg.half_open && !scan_like(),
                 Kind::Udp => Load::estimate(&load.flows) >= 8 && answered() < 0.5 && !scan_like(),
