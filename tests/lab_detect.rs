@@ -1,7 +1,7 @@
 //! The detection lab, live: `scripts/lab-detect.sh` builds namespaces on a bridge, runs
 //! benign load and every attack the detectors claim (nmap -sS -sT -sU -sF -sN -sX -sA
-//! -sO, ping and port sweeps, a slow scan, hping3 SYN/UDP/ICMP
-//! floods also with --rand-source) while ntop-rs captures the bridge; the script fails unless every
+//! -sO, ping and port sweeps, a slow scan, hping3 SYN/UDP/ICMP floods also with
+//! --rand-source) while ntop-rs captures the bridge; the script fails unless every
 //! attack is caught with the right kind and hosts within 2 s and nothing else alerts.
 
 mod common;

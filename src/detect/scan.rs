@@ -463,13 +463,8 @@ impl ScanDetector {
             }
             return;
         }
-        if TRACEROUTE.contains(&dport)
-            || !is_unicast(dst)
-            || is_group_mac(m.dst_mac)
-            || self.idents.foreign_sender(src, m)
-        {
-            // Not a probe: traceroute, a group, or a datagram not from the host it claims.
-            return;
+        if TRACEROUTE.contains(&dport) || !self.may_probe(m, src, dst) {
+            return; // traceroute
         }
         self.probe(Record::new(own, m.ts, 0, Sent::Udp, Technique::Udp), src, dst, Class::Udp, dport);
     }
@@ -479,8 +474,8 @@ impl ScanDetector {
         let v6 = m.proto == Proto::Icmpv6;
         let (echo, unreachable, expired) = if v6 { (128, 1, 3) } else { (8, 3, 11) };
         if kind == echo {
-            if is_group_mac(m.dst_mac) || self.idents.foreign_sender(src, m) {
-                return; // a broadcast ping, or one sent "as" a host from another MAC
+            if !self.may_probe(m, src, dst) {
+                return;
             }
             let (class, technique) =
                 if v6 { (Class::Icmpv6, Technique::Icmpv6Echo) } else { (Class::Icmp, Technique::IcmpEcho) };
@@ -511,13 +506,22 @@ impl ScanDetector {
     /// protocol-unreachable once a second or so (a scan of 256 protocols gets a dozen),
     /// and a protocol it speaks answers in that protocol, or not at all.
     fn ip_protocol(&mut self, m: &PacketMeta, (src, dst): (IpAddr, IpAddr), n: u8, out: &mut Vec<Alert>) {
-        if !is_unicast(dst) || is_group_mac(m.dst_mac) || self.idents.foreign_sender(src, m) {
-            return; // routing protocols' multicasts, or a packet not from the host it claims
+        // Looked up first: the other packets of a tunnel or VPN end here, with no lookup
+        // of the sender's identity.
+        let sent = ip_sent(src, dst, n);
+        if self.seen.contains(sent) || !self.may_probe(m, src, dst) {
+            return; // not its first, or routing protocols' multicasts
         }
-        if self.seen.insert_new(ip_sent(src, dst, n)) {
-            let how = How { forged: false, technique: Technique::IpProtocol };
-            self.failed(m.ts, (src, dst), Class::Ip, u16::from(n), how, out);
-        }
+        self.seen.insert(sent);
+        let how = How { forged: false, technique: Technique::IpProtocol };
+        self.failed(m.ts, (src, dst), Class::Ip, u16::from(n), how, out);
+    }
+
+    /// Whether `m` may be a probe of `dst` by `src`: sent to one host (not to a group or
+    /// broadcast, by address or MAC), and not "as" a host the sensor knows from another
+    /// MAC (that names no one).
+    fn may_probe(&self, m: &PacketMeta, src: IpAddr, dst: IpAddr) -> bool {
+        is_unicast(dst) && !is_group_mac(m.dst_mac) && !self.idents.foreign_sender(src, m)
     }
 
     /// Whether `m` came from the MAC `asker` showed itself with: the asker speaking for the
